@@ -1,0 +1,15 @@
+# Sourced by the quickstart scripts: create .venv if missing and install seqgan into it.
+# torch is pinned to the CPU wheel this project is tested with, so pip never resolves the multi-GB CUDA build
+# on a CPU-only machine. On a GPU machine, install your own CUDA torch first and `pip install -e '.[dev]'`.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+    "$PY" -m venv .venv
+fi
+. .venv/bin/activate
+if ! python -c "import seqgan, pytest, sklearn" 2>/dev/null || [ pyproject.toml -nt .venv/.installed ]; then
+    python -m pip install -q --disable-pip-version-check "torch==${SEQGAN_TORCH_VERSION:-2.13.0}" -e '.[dev]'
+    touch .venv/.installed
+fi
+export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 HF_HUB_DISABLE_PROGRESS_BARS=1 TOKENIZERS_PARALLELISM=false
