@@ -1,0 +1,105 @@
+"""The typed config loader: YAML + CLI overrides, errors that name the field."""
+
+from dataclasses import dataclass
+
+import pytest
+
+from seqgan.config import field, from_dict, load_config, parse_overrides, save_config, to_dict
+from seqgan.errors import ConfigError
+
+
+@dataclass
+class Inner:
+    lr: float = field(1e-3, help="learning rate")
+    widths: list[int] = field([1, 2], help="filter widths")
+    mode: str = field("joint", help="joint or split")
+
+    def validate(self):
+        if self.mode not in ("joint", "split"):
+            raise ConfigError(f"inner.mode: expected joint or split, got {self.mode!r}")
+
+
+@dataclass
+class Outer:
+    seed: int = field(0, help="seed")
+    name: str = field("run", help="name")
+    flag: bool = field(False, help="a switch")
+    optional: int | None = field(None, help="maybe")
+    inner: Inner = field(Inner, help="section")
+
+    def validate(self):
+        self.inner.validate()
+
+
+def test_defaults_yaml_and_overrides(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("seed: 3\ninner:\n  lr: 3e-4\n")
+    cfg = load_config(Outer, path, ["inner.widths=[3,4,5]", "flag=true", "optional=7"])
+    assert cfg.seed == 3 and cfg.inner.lr == pytest.approx(3e-4)  # "3e-4" is a string in YAML 1.1
+    assert cfg.inner.widths == [3, 4, 5] and cfg.flag is True and cfg.optional == 7
+    assert cfg.name == "run"
+
+
+def test_list_defaults_are_not_shared():
+    a, b = Outer(), Outer()
+    a.inner.widths.append(9)
+    assert b.inner.widths == [1, 2]
+
+
+def test_save_and_reload_roundtrip(tmp_path):
+    cfg = load_config(Outer, None, ["seed=5", "inner.mode=split"])
+    save_config(cfg, tmp_path / "resolved.yaml")
+    again = load_config(Outer, tmp_path / "resolved.yaml")
+    assert to_dict(again) == to_dict(cfg)
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["inner.lrr=1"], "unknown config key inner.lrr"),
+        (["seeed=1"], "unknown config key seeed"),
+        (["inner.lr=abc"], "inner.lr: expected a number"),
+        (["seed=1.5"], "seed: expected an integer"),
+        (["flag=maybe"], "flag: expected true/false"),
+        (["inner.widths=3"], "inner.widths: expected a list"),
+        (["inner=5"], "inner: expected a mapping"),
+        (["inner.mode=both"], "inner.mode: expected joint or split"),
+        (["seed"], "expected key=value"),
+    ],
+)
+def test_bad_values_name_the_field(overrides, message):
+    with pytest.raises(ConfigError, match=message) as info:
+        load_config(Outer, None, overrides)
+    assert "\n" not in str(info.value)
+
+
+def test_bad_files(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(Outer, tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("seed: [1,\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(Outer, bad)
+    listy = tmp_path / "list.yaml"
+    listy.write_text("- 1\n- 2\n")
+    with pytest.raises(ConfigError, match="mapping"):
+        load_config(Outer, listy)
+    binary = tmp_path / "bin.yaml"
+    binary.write_bytes(b"seed: \xff\xfe\n")
+    with pytest.raises(ConfigError, match="UTF-8"):
+        load_config(Outer, binary)
+
+
+def test_error_names_the_file(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("inner:\n  nope: 1\n")
+    with pytest.raises(ConfigError, match=r"c\.yaml: unknown config key inner\.nope"):
+        load_config(Outer, path)
+
+
+def test_parse_overrides_nested():
+    assert parse_overrides(["a.b.c=1", "a.d=x"]) == {"a": {"b": {"c": 1}, "d": "x"}}
+
+
+def test_from_dict_empty_gives_defaults():
+    assert to_dict(from_dict(Outer, None)) == to_dict(Outer())
