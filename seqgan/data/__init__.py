@@ -1,0 +1,27 @@
+"""Dialogue data: sources and formats, (context, reply) pairs split by conversation, tokenizer, batches."""
+
+from seqgan.data.batches import (
+    DialogueCollator,
+    encode_context,
+    encode_pairs,
+    encode_reply,
+    make_loader,
+    to_context,
+    to_replies,
+)
+from seqgan.data.config import DataConfig
+from seqgan.data.sources import RawDialogues, load_dialogues
+from seqgan.data.splits import DialogueSplits, build_pairs, conversation_pairs, split_by_conversation
+from seqgan.data.tokenizer import load_tokenizer, train_tokenizer
+
+
+def prepare_data(cfg: DataConfig) -> DialogueSplits:
+    """Load ``cfg.source`` and split its (context, reply) pairs train/valid/test by conversation."""
+    return split_by_conversation(load_dialogues(cfg), cfg)
+
+
+__all__ = [
+    "DataConfig", "DialogueCollator", "DialogueSplits", "RawDialogues", "build_pairs", "conversation_pairs",
+    "encode_context", "encode_pairs", "encode_reply", "load_dialogues", "load_tokenizer", "make_loader",
+    "prepare_data", "split_by_conversation", "to_context", "to_replies", "train_tokenizer",
+]

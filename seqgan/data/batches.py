@@ -1,0 +1,83 @@
+"""Token ids for (context, reply) pairs and padded batches for the models."""
+
+from __future__ import annotations
+
+import torch
+from datasets import Dataset
+from torch.utils.data import DataLoader
+
+from seqgan.data.config import DataConfig
+from seqgan.models.policy import Context, Replies
+
+
+def encode_context(turns: list[str], tokenizer, cfg: DataConfig) -> list[int]:
+    """Last ``max_context_turns`` turns joined by the sep token, left-truncated to ``max_context_tokens``.
+
+    An empty context becomes ``[sep]`` so the encoder always sees at least one token.
+    """
+    turns = [t for t in turns if t.strip()][-cfg.max_context_turns:]
+    ids: list[int] = []
+    for i, turn in enumerate(turns):
+        if i:
+            ids.append(tokenizer.sep_token_id)
+        ids.extend(tokenizer.encode(turn, add_special_tokens=False))
+    ids = ids[-cfg.max_context_tokens:]
+    return ids or [tokenizer.sep_token_id]
+
+
+def encode_reply(reply: str, tokenizer, cfg: DataConfig) -> list[int]:
+    """Reply tokens + eos, at most ``max_reply_tokens`` long in total (eos always last)."""
+    ids = tokenizer.encode(reply, add_special_tokens=False)[: cfg.max_reply_tokens - 1]
+    return ids + [tokenizer.eos_token_id]
+
+
+def encode_pairs(ds: Dataset, tokenizer, cfg: DataConfig) -> Dataset:
+    """Add ``context_ids`` and ``reply_ids`` columns (lists of ints) to a pairs dataset."""
+    def encode(batch):
+        return {
+            "context_ids": [encode_context(c, tokenizer, cfg) for c in batch["context"]],
+            "reply_ids": [encode_reply(r, tokenizer, cfg) for r in batch["reply"]],
+        }
+
+    return ds.map(encode, batched=True, batch_size=1000, desc=None, load_from_cache_file=False)
+
+
+def _pad(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, row in enumerate(rows):
+        ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
+        mask[i, : len(row)] = 1
+    return ids, mask
+
+
+class DialogueCollator:
+    """Rows with context_ids/reply_ids -> right-padded LongTensors (B, S) and (B, T) with masks."""
+
+    def __init__(self, pad_id: int):
+        self.pad_id = pad_id
+
+    def __call__(self, rows: list[dict]) -> dict[str, torch.Tensor]:
+        context_ids, context_mask = _pad([r["context_ids"] for r in rows], self.pad_id)
+        reply_ids, reply_mask = _pad([r["reply_ids"] for r in rows], self.pad_id)
+        return {"context_ids": context_ids, "context_mask": context_mask,
+                "reply_ids": reply_ids, "reply_mask": reply_mask}
+
+
+def make_loader(ds: Dataset, tokenizer_or_pad_id, batch_size: int, shuffle: bool, seed: int = 0,
+                drop_last: bool = False) -> DataLoader:
+    """DataLoader over an encoded dataset; the shuffle order is a function of ``seed`` only."""
+    pad_id = tokenizer_or_pad_id if isinstance(tokenizer_or_pad_id, int) else tokenizer_or_pad_id.pad_token_id
+    columns = ds.select_columns(["context_ids", "reply_ids"])
+    generator = torch.Generator().manual_seed(seed) if shuffle else None
+    return DataLoader(columns, batch_size=batch_size, shuffle=shuffle, generator=generator, drop_last=drop_last,
+                      collate_fn=DialogueCollator(pad_id))
+
+
+def to_context(batch: dict[str, torch.Tensor]) -> Context:
+    return Context(ids=batch["context_ids"], mask=batch["context_mask"])
+
+
+def to_replies(batch: dict[str, torch.Tensor]) -> Replies:
+    return Replies(ids=batch["reply_ids"], mask=batch["reply_mask"])

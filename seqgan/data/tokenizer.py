@@ -1,0 +1,45 @@
+"""A byte-level BPE tokenizer trained on the training split, wrapped as a transformers fast tokenizer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from transformers import PreTrainedTokenizerFast
+
+from seqgan.errors import CheckpointError
+
+SPECIAL_TOKENS = {"pad_token": "<pad>", "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>",
+                  "sep_token": "<sep>"}
+
+
+def train_tokenizer(texts: Iterable[str], vocab_size: int, min_frequency: int = 2) -> PreTrainedTokenizerFast:
+    """Train byte-level BPE on ``texts`` (deterministic for the same input) with pad/bos/eos/unk/sep tokens."""
+    core = Tokenizer(models.BPE(unk_token=SPECIAL_TOKENS["unk_token"]))
+    core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    core.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        min_frequency=min_frequency,
+        special_tokens=list(SPECIAL_TOKENS.values()),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    core.train_from_iterator(texts, trainer=trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=core, **SPECIAL_TOKENS)
+
+
+def load_tokenizer(directory: str | Path) -> PreTrainedTokenizerFast:
+    """Load a tokenizer saved with ``save_pretrained``; a missing or corrupt one is a CheckpointError."""
+    directory = Path(directory)
+    if not (directory / "tokenizer.json").is_file():
+        raise CheckpointError(f"{directory}: no tokenizer found (expected tokenizer.json)")
+    try:
+        tokenizer = PreTrainedTokenizerFast.from_pretrained(str(directory), local_files_only=True)
+    except Exception as err:
+        raise CheckpointError(f"{directory}: corrupt tokenizer ({type(err).__name__})") from None
+    missing = [name for name in SPECIAL_TOKENS if getattr(tokenizer, name) is None]
+    if missing:
+        raise CheckpointError(f"{directory}: tokenizer lacks special tokens {missing}")
+    return tokenizer
