@@ -1,0 +1,40 @@
+"""Rewards for policy-gradient training of the generator: per-token rewards (B, T) from a discriminator
+(sequence, Monte Carlo rollout, prefix), the rollout policy, and baselines."""
+
+from seqgan.rewards.base import Reward, Scorer, eval_mode
+from seqgan.rewards.baselines import (
+    BASELINES,
+    Baseline,
+    BatchMeanBaseline,
+    MovingAverageBaseline,
+    NoBaseline,
+    SelfCriticBaseline,
+    build_baseline,
+    compute_advantages,
+)
+from seqgan.rewards.prefix import PrefixReward
+from seqgan.rewards.rollout import MonteCarloReward, RolloutPolicy
+from seqgan.rewards.sequence import SequenceReward
+
+REWARDS = ("sequence", "rollout", "prefix")
+
+
+def build_reward(kind: str, disc: Scorer, rollout_policy: RolloutPolicy | None = None, n: int = 8,
+                 temperature: float = 1.0, chunk_size: int = 4096) -> Reward:
+    """Reward by config name: ``sequence | rollout | prefix`` (rollout needs ``rollout_policy``)."""
+    if kind == "sequence":
+        return SequenceReward(disc)
+    if kind == "prefix":
+        return PrefixReward(disc)
+    if kind == "rollout":
+        if rollout_policy is None:
+            raise ValueError("the rollout reward needs a rollout policy")
+        return MonteCarloReward(disc, rollout_policy, n, temperature=temperature, chunk_size=chunk_size)
+    raise ValueError(f"unknown reward {kind!r}; expected one of {list(REWARDS)}")
+
+
+__all__ = [
+    "BASELINES", "REWARDS", "Baseline", "BatchMeanBaseline", "MonteCarloReward", "MovingAverageBaseline",
+    "NoBaseline", "PrefixReward", "Reward", "RolloutPolicy", "Scorer", "SelfCriticBaseline", "SequenceReward",
+    "build_baseline", "build_reward", "compute_advantages", "eval_mode",
+]

@@ -1,0 +1,152 @@
+"""Baselines for REINFORCE: subtracted from the per-token rewards to reduce the variance of the gradient.
+
+Each baseline maps (context, replies, rewards (B, T)) to baseline values (B, T) (0 where the mask is 0) and may
+update internal state afterwards, so the value used for a batch never depends on that batch's own rewards except
+where noted (batch mean). :func:`compute_advantages` turns rewards and baseline values into advantages, optionally
+whitened per batch.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import torch
+from torch import Tensor
+
+from seqgan.models.policy import Context, Policy, Replies
+from seqgan.rewards.base import Reward, eval_mode, last_position
+
+BASELINES = ("none", "moving_average", "batch_mean", "self_critic")
+
+
+class Baseline(ABC):
+    name: str = "baseline"
+
+    @abstractmethod
+    def __call__(self, context: Context, replies: Replies, rewards: Tensor) -> Tensor:
+        """rewards: (B, T). Returns (B, T) baseline values, no grad."""
+
+    def state_dict(self) -> dict[str, Tensor]:
+        """Tensors that make the baseline resumable (empty for stateless baselines)."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Tensor]) -> None:
+        return None
+
+    @property
+    def value(self) -> float:
+        """A scalar summary for logs (the last mean baseline value)."""
+        return float(getattr(self, "_last", 0.0))
+
+
+class NoBaseline(Baseline):
+    """b = 0: plain REINFORCE."""
+
+    name = "none"
+
+    def __call__(self, context: Context, replies: Replies, rewards: Tensor) -> Tensor:
+        self._last = 0.0
+        return torch.zeros_like(rewards)
+
+
+class MovingAverageBaseline(Baseline):
+    """One scalar ``b`` tracking the mean per-token reward: the batch uses the current ``b``, then
+    ``b <- decay * b + (1 - decay) * mean(rewards over real tokens)``. The first batch initialises ``b`` to its own
+    mean (and uses it). ``b`` is saved in :meth:`state_dict` so a resumed run continues exactly."""
+
+    name = "moving_average"
+
+    def __init__(self, decay: float = 0.9) -> None:
+        if not 0.0 <= decay < 1.0:
+            raise ValueError(f"moving-average decay must be in [0, 1), got {decay}")
+        self.decay = float(decay)
+        self.b: Tensor | None = None  # () float64
+
+    def __call__(self, context: Context, replies: Replies, rewards: Tensor) -> Tensor:
+        mask = replies.mask.to(rewards.dtype)
+        batch_mean = (rewards * mask).sum().double() / mask.sum().clamp(min=1).double()
+        if self.b is None:
+            self.b = batch_mean.detach().cpu()
+        current = self.b.to(rewards.dtype).to(rewards.device)
+        self._last = float(current)
+        self.b = self.decay * self.b + (1.0 - self.decay) * batch_mean.detach().cpu()
+        return current * mask
+
+    def state_dict(self) -> dict[str, Tensor]:
+        return {} if self.b is None else {"b": self.b.clone()}
+
+    def load_state_dict(self, state: dict[str, Tensor]) -> None:
+        self.b = state["b"].clone().double() if "b" in state else None
+
+
+class BatchMeanBaseline(Baseline):
+    """Per position t, the mean reward of the batch's rows that have a real token at t."""
+
+    name = "batch_mean"
+
+    def __call__(self, context: Context, replies: Replies, rewards: Tensor) -> Tensor:
+        mask = replies.mask.to(rewards.dtype)
+        per_pos = (rewards * mask).sum(0) / mask.sum(0).clamp(min=1)  # (T,)
+        out = per_pos.unsqueeze(0) * mask
+        self._last = float(out.sum() / mask.sum().clamp(min=1))
+        return out
+
+
+class SelfCriticBaseline(Baseline):
+    """Greedy self-critic (Rennie et al. 2017): the reward the policy's own greedy reply gets for the same context.
+
+    ``reward`` scores the greedy replies per token (B, T_g); the baseline of a sampled token at position t is the
+    greedy reward at position ``min(t, L_g - 1)`` (for a sequence reward: D(c, greedy reply) on every token). Costs
+    one greedy decode and one reward call per batch: pair it with a cheap reward (sequence or prefix) even when the
+    training reward is the Monte Carlo one.
+    """
+
+    name = "self_critic"
+
+    def __init__(self, policy: Policy, reward: Reward) -> None:
+        self.policy = policy
+        self.reward = reward
+
+    @torch.no_grad()
+    def __call__(self, context: Context, replies: Replies, rewards: Tensor) -> Tensor:
+        T = replies.ids.shape[1]
+        with eval_mode(self.policy):
+            greedy = self.policy.sample(context, max_len=T, greedy=True)
+        g = self.reward(context, greedy).to(rewards.dtype)  # (B, T_g)
+        last = last_position(greedy.mask)  # (B,)
+        pos = torch.arange(T, device=rewards.device).unsqueeze(0)  # (1, T)
+        index = torch.minimum(pos, last.unsqueeze(1)).clamp(max=g.shape[1] - 1)  # (B, T)
+        out = g.gather(1, index) * replies.mask.to(rewards.dtype)
+        self._last = float(out.sum() / replies.mask.sum().clamp(min=1))
+        return out
+
+
+def build_baseline(kind: str, decay: float = 0.9, policy: Policy | None = None,
+                   reward: Reward | None = None) -> Baseline:
+    """Baseline by config name: ``none | moving_average | batch_mean | self_critic`` (the last needs policy and a
+    reward to score greedy replies)."""
+    if kind == "none":
+        return NoBaseline()
+    if kind == "moving_average":
+        return MovingAverageBaseline(decay)
+    if kind == "batch_mean":
+        return BatchMeanBaseline()
+    if kind == "self_critic":
+        if policy is None or reward is None:
+            raise ValueError("the self_critic baseline needs the policy and a reward")
+        return SelfCriticBaseline(policy, reward)
+    raise ValueError(f"unknown baseline {kind!r}; expected one of {list(BASELINES)}")
+
+
+def compute_advantages(rewards: Tensor, baseline: Tensor, mask: Tensor, normalise: bool = False,
+                       eps: float = 1e-6) -> Tensor:
+    """(rewards - baseline) on real tokens (B, T); with ``normalise`` whitened to mean 0, std 1 over the batch's
+    real tokens (a batch whose advantages are all equal becomes all 0)."""
+    m = mask.to(rewards.dtype)
+    adv = (rewards - baseline) * m
+    if normalise:
+        count = m.sum().clamp(min=1)
+        mean = adv.sum() / count
+        var = (((adv - mean) * m) ** 2).sum() / count
+        adv = (adv - mean) / (var.sqrt() + eps) * m
+    return adv.detach()
