@@ -194,3 +194,31 @@ def test_rollout_runs_policy_in_eval_mode_and_restores_it():
     replies = policy.sample(Context.empty(2))
     MonteCarloReward(FunctionDisc(count_token(4)), RolloutPolicy(policy), n=2)(Context.empty(2), replies)
     assert seen == [False] and policy.training
+
+
+def test_mc_layout_with_the_real_seq2seq_policy():
+    """The same layout check on the batched KV-cached rollout of the transformers generator: marker tokens are made
+    impossible to sample (logit bias -inf), so a reward of 1 can only come from the row's own prefix."""
+    from seqgan.models.seq2seq import GeneratorConfig, Seq2SeqPolicy
+
+    V, T, B = 32, 7, 5
+    gcfg = GeneratorConfig(d_model=32, encoder_layers=1, decoder_layers=1, attention_heads=2, ffn_dim=64,
+                           dropout=0.0, max_positions=16)
+    policy = Seq2SeqPolicy.build(gcfg, V, PAD, 1, EOS, max_reply_len=T)
+    markers = torch.arange(20, 20 + B)
+    with torch.no_grad():
+        policy.model.final_logits_bias[..., markers] = -1e4
+    positions = [0, 1, 3, 5, 2]
+    ids = torch.randint(3, 20, (B, T))
+    mask = torch.ones(B, T, dtype=torch.long)
+    for b, p in enumerate(positions):
+        ids[b, p] = markers[b]
+    ids[4, 4], ids[4, 5:], mask[4, 5:] = EOS, PAD, 0  # a shorter row: length 5
+    context = Context(torch.stack([markers, torch.randint(3, 20, (B,))], 1), torch.ones(B, 2, dtype=torch.long))
+    disc = FunctionDisc(lambda c, x, m: ((x == c.ids[:, :1]) & (m > 0)).any(1).float())
+    r = MonteCarloReward(disc, RolloutPolicy(policy, rate=0.8), n=4)(context, Replies(ids, mask))
+    expected = torch.zeros(B, T)
+    for b, p in enumerate(positions):
+        expected[b, p:] = 1.0
+    expected *= mask
+    assert torch.equal(r, expected)
