@@ -1,0 +1,210 @@
+"""Contract every :class:`seqgan.models.policy.Policy` must meet; rewards and objectives rely on it.
+
+To check another implementation, append a factory to ``FACTORIES``: a function returning ``(policy, context)`` with a
+tiny model in eval mode and a batch of at least 3 contexts that differ (``Context.empty(B)`` for unconditional tasks).
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from scipy.stats import chisquare
+
+from seqgan.models.policy import Context, Policy, Replies
+from seqgan.models.seq2seq import GeneratorConfig, Seq2SeqPolicy
+
+VOCAB, PAD, BOS, EOS, MAX_LEN = 100, 0, 1, 2, 10
+
+
+def favour_eos(policy: Seq2SeqPolicy, bonus: float = 2.5) -> None:
+    """Add ``bonus`` to the eos logit of a random tiny model so replies end at varied lengths (a forward hook, so
+    sampling, scoring and HF generate all see the same distribution)."""
+    bias = torch.zeros(policy.vocab_size)
+    bias[policy.eos_id] = bonus
+    policy.model.get_output_embeddings().register_forward_hook(lambda _m, _i, out: out + bias)
+
+
+def make_seq2seq(arch: str) -> tuple[Policy, Context]:
+    torch.manual_seed(1)
+    cfg = GeneratorConfig(arch=arch, d_model=32, encoder_layers=1, decoder_layers=1, attention_heads=4, ffn_dim=64,
+                          max_positions=32)
+    policy = Seq2SeqPolicy.build(cfg, VOCAB, PAD, BOS, EOS, MAX_LEN).eval()
+    favour_eos(policy)
+    ids = torch.randint(3, VOCAB, (4, 7))
+    mask = torch.ones_like(ids)
+    mask[1, 5:] = 0
+    mask[3, 3:] = 0
+    return policy, Context(ids.masked_fill(mask == 0, PAD), mask)
+
+
+FACTORIES = {
+    "bart": lambda: make_seq2seq("bart"),
+    "t5": lambda: make_seq2seq("t5"),
+}
+
+
+@pytest.fixture(params=sorted(FACTORIES))
+def setup(request) -> tuple[Policy, Context]:
+    return FACTORIES[request.param]()
+
+
+def check_reply_layout(policy: Policy, ids: torch.Tensor, mask: torch.Tensor) -> None:
+    """Masks are a run of ones then zeros; pad after it; an eos only as the last real token."""
+    assert ids.shape == mask.shape
+    assert ((mask == 0) | (mask == 1)).all()
+    assert (mask[..., 1:] <= mask[..., :-1]).all(), "mask must be ones followed by zeros"
+    assert (ids[mask == 0] == policy.pad_id).all()
+    if policy.eos_id is not None:
+        lengths = mask.sum(-1)
+        is_eos = (ids == policy.eos_id) & (mask == 1)
+        assert (is_eos.sum(-1) <= 1).all(), "at most one eos per reply"
+        eos_pos = is_eos.float().argmax(-1)
+        has_eos = is_eos.any(-1)
+        assert (eos_pos[has_eos] == lengths[has_eos] - 1).all(), "eos must be the last real token"
+
+
+def test_sample_shapes_masks_and_eos(setup):
+    policy, ctx = setup
+    out = policy.sample(ctx, max_len=MAX_LEN)
+    assert out.ids.dtype == torch.long and out.ids.shape[0] == ctx.batch_size
+    assert out.ids.shape[1] <= MAX_LEN and out.ids.shape == out.logprobs.shape
+    check_reply_layout(policy, out.ids, out.mask)
+    assert out.mask[:, -1].any(), "trailing all-padding columns are trimmed"
+    assert (out.logprobs[out.mask == 0] == 0).all() and (out.logprobs[out.mask == 1] < 0).all()
+    if policy.eos_id is not None:  # rows shorter than max_len ended with eos
+        short = out.lengths < MAX_LEN
+        last = out.ids.gather(1, (out.lengths - 1).clamp(min=0).unsqueeze(1)).squeeze(1)
+        assert (last[short] == policy.eos_id).all()
+    many = policy.sample(ctx.repeat_interleave(8), max_len=MAX_LEN)
+    assert len(set(many.lengths.tolist())) > 1, "the fixture should produce replies of varied length"
+
+
+def test_sample_logprobs_equal_score(setup):
+    policy, ctx = setup
+    out = policy.sample(ctx.repeat_interleave(3))
+    scored = policy.score(ctx.repeat_interleave(3), out.ids, out.mask)
+    torch.testing.assert_close(scored.detach(), out.logprobs, atol=1e-5, rtol=0)
+
+
+def test_temperature_changes_logprobs_consistently(setup):
+    policy, ctx = setup
+    torch.manual_seed(3)
+    hot = policy.sample(ctx.repeat_interleave(4), temperature=2.0)
+    cold = policy.sample(ctx.repeat_interleave(4), temperature=0.5)
+    # a cooler distribution gives the sampled tokens higher probability on average
+    assert (cold.logprobs.sum() / cold.mask.sum()) > (hot.logprobs.sum() / hot.mask.sum())
+
+
+def test_score_has_gradient_and_sample_does_not(setup):
+    policy, ctx = setup
+    out = policy.sample(ctx)
+    assert not out.ids.requires_grad and not out.logprobs.requires_grad
+    logp = policy.score(ctx, out.ids, out.mask)
+    assert logp.shape == out.ids.shape and logp.requires_grad
+    assert (logp[out.mask == 0] == 0).all()
+    policy.zero_grad()
+    policy.nll(ctx, out.ids, out.mask).backward()
+    grads = [p.grad for p in policy.parameters() if p.requires_grad]
+    assert sum(float(g.abs().sum()) for g in grads if g is not None) > 0
+
+
+def test_sample_and_rollout_are_deterministic_under_a_seed(setup):
+    policy, ctx = setup
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(11)
+        reply = policy.sample(ctx)
+        runs.append((reply, policy.rollout(ctx, reply, 3)))
+    assert torch.equal(runs[0][0].ids, runs[1][0].ids)
+    assert torch.equal(runs[0][1].ids, runs[1][1].ids)
+    torch.manual_seed(12)
+    assert not torch.equal(policy.sample(ctx.repeat_interleave(4)).ids, policy.sample(ctx.repeat_interleave(4)).ids)
+
+
+def test_rollout_shapes_prefixes_and_finished_rows(setup):
+    policy, ctx = setup
+    reply = policy.sample(ctx.repeat_interleave(2))
+    big = ctx.repeat_interleave(2)
+    n = 3
+    out = policy.rollout(big, reply, n)
+    b, t = reply.ids.shape
+    assert out.ids.shape == (b, t - 1, n, t) and out.mask.shape == out.ids.shape
+    check_reply_layout(policy, out.ids, out.mask)
+    for i in range(1, t):
+        prefix = reply.ids[:, None, :i].expand(b, n, i)
+        assert torch.equal(out.ids[:, i - 1, :, :i], prefix), f"prefix {i} not preserved"
+        done = reply.mask[:, i - 1] == 0
+        if policy.eos_id is not None:
+            done |= (reply.ids[:, :i] == policy.eos_id).any(-1)
+        copies = reply.ids[:, None, :].expand(b, n, t)
+        assert torch.equal(out.ids[done, i - 1], copies[done]), "finished prefixes are copied unchanged"
+        assert torch.equal(out.mask[done, i - 1], reply.mask[:, None, :].expand(b, n, t)[done])
+    completed = out.ids[:, :, :, -1] != reply.ids[:, None, None, -1]
+    assert completed.any(), "some prefixes must actually be completed by sampling"
+
+
+def test_rollout_of_greedy_reply_at_low_temperature_reproduces_it(setup):
+    """Near temperature 0 every completion is the greedy continuation, which for a greedy reply is the reply itself."""
+    policy, ctx = setup
+    greedy = policy.sample(ctx, greedy=True)
+    out = policy.rollout(ctx, greedy, 2, temperature=1e-4)
+    b, t = greedy.ids.shape
+    assert torch.equal(out.ids, greedy.ids[:, None, None, :].expand(b, t - 1, 2, t))
+    assert torch.equal(out.mask, greedy.mask[:, None, None, :].expand(b, t - 1, 2, t))
+
+
+def test_low_temperature_rollouts_are_greedy_continuations_of_their_own_row(setup):
+    """A near-greedy completion of prefix t, rolled out again from any longer prefix, must reproduce itself. Rows
+    have different contexts and sampled prefixes, so mixing rows or the [b, t-1, k] layout breaks this."""
+    policy, ctx = setup
+    torch.manual_seed(4)
+    reply = policy.sample(ctx, temperature=1.0)
+    assert len({tuple(r) for r in reply.ids.tolist()}) == ctx.batch_size
+    done = policy.rollout(ctx, reply, 2, temperature=1e-4)
+    b, t = reply.ids.shape
+    assert torch.equal(done.ids[:, :, 0], done.ids[:, :, 1]), "near-greedy rollouts of one prefix agree"
+    for i in range(1, t):
+        again = policy.rollout(ctx, Replies(done.ids[:, i - 1, 0], done.mask[:, i - 1, 0]), 1, temperature=1e-4)
+        for j in range(i, t):
+            assert torch.equal(again.ids[:, j - 1, 0], done.ids[:, i - 1, 0]), (i, j)
+
+
+def test_first_rollout_token_follows_the_policy_conditional(setup):
+    """Chi-square test: the token after prefix t, over many rollouts, matches p(x_{t+1} | x_<=t, c) from score."""
+    policy, ctx = setup
+    torch.manual_seed(5)
+    row = ctx.index(torch.tensor([0]))
+    reply = policy.sample(row, max_len=MAX_LEN, temperature=0.7)
+    while reply.ids.shape[1] < 4 or reply.mask[0, 2] == 0 or (reply.ids[0, :3] == policy.eos_id).any():
+        reply = policy.sample(row, max_len=MAX_LEN, temperature=0.7)
+    t, n = 2, 3000
+    out = policy.rollout(row, reply, n)
+    drawn = out.ids[0, t - 1, :, t]  # (n,)
+    # the conditional over the whole vocabulary by scoring every one-token extension of the prefix
+    cand = torch.cat([reply.ids[:, :t].expand(policy.vocab_size, t), torch.arange(policy.vocab_size)[:, None]], 1)
+    with torch.no_grad():
+        probs = policy.score(row.repeat_interleave(policy.vocab_size), cand, torch.ones_like(cand))[:, t].exp()
+    assert abs(float(probs.sum()) - 1) < 1e-4
+    counts = torch.bincount(drawn, minlength=policy.vocab_size).double()
+    expected = probs.double() * n
+    big = expected >= 5  # pool the rare tokens into one bin (when they have any mass)
+    obs, exp = counts[big], expected[big]
+    if expected[~big].sum() > 0:
+        obs = torch.cat([obs, counts[~big].sum(0, keepdim=True)])
+        exp = torch.cat([exp, expected[~big].sum(0, keepdim=True)])
+    exp = exp * obs.sum() / exp.sum()
+    assert chisquare(obs.numpy(), exp.numpy()).pvalue > 1e-3
+
+
+def test_greedy_sample_equals_hf_generate(setup):
+    policy, ctx = setup
+    if not hasattr(policy, "generate_replies"):
+        pytest.skip("policy has no HF generate path")
+    ours = policy.sample(ctx, greedy=True)
+    theirs = policy.generate_replies(ctx)
+    assert torch.equal(ours.ids, theirs.ids) and torch.equal(ours.mask, theirs.mask)
+
+
+def test_replies_type(setup):
+    policy, ctx = setup
+    assert isinstance(policy.sample(ctx), Replies)
