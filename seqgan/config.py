@@ -202,9 +202,29 @@ def read_yaml(path: str | Path) -> dict:
     return data
 
 
+def read_yaml_with_base(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict:
+    """Read a YAML config; a top-level ``base: other.yaml`` (relative to this file) is read first and this file's
+    keys are merged over it (recursively, so a base may have its own base; cycles are a ConfigError)."""
+    path = Path(path)
+    resolved = path.resolve()
+    if resolved in _seen:
+        raise ConfigError(f"{path}: 'base' chain loops back to this file")
+    data = read_yaml(path)
+    base = data.pop("base", None)
+    if base is None:
+        return data
+    if not isinstance(base, str) or not base:
+        raise ConfigError(f"{path}: base: expected the path of another YAML config, got {base!r}")
+    base_path = Path(base) if Path(base).is_absolute() else path.parent / base
+    if not base_path.is_file():
+        raise ConfigError(f"{path}: base config {base} not found (looked at {base_path})")
+    return merge(read_yaml_with_base(base_path, (*_seen, resolved)), data)
+
+
 def load_config(cls: type[T], path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> T:
-    """Defaults of ``cls`` <- YAML file at ``path`` (optional) <- ``key=value`` overrides."""
-    data = read_yaml(path) if path is not None else {}
+    """Defaults of ``cls`` <- YAML file at ``path`` (optional; may name a ``base:`` file) <- ``key=value``
+    overrides."""
+    data = read_yaml_with_base(path) if path is not None else {}
     data = merge(data, parse_overrides(list(overrides)))
     return from_dict(cls, data, source=str(path) if path is not None else "config")
 

@@ -103,3 +103,17 @@ def test_parse_overrides_nested():
 
 def test_from_dict_empty_gives_defaults():
     assert to_dict(from_dict(Outer, None)) == to_dict(Outer())
+
+
+def test_base_key_inherits_and_overrides(tmp_path):
+    (tmp_path / "root.yaml").write_text("seed: 3\ninner:\n  lr: 0.5\n")
+    (tmp_path / "child.yaml").write_text("base: root.yaml\ninner:\n  lr: 0.25\n")
+    cfg = load_config(Outer, tmp_path / "child.yaml", ["seed=4"])
+    assert cfg.inner.lr == 0.25 and cfg.seed == 4
+    assert load_config(Outer, tmp_path / "child.yaml").seed == 3
+    (tmp_path / "loop.yaml").write_text("base: loop.yaml\n")
+    with pytest.raises(ConfigError, match="loops back"):
+        load_config(Outer, tmp_path / "loop.yaml")
+    (tmp_path / "orphan.yaml").write_text("base: nowhere.yaml\n")
+    with pytest.raises(ConfigError, match="nowhere.yaml not found"):
+        load_config(Outer, tmp_path / "orphan.yaml")
