@@ -1,0 +1,183 @@
+"""MLE vs adversarial generator, side by side on the same held-out pairs: BLEU, self-BLEU, distinct-1/2, mean
+length, perplexity on human replies, adversarial success against a fresh evaluator D, and example replies.
+
+``compare_models`` returns a :class:`Comparison`; ``write_comparison`` stores ``comparison.md`` and
+``comparison.json`` in the run directory. Metric names carry their protocol (decoding, number of contexts).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field as dc_field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from seqgan.config import field
+from seqgan.errors import ConfigError
+from seqgan.models.policy import Context, Policy
+from seqgan.rewards.base import eval_mode
+from seqgan.train.checkpoint import atomic_write_text
+
+COMPARISON_MD = "comparison.md"
+COMPARISON_JSON = "comparison.json"
+
+
+@dataclass
+class CompareConfig:
+    """How the MLE and adversarial generators are compared (section ``compare``)."""
+
+    num_pairs: int = field(300, help="held-out test pairs used for every metric (first N of the test split)")
+    decodes: list[str] = field(["greedy", "sample"], help="decodings to report: greedy and/or sample")
+    temperature: float = field(1.0, help="sampling temperature of the 'sample' decoding")
+    batch_size: int = field(64, help="contexts per generation batch")
+    examples: int = field(5, help="test contexts shown with both models' replies")
+    adversuc: bool = field(True, help="train a fresh evaluator D per model and report adversarial success")
+    adversuc_train_pairs: int = field(2000, help="training pairs (disjoint from the test pairs) for that evaluator")
+    seed: int = field(0, help="seed of sampling and of the evaluator")
+
+    def validate(self) -> None:
+        bad = [d for d in self.decodes if d not in ("greedy", "sample")]
+        if bad or not self.decodes:
+            raise ConfigError(f"compare.decodes: expected a non-empty list of greedy/sample, got {self.decodes}")
+        if self.num_pairs < 1 or self.batch_size < 1:
+            raise ConfigError("compare.num_pairs / compare.batch_size: expected >= 1")
+
+
+@dataclass
+class Comparison:
+    """metrics: name -> {model: value}; examples: dicts with context, human reply and each model's reply."""
+
+    models: list[str]
+    metrics: dict[str, dict[str, float]]
+    examples: list[dict[str, str]] = dc_field(default_factory=list)
+    notes: list[str] = dc_field(default_factory=list)
+
+    def to_markdown(self) -> str:
+        head = "| metric | " + " | ".join(self.models) + " |"
+        lines = [head, "|---|" + "---:|" * len(self.models)]
+        for name, vals in self.metrics.items():
+            cells = [f"{vals[m]:.4g}" if isinstance(vals.get(m), float) and math.isfinite(vals[m]) else str(vals.get(m))
+                     for m in self.models]
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        out = ["# MLE vs adversarial generator", "", *lines, ""]
+        out += [f"- {note}" for note in self.notes]
+        if self.examples:
+            out += ["", "## Example replies (greedy)", ""]
+            for i, ex in enumerate(self.examples, 1):
+                out.append(f"{i}. **context:** {ex['context']}")
+                out.append(f"   - human: {ex['human']}")
+                for m in self.models:
+                    out.append(f"   - {m}: {ex[m]}")
+        return "\n".join(out) + "\n"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"models": self.models, "metrics": self.metrics, "examples": self.examples, "notes": self.notes}
+
+
+def _batches(ds, pad_id: int, batch_size: int):
+    from seqgan.data.batches import DialogueCollator
+
+    collate = DialogueCollator(pad_id)
+    cols = ds.select_columns(["context_ids", "reply_ids"]).to_dict()
+    rows = [{"context_ids": c, "reply_ids": r} for c, r in zip(cols["context_ids"], cols["reply_ids"])]
+    for start in range(0, len(rows), batch_size):
+        yield collate(rows[start:start + batch_size])
+
+
+@torch.no_grad()
+def generate_texts(policy: Policy, tokenizer, ds, decode: str, cfg: CompareConfig, device="cpu") -> list[str]:
+    """Replies of ``policy`` to every context of ``ds`` (greedy or sampled), decoded to text."""
+    texts: list[str] = []
+    with eval_mode(policy):
+        for batch in _batches(ds, tokenizer.pad_token_id, cfg.batch_size):
+            ctx = Context(batch["context_ids"].to(device), batch["context_mask"].to(device))
+            out = policy.sample(ctx, greedy=decode == "greedy", temperature=cfg.temperature)
+            ids = (out.ids * out.mask).tolist()
+            texts += [tokenizer.decode([t for t, m in zip(row, mrow) if m], skip_special_tokens=True).strip()
+                      for row, mrow in zip(ids, out.mask.tolist())]
+    return texts
+
+
+@torch.no_grad()
+def human_perplexity(policy: Policy, tokenizer, ds, cfg: CompareConfig, device="cpu") -> tuple[float, float]:
+    """(mean per-token NLL, perplexity) of the human replies of ``ds`` under ``policy``."""
+    total, count = 0.0, 0
+    with eval_mode(policy):
+        for batch in _batches(ds, tokenizer.pad_token_id, cfg.batch_size):
+            ctx = Context(batch["context_ids"].to(device), batch["context_mask"].to(device))
+            mask = batch["reply_mask"].to(device)
+            total += float(policy.sequence_nll(ctx, batch["reply_ids"].to(device), mask).sum())
+            count += int(mask.sum())
+    nll = total / max(count, 1)
+    return nll, math.exp(min(nll, 50.0))
+
+
+def compare_models(mle_policy: Policy, adv_policy: Policy, tokenizer, test_ds, cfg: CompareConfig,
+                   train_ds=None, adversuc_cfg=None, device="cpu") -> Comparison:
+    """Both generators on the first ``cfg.num_pairs`` pairs of ``test_ds`` (encoded, with ``context``/``reply``
+    text columns). ``train_ds`` (encoded training pairs) feeds the AdverSuc evaluator; without it AdverSuc is
+    skipped. ``adversuc_cfg`` is the evaluator's discriminator config (default: its module default)."""
+    from seqgan.metrics.text import corpus_bleu, distinct_n, mean_length, self_bleu
+
+    cfg.validate()
+    test = test_ds.select(range(min(cfg.num_pairs, len(test_ds))))
+    n = len(test)
+    refs = [r.strip() for r in test["reply"]]
+    models = {"mle": mle_policy, "adversarial": adv_policy}
+    metrics: dict[str, dict[str, float]] = {}
+    greedy_texts: dict[str, list[str]] = {}
+
+    def put(name: str, model: str, value: float) -> None:
+        metrics.setdefault(name, {})[model] = float(value)
+
+    for name, policy in models.items():
+        for decode in cfg.decodes:
+            torch.manual_seed(cfg.seed)
+            texts = generate_texts(policy, tokenizer, test, decode, cfg, device)
+            if decode == "greedy":
+                greedy_texts[name] = texts
+            put(f"bleu_{decode}_test{n}", name, corpus_bleu(texts, refs))
+            put(f"self_bleu_{decode}_test{n}", name, self_bleu(texts, seed=cfg.seed))
+            put(f"distinct1_{decode}_test{n}", name, distinct_n(texts, 1))
+            put(f"distinct2_{decode}_test{n}", name, distinct_n(texts, 2))
+            put(f"mean_len_{decode}_test{n}", name, mean_length(texts))
+        nll, ppl = human_perplexity(policy, tokenizer, test, cfg, device)
+        put(f"nll_human_test{n}", name, nll)
+        put(f"ppl_human_test{n}", name, ppl)
+    notes = [f"{n} held-out test pairs; sampling at temperature {cfg.temperature}, seed {cfg.seed}.",
+             f"human replies: mean length {mean_length(refs):.2f} words, distinct-1 {distinct_n(refs, 1):.3f}, "
+             f"distinct-2 {distinct_n(refs, 2):.3f}, self-BLEU {self_bleu(refs, seed=cfg.seed):.2f}."]
+
+    if cfg.adversuc and train_ds is not None:
+        from seqgan.metrics.adversuc import adversarial_success
+
+        train = train_ds.select(range(min(cfg.adversuc_train_pairs, len(train_ds))))
+        for name, policy in models.items():
+            res = adversarial_success(policy, train, test, adversuc_cfg, seed=cfg.seed)
+            for key, value in res.items():
+                if isinstance(value, (int, float)):
+                    put(f"adversuc_{key}" if not key.startswith("adversuc") else key, name, float(value))
+        notes.append(f"AdverSuc: a fresh evaluator D per model trained on {len(train)} training pairs vs that "
+                     "model's replies; fraction of its replies on the test contexts judged human (higher = better).")
+
+    examples = []
+    if "greedy" not in cfg.decodes:
+        torch.manual_seed(cfg.seed)
+        greedy_texts = {m: generate_texts(p, tokenizer, test.select(range(min(cfg.examples, n))), "greedy", cfg,
+                                          device) for m, p in models.items()}
+    for i in range(min(cfg.examples, n)):
+        ex = {"context": " | ".join(test[i]["context"]), "human": refs[i]}
+        ex.update({m: greedy_texts[m][i] for m in models})
+        examples.append(ex)
+    return Comparison(list(models), metrics, examples, notes)
+
+
+def write_comparison(comparison: Comparison, run_dir: str | Path) -> Path:
+    """Write comparison.md and comparison.json into ``run_dir``; returns the markdown path."""
+    run_dir = Path(run_dir)
+    atomic_write_text(run_dir / COMPARISON_JSON, json.dumps(comparison.to_json(), indent=2))
+    atomic_write_text(run_dir / COMPARISON_MD, comparison.to_markdown())
+    return run_dir / COMPARISON_MD
