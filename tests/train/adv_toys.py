@@ -26,6 +26,14 @@ class BagDisc(nn.Module):
             h = h * torch.tanh(self.ctx(context.ids[:, 0]))
         return self.out(self.drop(h)).squeeze(-1)
 
+    def save(self, directory):
+        from pathlib import Path
+
+        from seqgan.train.checkpoint import save_module
+
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        save_module(self, Path(directory) / "model.safetensors")
+
     @torch.no_grad()
     def reward(self, context, ids, mask):
         was = self.training

@@ -188,3 +188,130 @@ def test_compare_models_table_and_files(tmp_path):
     text = path.read_text()
     assert "| metric | mle | adversarial |" in text and "context:" in text
     assert json.loads((tmp_path / "comparison.json").read_text())["metrics"] == comp.metrics
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# train_adversarial on a run directory: outputs, resume equivalence, Ctrl-C
+
+SENTENCES = ["hi there how are you", "i am fine thanks and you", "what do you do for work", "i teach math at a school",
+             "where do you live now", "in a small town by the sea", "do you like music", "yes i play the guitar",
+             "what is your favorite food", "i love pizza with cheese", "do you have a pet", "a cat named tom"]
+
+
+@pytest.fixture(scope="module")
+def mle_run(tmp_path_factory):
+    """A tiny 'MLE run': tokenizer/ + generator/ (untrained weights are enough for the mechanics) + its data."""
+    from seqgan.data import DataConfig, prepare_data, train_tokenizer
+
+    root = tmp_path_factory.mktemp("adv")
+    data = root / "dialogues.jsonl"
+    g = torch.Generator().manual_seed(0)
+    with open(data, "w") as handle:
+        for _ in range(40):
+            turns = [SENTENCES[int(i)] for i in torch.randint(0, len(SENTENCES), (4,), generator=g)]
+            handle.write(json.dumps({"turns": turns}) + "\n")
+    dcfg = DataConfig(source=str(data), vocab_size=150, min_frequency=1, max_reply_tokens=8, max_context_tokens=24,
+                      valid_fraction=0.1, test_fraction=0.1)
+    splits = prepare_data(dcfg)
+    tok = train_tokenizer(list(splits.train["reply"]) + [t for c in splits.train["context"] for t in c], 150, 1)
+    run = root / "run"
+    tok.save_pretrained(str(run / "tokenizer"))
+    torch.manual_seed(0)
+    gcfg = GeneratorConfig(d_model=32, encoder_layers=1, decoder_layers=1, attention_heads=2, ffn_dim=64,
+                           dropout=0.1, max_positions=32)
+    Seq2SeqPolicy.build(gcfg, len(tok), tok.pad_token_id, tok.bos_token_id, tok.eos_token_id, 8).save_pretrained(
+        run / "generator")
+    return run, dcfg
+
+
+def _run_cfg(dcfg, rounds, **adv):
+    from dataclasses import dataclass, field as dfield
+
+    @dataclass
+    class RunCfg:
+        data: object
+        adversarial: AdversarialConfig
+        seed: int = 0
+
+    base = dict(rounds=rounds, d_steps=1, g_steps=1, reward="rollout", rollout_n=2, batch_size=8, eval_every=2,
+                save_every=1, eval_pairs=8)
+    base.update(adv)
+    return RunCfg(data=dcfg, adversarial=AdversarialConfig(**base))
+
+
+@pytest.fixture
+def fake_disc(monkeypatch):
+    """Until the run has a real D: the small trainable BagDisc with its BCE loss."""
+    import seqgan.train.adversarial as adv
+
+    def make(cfg, run_dir, policy, tokenizer, train, valid, device):
+        torch.manual_seed(11)
+        return BagDisc(len(tokenizer))
+
+    monkeypatch.setattr(adv, "_discriminator", make)
+    monkeypatch.setattr(adv, "_d_loss", lambda cfg: bag_loss)
+
+
+def _copy_run(src, dst):
+    import shutil
+
+    shutil.copytree(src, dst)
+    return dst
+
+
+def _adv_lines(run):
+    from seqgan.train.adversarial import read_adversarial_metrics
+
+    return [{k: v for k, v in rec.items() if not k.endswith("_s")} for rec in read_adversarial_metrics(run)]
+
+
+@pytest.mark.slow
+def test_train_adversarial_writes_outputs_and_resume_is_exact(mle_run, fake_disc, tmp_path):
+    from seqgan.train.adversarial import train_adversarial
+
+    run, dcfg = mle_run
+    straight = _copy_run(run, tmp_path / "straight")
+    out = train_adversarial(_run_cfg(dcfg, 4), straight)
+    assert out == straight / "generator_adv"
+    for name in ("generator_adv", "discriminator_adv", "adversarial.png", "metrics.jsonl",
+                 "checkpoints/adversarial/state.pt"):
+        assert (straight / name).exists(), name
+    mle = Seq2SeqPolicy.from_pretrained(straight / "generator")
+    adv = Seq2SeqPolicy.from_pretrained(straight / "generator_adv")
+    original = Seq2SeqPolicy.from_pretrained(run / "generator")
+    assert all(torch.equal(a, b) for a, b in zip(mle.state_dict().values(), original.state_dict().values()))
+    assert any(not torch.equal(a, b) for a, b in zip(mle.state_dict().values(), adv.state_dict().values()))
+    lines = _adv_lines(straight)
+    assert [r["round"] for r in lines] == [0, 1, 2, 3, 4]
+    assert {"d_acc_real", "d_acc_fake", "d_acc_mismatch", "reward_mean", "baseline", "tf_nll"} <= set(lines[1])
+    assert "valid_nll" in lines[2] and "valid_nll" in lines[4]
+
+    resumed = _copy_run(run, tmp_path / "resumed")
+    train_adversarial(_run_cfg(dcfg, 2), resumed)
+    train_adversarial(_run_cfg(dcfg, 4), resumed, resume=True)
+    assert _adv_lines(resumed) == lines
+    adv2 = Seq2SeqPolicy.from_pretrained(resumed / "generator_adv")
+    for (k, a), b in zip(adv.state_dict().items(), adv2.state_dict().values()):
+        assert torch.equal(a, b), k
+
+
+def test_ctrl_c_saves_a_checkpoint_that_resumes(mle_run, fake_disc, tmp_path, monkeypatch):
+    from seqgan.train import adversarial as adv_mod
+    from seqgan.train.adversarial_core import AdversarialTrainer
+
+    run = _copy_run(mle_run[0], tmp_path / "run")
+    original = AdversarialTrainer.run_round
+
+    def interrupted(self):
+        if self.round == 1:
+            raise KeyboardInterrupt
+        return original(self)
+
+    monkeypatch.setattr(AdversarialTrainer, "run_round", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        adv_mod.train_adversarial(_run_cfg(mle_run[1], 3, save_every=0), run)
+    state = torch.load(run / "checkpoints/adversarial/state.pt", weights_only=True)
+    assert state["trainer"]["round"] == 1
+    monkeypatch.setattr(AdversarialTrainer, "run_round", original)
+    adv_mod.train_adversarial(_run_cfg(mle_run[1], 3, save_every=0), run, resume=True)
+    assert [r["round"] for r in adv_mod.read_adversarial_metrics(run)] == [0, 1, 2, 3]
