@@ -1,0 +1,347 @@
+"""The ``seqgan`` command: one subcommand per job (quickstart, pretrain, eval, generate, chat, ...).
+
+Subcommands live in a registry so each is one small builder function. A builder receives the ``subparsers``
+object, adds its parser and arguments, and sets ``handler`` (a function ``(args) -> int | None``) with
+``set_defaults``. Heavy imports (torch, transformers) happen inside handlers, so ``seqgan --help`` is instant.
+
+Adding a subcommand from another module::
+
+    # seqgan/train/adversarial_cli.py
+    def add_train_command(subparsers):
+        p = subparsers.add_parser("train", help="adversarial fine-tuning of a pretrained run")
+        add_config_arguments(p, default_recipe="chat_adv_cpu.yaml")
+        p.set_defaults(handler=_run_train)
+
+    # and one line in this file's EXTERNAL_COMMANDS:  "train": "seqgan.train.adversarial_cli:add_train_command"
+
+or, inside this file, decorate the builder with ``@command("name")``. Subcommands that take ``key=value`` config
+overrides get them in ``args.overrides`` wherever they appear on the command line.
+
+Errors a user can cause (:class:`~seqgan.errors.SeqGANError`) print one line ``seqgan: error: <message>`` and exit
+with status 2; Ctrl-C exits with status 130 without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from seqgan.errors import ConfigError, SeqGANError
+
+Builder = Callable[[Any], None]
+"""``builder(subparsers)``: adds one subcommand parser and sets its ``handler`` default."""
+
+COMMANDS: dict[str, Builder] = {}
+"""Builders defined in this file, in the order they appear in ``seqgan --help``."""
+
+EXTERNAL_COMMANDS: dict[str, str] = {
+    # "name": "module.path:builder_function" -- imported when the parser is built; keep those modules light.
+}
+
+DEFAULT_RECIPE = "chat_cpu.yaml"
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+logger = logging.getLogger("seqgan")
+
+
+def command(name: str) -> Callable[[Builder], Builder]:
+    """Register ``builder`` as the subcommand ``name`` (decorator)."""
+
+    def register(builder: Builder) -> Builder:
+        COMMANDS[name] = builder
+        return builder
+
+    return register
+
+
+# --------------------------------------------------------------------------- shared argument groups
+def find_recipe(name: str = DEFAULT_RECIPE) -> Path | None:
+    """The repository's ``recipes/<name>``: next to the installed package's project root, then under the current
+    directory; None when neither exists."""
+    candidates = [Path(__file__).resolve().parent.parent / "recipes" / name, Path.cwd() / "recipes" / name]
+    for path in candidates:
+        if path.is_file():
+            return path
+    return None
+
+
+def add_config_arguments(parser: argparse.ArgumentParser, default_recipe: str | None = None,
+                         resume: bool = True) -> None:
+    """``--config FILE``, ``--resume`` and trailing ``key=value`` overrides (see :func:`load_chatbot_config`)."""
+    default_note = (f" (default: recipes/{default_recipe} from the repository, else the built-in defaults)"
+                    if default_recipe else "")
+    parser.add_argument("--config", metavar="FILE", default=None, required=default_recipe is None,
+                        help=f"YAML config (may name a 'base:' config it extends){default_note}")
+    if resume:
+        parser.add_argument("--resume", action="store_true",
+                            help="continue the run in output_dir from its last checkpoint (exactly)")
+    parser.add_argument("overrides", nargs="*", metavar="key=value",
+                        help="config overrides, e.g. mle.lr=3e-4 data.max_context_turns=2 output_dir=runs/mine")
+    parser.set_defaults(default_recipe=default_recipe, accepts_overrides=True)
+
+
+def load_chatbot_config(args: argparse.Namespace, cls: type | None = None) -> Any:
+    """The run config from ``args.config`` (or the default recipe) and ``args.overrides``.
+
+    ``cls`` defaults to :class:`seqgan.train.config.ChatbotConfig`. Without ``--config`` the repository's default
+    recipe is used when it can be found, else the dataclass defaults (a note goes to the log).
+    """
+    from seqgan.config import load_config
+
+    if cls is None:
+        from seqgan.train.config import ChatbotConfig as cls  # noqa: N813
+    path = args.config
+    if path is None and getattr(args, "default_recipe", None):
+        found = find_recipe(args.default_recipe)
+        if found is None:
+            logger.warning("recipes/%s not found (not in a repository checkout?): using the built-in defaults",
+                           args.default_recipe)
+        path = found
+    return load_config(cls, path, list(args.overrides or []))
+
+
+def add_decoding_arguments(parser: argparse.ArgumentParser) -> None:
+    """Decoding options shared by ``generate`` and ``chat`` (see :class:`seqgan.generate.DecodingOptions`)."""
+    from seqgan.generate import MODES, DecodingOptions
+
+    d = DecodingOptions()
+    g = parser.add_argument_group("decoding")
+    g.add_argument("--mode", choices=MODES, default=d.mode,
+                   help=f"greedy, sampling (temperature/top-k/top-p) or beam search (default: {d.mode})")
+    g.add_argument("--temperature", type=float, default=d.temperature,
+                   help=f"sampling temperature > 0 (default: {d.temperature})")
+    g.add_argument("--top-k", type=int, default=d.top_k,
+                   help=f"sample among the k likeliest tokens; 0 = all (default: {d.top_k})")
+    g.add_argument("--top-p", type=float, default=d.top_p,
+                   help=f"nucleus sampling mass in (0, 1] (default: {d.top_p})")
+    g.add_argument("--beams", type=int, default=d.beams, help=f"beam width for --mode beam (default: {d.beams})")
+    g.add_argument("-n", "--num-replies", dest="n", type=int, default=d.n,
+                   help="candidates per context (sample, or beam with n <= beams; default: 1)")
+    g.add_argument("--max-len", type=int, default=None,
+                   help="reply tokens at most (default: the run's data.max_reply_tokens)")
+    g.add_argument("--seed", type=int, default=0, help="seed of the sampler (default: 0)")
+
+
+def decoding_from_args(args: argparse.Namespace):
+    """:class:`seqgan.generate.DecodingOptions` from the arguments of :func:`add_decoding_arguments` (validated)."""
+    from seqgan.generate import DecodingOptions
+
+    opts = DecodingOptions(mode=args.mode, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
+                           beams=args.beams, n=args.n, max_len=args.max_len)
+    opts.validate()
+    return opts
+
+
+def _run_dir_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_dir", metavar="RUN_DIR", type=Path,
+                        help="a run directory written by `seqgan pretrain` / `seqgan quickstart`")
+
+
+# --------------------------------------------------------------------------- subcommands
+@command("quickstart")
+def _add_quickstart(subparsers) -> None:
+    p = subparsers.add_parser(
+        "quickstart", help="train the default chatbot, evaluate it and show sample replies",
+        description="Prepare the data, pretrain the chatbot by MLE, evaluate it on the test split and print "
+                    "sample replies to held-out contexts. About 10 minutes on 2 CPU cores with the default recipe.")
+    add_config_arguments(p, default_recipe=DEFAULT_RECIPE)
+    p.set_defaults(handler=_run_quickstart)
+
+
+def _run_quickstart(args: argparse.Namespace) -> int:
+    from seqgan.train.quickstart import run_quickstart
+
+    run_quickstart(load_chatbot_config(args), resume=args.resume)
+    return 0
+
+
+@command("pretrain")
+def _add_pretrain(subparsers) -> None:
+    p = subparsers.add_parser(
+        "pretrain", help="MLE pretraining of a chatbot into a run directory",
+        description="Maximum-likelihood pretraining of the seq2seq chatbot. Everything the run produces (resolved "
+                    "config, tokenizer, generator, checkpoints, metrics) goes to output_dir. Ctrl-C saves a "
+                    "checkpoint; --resume continues from it.")
+    add_config_arguments(p, default_recipe=None)
+    p.set_defaults(handler=_run_pretrain)
+
+
+def _run_pretrain(args: argparse.Namespace) -> int:
+    from seqgan.train.mle import train_mle
+
+    run = train_mle(load_chatbot_config(args), resume=args.resume)
+    print(getattr(run, "path", run))
+    return 0
+
+
+@command("eval")
+def _add_eval(subparsers) -> None:
+    p = subparsers.add_parser(
+        "eval", help="evaluate a run: perplexity, BLEU, distinct-n, reply length, sample replies",
+        description="Evaluate the run's generator on a held-out split; prints the metrics and writes them as "
+                    "JSON (default RUN_DIR/eval_<split>.json).")
+    _run_dir_argument(p)
+    p.add_argument("--split", choices=("valid", "test"), default="test", help="held-out split (default: test)")
+    p.add_argument("--num", type=int, default=0, metavar="N",
+                   help="evaluate on the first N pairs of the split; 0 = the run's eval setting (default: 0)")
+    p.add_argument("--output", type=Path, default=None, metavar="FILE",
+                   help="where to write the metrics JSON (default: RUN_DIR/eval_<split>.json)")
+    p.set_defaults(handler=_run_eval)
+
+
+def _run_eval(args: argparse.Namespace) -> int:
+    import json
+
+    from seqgan.train.checkpoint import atomic_write_text
+    from seqgan.train.evaluate import evaluate_generator
+    from seqgan.train.run import load_run
+
+    if args.num < 0:
+        raise ConfigError(f"--num: expected 0 (the run's setting) or a positive count, got {args.num}")
+    policy, tokenizer, cfg = load_run(args.run_dir)
+    metrics = evaluate_generator(policy, tokenizer, cfg, split=args.split, num=args.num or None)
+    output = args.output or args.run_dir / f"eval_{args.split}.json"
+    atomic_write_text(Path(output), json.dumps(metrics, indent=2, default=str) + "\n")
+    for key, value in metrics.items():
+        if isinstance(value, (int, float, str)):
+            print(f"{key}: {value:.4g}" if isinstance(value, float) else f"{key}: {value}")
+    logger.info("metrics written to %s", output)
+    return 0
+
+
+@command("generate")
+def _add_generate(subparsers) -> None:
+    p = subparsers.add_parser(
+        "generate", help="batch replies for a file of contexts (JSONL or plain text)",
+        description='Reply to every context of --input: JSONL with {"context": "..." or ["turn", ...]} per line, or '
+                    "a plain text file with one context per line. Writes JSONL "
+                    '{"context": [...], "reply": "..."} (or "replies": [...] with -n > 1), atomically.')
+    _run_dir_argument(p)
+    p.add_argument("--input", "-i", type=Path, required=True, metavar="FILE", help="contexts (JSONL or text)")
+    p.add_argument("--output", "-o", type=Path, default=None, metavar="FILE",
+                   help="output JSONL (default: standard output)")
+    p.add_argument("--batch-size", type=int, default=32, help="contexts per model call (default: 32)")
+    p.add_argument("--format", choices=("auto", "jsonl", "text"), default="auto",
+                   help="input format; auto: .jsonl/.json -> jsonl, anything else -> text (default: auto)")
+    add_decoding_arguments(p)
+    p.set_defaults(handler=_run_generate)
+
+
+def _run_generate(args: argparse.Namespace) -> int:
+    from seqgan.generate import generate_file
+
+    if args.batch_size <= 0:
+        raise ConfigError(f"--batch-size: expected a positive integer, got {args.batch_size}")
+    opts = decoding_from_args(args)
+    count = generate_file(args.run_dir, args.input, args.output, opts, batch_size=args.batch_size,
+                          seed=args.seed, input_format=args.format)
+    logger.info("wrote %d replies%s", count, f" to {args.output}" if args.output else "")
+    return 0
+
+
+@command("chat")
+def _add_chat(subparsers) -> None:
+    p = subparsers.add_parser(
+        "chat", help="interactive multi-turn chat with a trained run (/help lists the commands)",
+        description="Chat with the run's generator. The last data.max_context_turns turns are the context. "
+                    "With piped input, each line is one user turn and each output line one reply "
+                    "(printf 'hi\\nhow are you?\\n' | seqgan chat RUN_DIR).")
+    _run_dir_argument(p)
+    p.add_argument("--no-scores", action="store_true",
+                   help="do not show the discriminator's score per reply even if the run has one")
+    add_decoding_arguments(p)
+    p.set_defaults(handler=_run_chat)
+
+
+def _run_chat(args: argparse.Namespace) -> int:
+    from seqgan.chat.repl import run_chat
+
+    return run_chat(args.run_dir, decoding_from_args(args), seed=args.seed, scores=not args.no_scores)
+
+
+# --------------------------------------------------------------------------- parser and entry point
+def _load_external(name: str, target: str) -> Builder:
+    module, _, func = target.partition(":")
+    try:
+        return getattr(importlib.import_module(module), func)
+    except (ImportError, AttributeError) as err:
+        raise SeqGANError(f"subcommand {name}: cannot load {target} ({err})") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full ``seqgan`` parser (every registered subcommand)."""
+    parser = argparse.ArgumentParser(
+        prog="seqgan",
+        description="Adversarial text generation for dialogue: pretrain a seq2seq chatbot by MLE, fine-tune it "
+                    "against a conditional discriminator, evaluate it, generate replies, chat with it.",
+        epilog="Run `seqgan COMMAND --help` for the options of a command.",
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors on stderr")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for builder in COMMANDS.values():
+        builder(subparsers)
+    for name, target in EXTERNAL_COMMANDS.items():
+        _load_external(name, target)(subparsers)
+    return parser
+
+
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace:
+    """Parse, letting ``key=value`` overrides appear anywhere after the subcommand (also after options)."""
+    args, extra = parser.parse_known_args(list(argv))
+    if extra:
+        overrides = [a for a in extra if "=" in a and not a.startswith("-")]
+        unknown = [a for a in extra if a not in overrides]
+        if unknown or not getattr(args, "accepts_overrides", False):
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args.overrides = list(args.overrides or []) + overrides
+    return args
+
+
+def _setup_logging(args: argparse.Namespace) -> None:
+    level = logging.WARNING if args.quiet else logging.DEBUG if args.verbose > 1 else logging.INFO
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for noisy in ("transformers", "datasets", "accelerate", "urllib3", "filelock", "matplotlib", "PIL"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``seqgan`` console script; returns the exit status."""
+    from seqgan.offline import enable_offline
+
+    enable_offline()
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        parser = build_parser()
+        args = _parse(parser, argv)
+        _setup_logging(args)
+        status = args.handler(args)
+        return int(status or 0)
+    except SeqGANError as err:
+        message = " ".join(str(err).split()) or type(err).__name__
+        print(f"seqgan: error: {message}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `seqgan generate ... | head`: the reader left; not an error of ours
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at interpreter exit
+        except OSError:
+            pass
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,301 @@
+"""Replies from a trained run: decoding options, batched generation for lists of contexts, and JSONL files.
+
+``seqgan generate RUN_DIR --input contexts.jsonl`` reads one context per line (JSONL ``{"context": "..." or
+["turn", ...]}``, or plain text with turns separated by ``|||``), answers them in batches and writes JSONL
+``{"context": [...], "reply": "..."}`` (``"replies": [...]`` when several candidates are asked for) atomically.
+The chat REPL uses the same :func:`reply_to_contexts`.
+
+This module imports torch lazily so the command-line parser stays fast.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from seqgan.errors import ConfigError, DataError
+
+MODES = ("greedy", "sample", "beam")
+
+# Names accepted by DecodingOptions.updated (``/set`` in the chat) -> field names.
+OPTION_ALIASES = {"mode": "mode", "temperature": "temperature", "temp": "temperature", "top_k": "top_k",
+                  "top-k": "top_k", "top_p": "top_p", "top-p": "top_p", "beams": "beams", "num_beams": "beams",
+                  "n": "n", "max_len": "max_len", "max-len": "max_len"}
+
+
+@dataclass(frozen=True)
+class DecodingOptions:
+    """How replies are decoded.
+
+    mode: ``greedy`` (most likely token each step), ``sample`` (temperature, then top-k and top-p filtering) or
+    ``beam`` (beam search of width ``beams``). ``n`` candidates per context need ``sample`` or ``beam`` with
+    ``n <= beams``. ``max_len`` caps reply tokens (None: the run's ``data.max_reply_tokens``).
+    """
+
+    mode: str = "sample"
+    temperature: float = 0.8
+    top_k: int = 0
+    top_p: float = 0.9
+    beams: int = 4
+    n: int = 1
+    max_len: int | None = None
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` naming the first invalid option."""
+        if self.mode not in MODES:
+            raise ConfigError(f"mode: expected one of {list(MODES)}, got {self.mode!r}")
+        if not self.temperature > 0:
+            raise ConfigError(f"temperature: expected a number > 0, got {self.temperature}")
+        if self.top_k < 0:
+            raise ConfigError(f"top_k: expected 0 (off) or a positive integer, got {self.top_k}")
+        if not 0 < self.top_p <= 1:
+            raise ConfigError(f"top_p: expected a number in (0, 1], got {self.top_p}")
+        if self.beams < 1:
+            raise ConfigError(f"beams: expected a positive integer, got {self.beams}")
+        if self.n < 1:
+            raise ConfigError(f"n: expected a positive integer, got {self.n}")
+        if self.max_len is not None and self.max_len < 1:
+            raise ConfigError(f"max_len: expected a positive integer, got {self.max_len}")
+        if self.n > 1 and self.mode == "greedy":
+            raise ConfigError(f"n={self.n}: greedy decoding gives one reply; use mode=sample or mode=beam")
+        if self.mode == "beam" and self.n > self.beams:
+            raise ConfigError(f"n={self.n}: beam search returns at most beams={self.beams} replies")
+
+    def updated(self, key: str, raw: str) -> DecodingOptions:
+        """A copy with option ``key`` set from the text ``raw`` (``temperature``, ``top_k``, ``top_p``, ``beams``,
+        ``n``, ``mode``, ``max_len``), validated; bad names or values raise :class:`ConfigError`."""
+        name = OPTION_ALIASES.get(key.strip().lower())
+        if name is None:
+            raise ConfigError(f"unknown option {key!r} (options: {', '.join(f.name for f in dataclasses.fields(self))})")
+        raw = raw.strip()
+        value: Any
+        try:
+            if name == "mode":
+                value = raw.lower()
+            elif name in ("temperature", "top_p"):
+                value = float(raw)
+            elif name == "max_len" and raw.lower() in ("", "none", "default"):
+                value = None
+            else:
+                value = int(raw)
+        except ValueError:
+            kind = "a number" if name in ("temperature", "top_p") else "an integer"
+            raise ConfigError(f"{name}: expected {kind}, got {raw!r}") from None
+        new = dataclasses.replace(self, **{name: value})
+        # Asking for several candidates in greedy mode switches to sampling rather than refusing.
+        if name == "n" and value > 1 and new.mode == "greedy":
+            new = dataclasses.replace(new, mode="sample")
+        new.validate()
+        return new
+
+    def describe(self) -> str:
+        """One line, e.g. ``mode=sample temperature=0.8 top_k=0 top_p=0.9 beams=4 n=1 max_len=default``."""
+        parts = [f"{f.name}={getattr(self, f.name) if getattr(self, f.name) is not None else 'default'}"
+                 for f in dataclasses.fields(self)]
+        return " ".join(parts)
+
+    def generate_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of ``Seq2SeqPolicy.generate_replies``."""
+        sample = self.mode == "sample"
+        return {
+            "do_sample": sample,
+            "temperature": self.temperature,
+            "top_k": self.top_k,
+            "top_p": self.top_p,
+            "num_beams": self.beams if self.mode == "beam" else 1,
+            "num_return_sequences": self.n,
+            "max_len": self.max_len,
+        }
+
+
+def normalize_turn(text: str) -> str:
+    """Collapse runs of whitespace (as the data loader does) and strip."""
+    return " ".join(text.split())
+
+
+def encode_batch(contexts: list[list[str]], tokenizer, data_cfg):
+    """Contexts (each a list of turns, oldest first) -> :class:`~seqgan.models.policy.Context` with right-padded
+    ids and mask of shape (B, S); each context is its last ``max_context_turns`` turns, left-truncated to
+    ``max_context_tokens`` tokens by :func:`seqgan.data.encode_context`."""
+    import torch
+
+    from seqgan.data import encode_context
+    from seqgan.models.policy import Context
+
+    rows = [encode_context([normalize_turn(t) for t in turns], tokenizer, data_cfg) for turns in contexts]
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), tokenizer.pad_token_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, row in enumerate(rows):
+        ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
+        mask[i, : len(row)] = 1
+    return Context(ids=ids, mask=mask)
+
+
+def decode_replies(tokenizer, ids, mask) -> list[str]:
+    """Reply ids/mask (N, T) -> N strings (special tokens dropped, whitespace normalised)."""
+    rows = [[int(t) for t, m in zip(row, row_mask) if m] for row, row_mask in zip(ids.tolist(), mask.tolist())]
+    return [normalize_turn(text) for text in tokenizer.batch_decode(rows, skip_special_tokens=True)]
+
+
+def reply_to_contexts(policy, tokenizer, data_cfg, contexts: list[list[str]],
+                      opts: DecodingOptions) -> list[list[str]]:
+    """``opts.n`` replies to each context: a list (len B) of lists (len n) of strings.
+
+    ``policy`` is a :class:`~seqgan.models.seq2seq.Seq2SeqPolicy`; one ``generate_replies`` call for the batch.
+    """
+    opts.validate()
+    if not contexts:
+        return []
+    context = encode_batch(contexts, tokenizer, data_cfg)
+    out = policy.generate_replies(context, **opts.generate_kwargs())  # ids/mask (B*n, T)
+    texts = decode_replies(tokenizer, out.ids, out.mask)
+    return [texts[b * opts.n:(b + 1) * opts.n] for b in range(len(contexts))]
+
+
+# --------------------------------------------------------------------------- files
+def _detect_format(path: Path, fmt: str) -> str:
+    if fmt != "auto":
+        return fmt
+    return "jsonl" if path.suffix.lower() in (".jsonl", ".json", ".ndjson") else "text"
+
+
+def _turns_of(value: Any, where: str) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(t, str) for t in value):
+        return list(value)
+    raise DataError(f'{where}: "context" must be a string or a list of strings, got {type(value).__name__}')
+
+
+def read_contexts(path: str | Path, input_format: str = "auto") -> Iterator[tuple[list[str], dict]]:
+    """Yield ``(turns, extra)`` per non-blank line of ``path``; ``extra`` holds an input ``id`` to carry over.
+
+    JSONL lines are objects with a ``"context"`` (string or list of turns); text lines are one context each, turns
+    separated by ``|||``. Problems raise :class:`DataError` naming the file and line.
+    """
+    from seqgan.data.sources import TURN_SEPARATOR
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: input file not found")
+    fmt = _detect_format(path, input_format)
+    seen = 0
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            where = f"{path}:{number}"
+            try:
+                line = raw.decode("utf-8").strip()
+            except UnicodeDecodeError:
+                raise DataError(f"{where}: not valid UTF-8") from None
+            if number == 1:
+                line = line.lstrip("\ufeff")
+            if not line:
+                continue
+            seen += 1
+            if fmt == "text":
+                yield [t for t in (normalize_turn(p) for p in line.split(TURN_SEPARATOR.strip())) if t], {}
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                raise DataError(f"{where}: not valid JSON (expected an object like {{\"context\": \"...\"}})") from None
+            if not isinstance(record, dict):
+                raise DataError(f"{where}: expected a JSON object with a \"context\" key")
+            if "context" not in record:
+                raise DataError(f'{where}: missing "context" key (found: {", ".join(sorted(record)) or "none"})')
+            extra = {"id": record["id"]} if "id" in record else {}
+            yield [normalize_turn(t) for t in _turns_of(record["context"], where)], extra
+    if seen == 0:
+        raise DataError(f"{path}: no contexts (the file is empty)")
+
+
+class _AtomicOutput:
+    """Lines go to a temporary file beside ``path``, renamed over it on success; removed on failure."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        self.path, self.tmp = path, Path(tmp)
+        self.handle = os.fdopen(fd, "w", encoding="utf-8")
+
+    def write(self, text: str) -> None:
+        self.handle.write(text)
+
+    def commit(self) -> None:
+        self.handle.flush()
+        os.fsync(self.handle.fileno())
+        self.handle.close()
+        os.replace(self.tmp, self.path)
+
+    def abort(self) -> None:
+        self.handle.close()
+        self.tmp.unlink(missing_ok=True)
+
+
+def _record(turns: list[str], extra: dict, replies: list[str]) -> str:
+    body: dict[str, Any] = dict(extra)
+    body["context"] = turns
+    if len(replies) == 1:
+        body["reply"] = replies[0]
+    else:
+        body["replies"] = replies
+    return json.dumps(body, ensure_ascii=False) + "\n"
+
+
+def generate_file(run_dir: str | Path, input_path: str | Path, output_path: str | Path | None,
+                  opts: DecodingOptions, batch_size: int = 32, seed: int = 0, input_format: str = "auto") -> int:
+    """Answer every context of ``input_path`` with the run's generator; returns the number of contexts.
+
+    Writes JSONL to ``output_path`` atomically (nothing appears there unless every line succeeded) or, when it is
+    None, to standard output batch by batch. Input problems raise :class:`DataError` with file and line.
+    """
+    import torch
+
+    from seqgan.train.run import load_run
+
+    opts.validate()
+    if batch_size < 1:
+        raise ConfigError(f"batch_size: expected a positive integer, got {batch_size}")
+    if input_format not in ("auto", "jsonl", "text"):
+        raise ConfigError(f"input format: expected auto, jsonl or text, got {input_format!r}")
+    policy, tokenizer, cfg = load_run(run_dir)
+    policy.eval()
+    torch.manual_seed(seed)
+    out = _AtomicOutput(Path(output_path)) if output_path is not None else None
+    count = 0
+    batch: list[tuple[list[str], dict]] = []
+
+    def flush() -> None:
+        nonlocal count
+        replies = reply_to_contexts(policy, tokenizer, cfg.data, [turns for turns, _ in batch], opts)
+        text = "".join(_record(turns, extra, r) for (turns, extra), r in zip(batch, replies))
+        if out is not None:
+            out.write(text)
+        else:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        count += len(batch)
+        batch.clear()
+
+    try:
+        for item in read_contexts(input_path, input_format):
+            batch.append(item)
+            if len(batch) == batch_size:
+                flush()
+        if batch:
+            flush()
+    except BaseException:
+        if out is not None:
+            out.abort()
+        raise
+    if out is not None:
+        out.commit()
+    return count
