@@ -181,3 +181,33 @@ def write_comparison(comparison: Comparison, run_dir: str | Path) -> Path:
     atomic_write_text(run_dir / COMPARISON_JSON, json.dumps(comparison.to_json(), indent=2))
     atomic_write_text(run_dir / COMPARISON_MD, comparison.to_markdown())
     return run_dir / COMPARISON_MD
+
+
+def run_comparison(cfg, run_dir: str | Path, echo: bool = True) -> Comparison:
+    """Compare ``run_dir/generator`` (MLE) with ``run_dir/generator_adv`` on the run's test split; writes
+    comparison.md / comparison.json and prints the markdown when ``echo``."""
+    from seqgan.data import encode_pairs, load_tokenizer, prepare_data
+    from seqgan.errors import CheckpointError
+    from seqgan.models.seq2seq import Seq2SeqPolicy
+
+    run_dir = Path(run_dir)
+    if not (run_dir / "generator_adv").is_dir():
+        raise CheckpointError(f"{run_dir}: no adversarial generator (generator_adv/); run `seqgan train` first")
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    tokenizer = load_tokenizer(run_dir / "tokenizer")
+    mle = Seq2SeqPolicy.from_pretrained(run_dir / "generator").to(device)
+    adv = Seq2SeqPolicy.from_pretrained(run_dir / "generator_adv").to(device)
+    ccfg: CompareConfig = cfg.compare
+    splits = prepare_data(cfg.data)
+    test = encode_pairs(splits.test.select(range(min(ccfg.num_pairs, len(splits.test)))), tokenizer, cfg.data)
+    train = None
+    if ccfg.adversuc:
+        train = encode_pairs(splits.train.select(range(min(ccfg.adversuc_train_pairs, len(splits.train)))),
+                             tokenizer, cfg.data)
+    comparison = compare_models(mle, adv, tokenizer, test, ccfg, train_ds=train,
+                                adversuc_cfg=getattr(cfg, "adversuc", None), device=device)
+    path = write_comparison(comparison, run_dir)
+    if echo:
+        print(comparison.to_markdown())
+        print(f"(written to {path})")
+    return comparison

@@ -1,0 +1,62 @@
+"""``seqgan train RUN_DIR``: adversarial fine-tuning of an existing (MLE-pretrained) run, then the MLE vs
+adversarial comparison table.
+
+The run's own resolved ``config.yaml`` gives the data, tokenizer and generator settings; ``--config FILE`` (for
+example ``recipes/chat_adv_prefix.yaml``) contributes only its ``adversarial``, ``discriminator``, ``d_pretrain``
+and ``compare`` sections; ``key=value`` overrides come last.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+ADVERSARIAL_SECTIONS = ("adversarial", "discriminator", "d_pretrain", "compare")
+
+
+def load_train_config(run_dir: Path, config: str | None, overrides: list[str]):
+    """ChatbotConfig of ``run_dir`` with the adversarial sections of ``config`` and ``overrides`` applied."""
+    from seqgan.config import from_dict, merge, parse_overrides, read_yaml, read_yaml_with_base
+    from seqgan.errors import CheckpointError
+    from seqgan.train.config import ChatbotConfig
+
+    run_yaml = Path(run_dir) / "config.yaml"
+    if not run_yaml.is_file():
+        raise CheckpointError(f"{run_dir}: not a run directory (no config.yaml); train one with `seqgan pretrain`")
+    data = read_yaml(run_yaml)
+    if config:
+        recipe = read_yaml_with_base(config)
+        for key in ADVERSARIAL_SECTIONS:
+            if key in recipe:
+                data[key] = merge(data.get(key) or {}, recipe[key])
+    data = merge(data, parse_overrides(list(overrides)))
+    return from_dict(ChatbotConfig, data, source=str(config or run_yaml))
+
+
+def add_train_command(subparsers) -> None:
+    p = subparsers.add_parser(
+        "train", help="adversarial fine-tuning of a pretrained run (then MLE vs adversarial table)",
+        description="Fine-tune the run's MLE generator against a conditional discriminator by policy gradient "
+                    "(Monte Carlo rollout, prefix or sequence reward), keeping generator/ and writing "
+                    "generator_adv/, discriminator_adv/, adversarial.png and comparison.md into RUN_DIR. "
+                    "Ctrl-C saves a checkpoint; --resume continues from it exactly.")
+    p.add_argument("run_dir", metavar="RUN_DIR", type=Path, help="a run directory written by `seqgan pretrain`")
+    p.add_argument("--config", metavar="FILE", default=None,
+                   help="recipe whose adversarial/discriminator/d_pretrain/compare sections to use "
+                        "(e.g. recipes/chat_adv_prefix.yaml); default: the run's own config")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted adversarial stage exactly")
+    p.add_argument("--no-compare", action="store_true", help="skip the MLE vs adversarial comparison")
+    p.add_argument("overrides", nargs="*", metavar="key=value",
+                   help="overrides, e.g. adversarial.reward=prefix adversarial.rounds=50")
+    p.set_defaults(handler=_run_train, accepts_overrides=True)
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from seqgan.train.adversarial import train_adversarial
+    from seqgan.train.compare import run_comparison
+
+    cfg = load_train_config(args.run_dir, args.config, list(args.overrides or []))
+    train_adversarial(cfg, args.run_dir, resume=args.resume)
+    if not args.no_compare:
+        run_comparison(cfg, args.run_dir)
+    return 0
