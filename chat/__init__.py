@@ -1,0 +1,6 @@
+"""Interactive chat over a trained run: the session logic (:mod:`.session`), the terminal loop (:mod:`.repl`)
+and the discriminator score hook (:mod:`.scoring`)."""
+
+from seqgan.chat.session import ChatSession, Output, Responder, Scorer
+
+__all__ = ["ChatSession", "Output", "Responder", "Scorer"]

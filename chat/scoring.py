@@ -1,0 +1,63 @@
+"""The discriminator hook of the chat: show D(c, x), the probability that a reply is human, next to each reply.
+
+A run that went through adversarial training holds a discriminator (``discriminator/``). It is loaded lazily through
+``seqgan.models.discriminator.load_discriminator(run_dir)``; a run without one simply shows no scores.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from seqgan.chat.session import Scorer
+
+logger = logging.getLogger(__name__)
+
+DISCRIMINATOR_DIR = "discriminator"
+
+
+def make_scorer(disc, tokenizer, data_cfg) -> Scorer:
+    """Wrap a discriminator with ``reward(context, reply_ids, reply_mask) -> (B,)`` as a text :data:`Scorer`."""
+    import torch
+
+    from seqgan.data import encode_reply
+    from seqgan.generate import encode_batch
+    from seqgan.models.policy import Context
+
+    def score(context_turns: list[str], replies: list[str]) -> list[float]:
+        if not replies:
+            return []
+        one = encode_batch([context_turns], tokenizer, data_cfg)
+        context = Context(one.ids.expand(len(replies), -1), one.mask.expand(len(replies), -1))
+        rows = [encode_reply(r, tokenizer, data_cfg) for r in replies]
+        width = max(len(r) for r in rows)
+        ids = torch.full((len(rows), width), tokenizer.pad_token_id, dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        for i, row in enumerate(rows):
+            ids[i, : len(row)] = torch.tensor(row)
+            mask[i, : len(row)] = 1
+        device = next(disc.parameters()).device
+        with torch.no_grad():
+            values = disc.reward(context.to(device), ids.to(device), mask.to(device))  # (B,)
+        return [float(v) for v in values.reshape(-1).tolist()]
+
+    return score
+
+
+def load_scorer(run_dir: str | Path, tokenizer, data_cfg) -> Scorer | None:
+    """The run's discriminator as a :data:`Scorer`, or None when the run has none (or it cannot be loaded here:
+    a warning says why and the chat goes on without scores)."""
+    run_dir = Path(run_dir)
+    if not (run_dir / DISCRIMINATOR_DIR).is_dir():
+        return None
+    try:
+        from seqgan.models.discriminator import load_discriminator
+    except ImportError:
+        logger.warning("%s has a discriminator but this seqgan cannot load it: replies are shown without scores",
+                       run_dir)
+        return None
+    disc = load_discriminator(run_dir)
+    if disc is None:
+        return None
+    disc.eval()
+    return make_scorer(disc, tokenizer, data_cfg)
