@@ -1,0 +1,130 @@
+"""The `seqgan` command: subcommand wiring, help, argument parsing, error reporting, and batch generation input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from seqgan import cli
+from seqgan.errors import DataError
+from seqgan.generate import DecodingOptions, read_contexts
+
+CORE_COMMANDS = ("quickstart", "pretrain", "eval", "generate", "chat")
+
+
+def test_help_lists_every_registered_command(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for name in (*CORE_COMMANDS, *cli.EXTERNAL_COMMANDS):
+        assert f"    {name} " in out, name
+
+
+@pytest.mark.parametrize("name", [*CORE_COMMANDS, *cli.EXTERNAL_COMMANDS])
+def test_each_subcommand_has_help(name, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main([name, "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: seqgan {name}") and len(out.splitlines()) > 5
+
+
+def test_overrides_may_follow_options():
+    parser = cli.build_parser()
+    args = cli._parse(parser, ["pretrain", "--config", "x.yaml", "mle.lr=1e-3", "--resume", "seed=3"])
+    assert args.resume and args.config == "x.yaml"
+    assert args.overrides == ["mle.lr=1e-3", "seed=3"]
+
+
+def test_unknown_argument_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["generate", "run", "--input", "x", "--bogus"])
+    assert exit_info.value.code == 2
+    assert "unrecognized arguments: --bogus" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["chat", "run", "a=1"])  # chat takes no config overrides
+
+
+def test_user_errors_are_one_line_exit_2(capsys, tmp_path):
+    status = cli.main(["generate", str(tmp_path), "--input", "x.jsonl", "--mode", "greedy", "-n", "2"])
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("\n") == 1
+    assert err.startswith("seqgan: error: n=2: greedy decoding gives one reply")
+
+
+def test_keyboard_interrupt_exits_130(monkeypatch, capsys):
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    def builder(subparsers):
+        subparsers.add_parser("sleepy").set_defaults(handler=interrupted)
+
+    monkeypatch.setitem(cli.COMMANDS, "sleepy", builder)
+    assert cli.main(["sleepy"]) == 130
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_registry_accepts_new_commands(monkeypatch, capsys):
+    def builder(subparsers):
+        p = subparsers.add_parser("hello", help="say hello")
+        p.add_argument("--name", default="world")
+        p.set_defaults(handler=lambda args: print(f"hello {args.name}") or 0)
+
+    monkeypatch.setitem(cli.COMMANDS, "hello", builder)
+    assert cli.main(["hello", "--name", "seqgan"]) == 0
+    assert capsys.readouterr().out == "hello seqgan\n"
+
+
+def test_default_recipe_lookup(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert cli.find_recipe("no_such_recipe.yaml") is None
+    (tmp_path / "recipes").mkdir()
+    (tmp_path / "recipes" / "mine.yaml").write_text("seed: 1\n")
+    assert cli.find_recipe("mine.yaml") == tmp_path / "recipes" / "mine.yaml"
+
+
+def test_console_script_module_runs():
+    proc = subprocess.run([sys.executable, "-m", "seqgan.cli", "--help"], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0 and "usage: seqgan" in proc.stdout
+
+
+# --------------------------------------------------------------------------- generate: reading contexts
+def test_read_contexts_jsonl_and_text(tmp_path):
+    jsonl = tmp_path / "in.jsonl"
+    jsonl.write_text('{"context": "hi  there"}\n\n{"context": ["a", "b"], "id": 7}\n', encoding="utf-8")
+    assert list(read_contexts(jsonl)) == [(["hi there"], {}), (["a", "b"], {"id": 7})]
+    text = tmp_path / "in.txt"
+    text.write_text("\ufeffhello\nfirst ||| second\n\n", encoding="utf-8")
+    assert list(read_contexts(text)) == [(["hello"], {}), (["first", "second"], {})]
+
+
+@pytest.mark.parametrize("content, expected", [
+    (b'{"context": "ok"}\n{not json\n', "in.jsonl:2: not valid JSON"),
+    (b'{"context": "ok"}\n{"reply": "x"}\n', 'in.jsonl:2: missing "context" key (found: reply)'),
+    (b'{"context": 5}\n', 'in.jsonl:1: "context" must be a string or a list of strings'),
+    (b'["context"]\n', "in.jsonl:1: expected a JSON object"),
+    (b'{"context": "ok"}\n{"context": "caf\xe9"}\n', "in.jsonl:2: not valid UTF-8"),
+    (b"\n\n", "in.jsonl: no contexts (the file is empty)"),
+])
+def test_read_contexts_errors_name_file_and_line(tmp_path, content, expected):
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(content)
+    with pytest.raises(DataError) as err:
+        list(read_contexts(path))
+    assert expected in str(err.value)
+
+
+def test_missing_input_file(tmp_path):
+    with pytest.raises(DataError, match="input file not found"):
+        list(read_contexts(tmp_path / "nope.jsonl"))
+
+
+def test_decoding_options_updated_parses_text():
+    opts = DecodingOptions().updated("top-k", "40").updated("max_len", "none").updated("mode", "BEAM")
+    assert (opts.top_k, opts.max_len, opts.mode) == (40, None, "beam")
+    assert json.dumps(opts.describe())  # printable
