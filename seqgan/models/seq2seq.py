@@ -117,7 +117,9 @@ def _eval_mode(module: torch.nn.Module) -> Iterator[None]:
 
 def _select_cache(cache: EncoderDecoderCache, rows: Tensor, length: int | None = None) -> EncoderDecoderCache:
     """A new cache holding ``rows`` of ``cache`` (self-attention cut to its first ``length`` positions)."""
-    self_kv = [(layer.keys[rows, :, :length], layer.values[rows, :, :length]) for layer in cache.self_attention_cache.layers]
+    self_kv = [
+        (layer.keys[rows, :, :length], layer.values[rows, :, :length]) for layer in cache.self_attention_cache.layers
+    ]
     cross_kv = [(layer.keys[rows], layer.values[rows]) for layer in cache.cross_attention_cache.layers]
     return EncoderDecoderCache(DynamicCache(self_kv), DynamicCache(cross_kv))
 
@@ -200,7 +202,9 @@ class Seq2SeqPolicy(Policy):
         except FileNotFoundError:
             raise CheckpointError(f"{meta_path}: missing (not a directory written by save_pretrained)") from None
         except (ValueError, KeyError, TypeError):
-            raise CheckpointError(f"{meta_path}: corrupt (expected JSON with arch, pad/bos/eos ids, max_reply_len)") from None
+            raise CheckpointError(
+                f"{meta_path}: corrupt (expected JSON with arch, pad/bos/eos ids, max_reply_len)"
+            ) from None
         if arch not in _ARCHS:
             raise CheckpointError(f"{meta_path}: unknown arch {arch!r} (expected one of {sorted(_ARCHS)})")
         weights = directory / "model.safetensors"
