@@ -158,17 +158,15 @@ class ChatSession:
             items = [f"{items[0]}={items[1]}"]
         if not items or any("=" not in item for item in items):
             return Output(messages=["usage: /set KEY=VALUE ... (e.g. /set mode=sample temperature=0.7)"])
-        options = self.options
+        changes = dict(item.split("=", 1) for item in items)
+        scores = changes.pop("scores", None)
         try:
-            for item in items:
-                key, value = item.split("=", 1)
-                if key.strip().lower() == "scores":
-                    self.show_scores = value.strip().lower() in ("1", "on", "true", "yes")
-                    continue
-                options = options.updated(key, value)
+            options = self.options.updated(changes) if changes else self.options
         except SeqGANError as err:
             return Output(messages=[f"not changed: {err}"])
         self.options = options
+        if scores is not None:
+            self.show_scores = scores.strip().lower() in ("1", "on", "true", "yes")
         return Output(messages=[options.describe()])
 
     def _pick(self, rest: str) -> Output:

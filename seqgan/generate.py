@@ -24,7 +24,7 @@ from seqgan.errors import ConfigError, DataError
 
 MODES = ("greedy", "sample", "beam")
 
-# Names accepted by DecodingOptions.updated (``/set`` in the chat) -> field names.
+# Names accepted by DecodingOptions.parse_value (``/set`` in the chat) -> field names.
 OPTION_ALIASES = {"mode": "mode", "temperature": "temperature", "temp": "temperature", "top_k": "top_k",
                   "top-k": "top_k", "top_p": "top_p", "top-p": "top_p", "beams": "beams", "num_beams": "beams",
                   "n": "n", "max_len": "max_len", "max-len": "max_len"}
@@ -68,29 +68,34 @@ class DecodingOptions:
         if self.mode == "beam" and self.n > self.beams:
             raise ConfigError(f"n={self.n}: beam search returns at most beams={self.beams} replies")
 
-    def updated(self, key: str, raw: str) -> DecodingOptions:
-        """A copy with option ``key`` set from the text ``raw`` (``temperature``, ``top_k``, ``top_p``, ``beams``,
-        ``n``, ``mode``, ``max_len``), validated; bad names or values raise :class:`ConfigError`."""
+    @staticmethod
+    def parse_value(key: str, raw: str) -> tuple[str, Any]:
+        """``("top-k", "40") -> ("top_k", 40)``: the field an option name means and its value parsed from text;
+        unknown names and unparsable values raise :class:`ConfigError`."""
         name = OPTION_ALIASES.get(key.strip().lower())
         if name is None:
-            raise ConfigError(f"unknown option {key!r} (options: {', '.join(f.name for f in dataclasses.fields(self))})")
+            known = ", ".join(f.name for f in dataclasses.fields(DecodingOptions))
+            raise ConfigError(f"unknown option {key.strip()!r} (options: {known})")
         raw = raw.strip()
-        value: Any
         try:
             if name == "mode":
-                value = raw.lower()
-            elif name in ("temperature", "top_p"):
-                value = float(raw)
-            elif name == "max_len" and raw.lower() in ("", "none", "default"):
-                value = None
-            else:
-                value = int(raw)
+                return name, raw.lower()
+            if name in ("temperature", "top_p"):
+                return name, float(raw)
+            if name == "max_len" and raw.lower() in ("", "none", "default"):
+                return name, None
+            return name, int(raw)
         except ValueError:
             kind = "a number" if name in ("temperature", "top_p") else "an integer"
             raise ConfigError(f"{name}: expected {kind}, got {raw!r}") from None
-        new = dataclasses.replace(self, **{name: value})
-        # Asking for several candidates in greedy mode switches to sampling rather than refusing.
-        if name == "n" and value > 1 and new.mode == "greedy":
+
+    def updated(self, changes: dict[str, str]) -> DecodingOptions:
+        """A copy with the options in ``changes`` (name -> text, e.g. ``{"temperature": "0.7", "n": "3"}``) set
+        together, then validated. Asking for ``n > 1`` while in greedy mode (without naming a mode) switches to
+        sampling. Bad names or values raise :class:`ConfigError`."""
+        values = dict(self.parse_value(k, v) for k, v in changes.items())
+        new = dataclasses.replace(self, **values)
+        if "mode" not in values and new.n > 1 and new.mode == "greedy":
             new = dataclasses.replace(new, mode="sample")
         new.validate()
         return new

@@ -125,6 +125,6 @@ def test_missing_input_file(tmp_path):
 
 
 def test_decoding_options_updated_parses_text():
-    opts = DecodingOptions().updated("top-k", "40").updated("max_len", "none").updated("mode", "BEAM")
-    assert (opts.top_k, opts.max_len, opts.mode) == (40, None, "beam")
+    opts = DecodingOptions(n=3).updated({"top-k": "40", "max_len": "none", "mode": "BEAM", "beams": "3"})
+    assert (opts.top_k, opts.max_len, opts.mode, opts.beams) == (40, None, "beam", 3)  # set together, then checked
     assert json.dumps(opts.describe())  # printable
