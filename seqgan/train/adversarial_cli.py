@@ -51,12 +51,27 @@ def add_train_command(subparsers) -> None:
     p.set_defaults(handler=_run_train, accepts_overrides=True)
 
 
-def _run_train(args: argparse.Namespace) -> int:
+def run_adversarial_stage(cfg, run_dir: str | Path, resume: bool = False, compare: bool = True):
+    """Adversarial fine-tuning of ``run_dir`` (D pretrained first when absent), then the comparison table.
+    Prints the wall time of each part; returns the Comparison (None with ``compare=False``)."""
+    import time
+
     from seqgan.train.adversarial import train_adversarial
     from seqgan.train.compare import run_comparison
 
+    t0 = time.perf_counter()
+    train_adversarial(cfg, run_dir, resume=resume)
+    t1 = time.perf_counter()
+    print(f"adversarial stage ({cfg.adversarial.reward} reward, {cfg.adversarial.rounds} rounds, D pretraining "
+          f"included when the run had no D): {t1 - t0:.0f} s")
+    if not compare:
+        return None
+    comparison = run_comparison(cfg, run_dir)
+    print(f"comparison: {time.perf_counter() - t1:.0f} s")
+    return comparison
+
+
+def _run_train(args: argparse.Namespace) -> int:
     cfg = load_train_config(args.run_dir, args.config, list(args.overrides or []))
-    train_adversarial(cfg, args.run_dir, resume=args.resume)
-    if not args.no_compare:
-        run_comparison(cfg, args.run_dir)
+    run_adversarial_stage(cfg, args.run_dir, resume=args.resume, compare=not args.no_compare)
     return 0
