@@ -77,17 +77,18 @@ def converse(session: ChatSession, lines: Iterable[str], out: TextIO, err: TextI
 
 
 def run_chat(run_dir: str | Path, options: DecodingOptions, seed: int = 0, scores: bool = True,
-             stdin: TextIO | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
-    """Load the run and chat until end of input, ``/quit`` or Ctrl-C; returns the exit status (0)."""
+             generator: str = "auto", stdin: TextIO | None = None, stdout: TextIO | None = None,
+             stderr: TextIO | None = None) -> int:
+    """Load the run (``generator``: see :func:`seqgan.generate.load_chatbot`) and chat until end of input,
+    ``/quit`` or Ctrl-C; returns the exit status (0)."""
     import torch
 
     from seqgan.chat.scoring import load_scorer
-    from seqgan.train.run import load_run
+    from seqgan.generate import load_chatbot
 
     stdin, stdout, stderr = stdin or sys.stdin, stdout or sys.stdout, stderr or sys.stderr
     options.validate()
-    policy, tokenizer, cfg = load_run(run_dir)
-    policy.eval()
+    policy, tokenizer, cfg = load_chatbot(run_dir, generator)
     torch.manual_seed(seed)
     interactive = stdin.isatty() and stdout.isatty()
     scorer: Scorer | None = load_scorer(run_dir, tokenizer, cfg.data) if scores else None

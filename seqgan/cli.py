@@ -128,6 +128,9 @@ def add_decoding_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--max-len", type=int, default=None,
                    help="reply tokens at most (default: the run's data.max_reply_tokens)")
     g.add_argument("--seed", type=int, default=0, help="seed of the sampler (default: 0)")
+    g.add_argument("--generator", choices=("auto", "mle", "adv"), default="auto",
+                   help="mle: generator/, adv: generator_adv/ (after `seqgan train`), auto: adv when present "
+                        "(default: auto)")
 
 
 def decoding_from_args(args: argparse.Namespace):
@@ -194,6 +197,8 @@ def _add_eval(subparsers) -> None:
                    help="evaluate on the first N pairs of the split; 0 = the run's eval setting (default: 0)")
     p.add_argument("--output", type=Path, default=None, metavar="FILE",
                    help="where to write the metrics JSON (default: RUN_DIR/eval_<split>.json)")
+    p.add_argument("--generator", choices=("auto", "mle", "adv"), default="auto",
+                   help="mle: generator/, adv: generator_adv/, auto: adv when present (default: auto)")
     p.set_defaults(handler=_run_eval)
 
 
@@ -201,18 +206,23 @@ def _run_eval(args: argparse.Namespace) -> int:
     import json
 
     from seqgan.train.checkpoint import atomic_write_text
+    from seqgan.generate import load_chatbot
     from seqgan.train.evaluate import evaluate_generator
-    from seqgan.train.run import load_run
 
     if args.num < 0:
         raise ConfigError(f"--num: expected 0 (the run's setting) or a positive count, got {args.num}")
-    policy, tokenizer, cfg = load_run(args.run_dir)
+    policy, tokenizer, cfg = load_chatbot(args.run_dir, args.generator)
     metrics = evaluate_generator(policy, tokenizer, cfg, split=args.split, num=args.num or None)
     output = args.output or args.run_dir / f"eval_{args.split}.json"
     atomic_write_text(Path(output), json.dumps(metrics, indent=2, default=str) + "\n")
     for key, value in metrics.items():
         if isinstance(value, (int, float, str)):
             print(f"{key}: {value:.4g}" if isinstance(value, float) else f"{key}: {value}")
+    if metrics.get("samples"):
+        from seqgan.train.evaluate import format_samples
+
+        print("samples:")
+        print(format_samples(metrics["samples"]))
     logger.info("metrics written to %s", output)
     return 0
 
@@ -242,8 +252,8 @@ def _run_generate(args: argparse.Namespace) -> int:
         raise ConfigError(f"--batch-size: expected a positive integer, got {args.batch_size}")
     opts = decoding_from_args(args)
     count = generate_file(args.run_dir, args.input, args.output, opts, batch_size=args.batch_size,
-                          seed=args.seed, input_format=args.format)
-    logger.info("wrote %d replies%s", count, f" to {args.output}" if args.output else "")
+                          seed=args.seed, input_format=args.format, generator=args.generator)
+    logger.info("answered %d contexts%s", count, f" to {args.output}" if args.output else "")
     return 0
 
 
@@ -264,7 +274,8 @@ def _add_chat(subparsers) -> None:
 def _run_chat(args: argparse.Namespace) -> int:
     from seqgan.chat.repl import run_chat
 
-    return run_chat(args.run_dir, decoding_from_args(args), seed=args.seed, scores=not args.no_scores)
+    return run_chat(args.run_dir, decoding_from_args(args), seed=args.seed, scores=not args.no_scores,
+                    generator=args.generator)
 
 
 # --------------------------------------------------------------------------- parser and entry point

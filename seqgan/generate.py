@@ -165,6 +165,37 @@ def reply_to_contexts(policy, tokenizer, data_cfg, contexts: list[list[str]],
     return [texts[b * opts.n:(b + 1) * opts.n] for b in range(len(contexts))]
 
 
+GENERATORS = ("auto", "mle", "adv")
+_GENERATOR_DIRS = {"mle": "generator", "adv": "generator_adv"}
+
+
+def load_chatbot(run_dir: str | Path, generator: str = "auto"):
+    """``(policy, tokenizer, cfg)`` of a run for replying: ``generator`` picks ``mle`` (``generator/``), ``adv``
+    (``generator_adv/``, written by adversarial training) or ``auto`` (``adv`` when the run has it, else ``mle``).
+    Problems raise :class:`~seqgan.errors.CheckpointError`."""
+    import logging
+
+    from seqgan.errors import CheckpointError
+    from seqgan.train.run import load_run
+
+    if generator not in GENERATORS:
+        raise ConfigError(f"generator: expected one of {list(GENERATORS)}, got {generator!r}")
+    run_dir = Path(run_dir)
+    policy, tokenizer, cfg = load_run(run_dir)
+    adv_dir = run_dir / _GENERATOR_DIRS["adv"]
+    if generator == "adv" and not adv_dir.is_dir():
+        raise CheckpointError(f"{run_dir}: no adversarially trained generator (generator_adv/); run `seqgan train`")
+    if generator == "adv" or (generator == "auto" and adv_dir.is_dir()):
+        from seqgan.models.seq2seq import Seq2SeqPolicy
+
+        policy = Seq2SeqPolicy.from_pretrained(adv_dir)
+        if policy.model.config.vocab_size != len(tokenizer):
+            raise CheckpointError(f"{adv_dir}: vocabulary does not match the run's tokenizer")
+        logging.getLogger(__name__).info("replying with the adversarially trained generator (%s)", adv_dir)
+    policy.eval()
+    return policy, tokenizer, cfg
+
+
 # --------------------------------------------------------------------------- files
 def _detect_format(path: Path, fmt: str) -> str:
     if fmt != "auto":
@@ -256,23 +287,22 @@ def _record(turns: list[str], extra: dict, replies: list[str]) -> str:
 
 
 def generate_file(run_dir: str | Path, input_path: str | Path, output_path: str | Path | None,
-                  opts: DecodingOptions, batch_size: int = 32, seed: int = 0, input_format: str = "auto") -> int:
+                  opts: DecodingOptions, batch_size: int = 32, seed: int = 0, input_format: str = "auto",
+                  generator: str = "auto") -> int:
     """Answer every context of ``input_path`` with the run's generator; returns the number of contexts.
 
     Writes JSONL to ``output_path`` atomically (nothing appears there unless every line succeeded) or, when it is
     None, to standard output batch by batch. Input problems raise :class:`DataError` with file and line.
+    ``generator`` as in :func:`load_chatbot`.
     """
     import torch
-
-    from seqgan.train.run import load_run
 
     opts.validate()
     if batch_size < 1:
         raise ConfigError(f"batch_size: expected a positive integer, got {batch_size}")
     if input_format not in ("auto", "jsonl", "text"):
         raise ConfigError(f"input format: expected auto, jsonl or text, got {input_format!r}")
-    policy, tokenizer, cfg = load_run(run_dir)
-    policy.eval()
+    policy, tokenizer, cfg = load_chatbot(run_dir, generator)
     torch.manual_seed(seed)
     out = _AtomicOutput(Path(output_path)) if output_path is not None else None
     count = 0
