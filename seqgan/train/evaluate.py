@@ -1,0 +1,103 @@
+"""Held-out evaluation of a generator: NLL / perplexity, BLEU of decoded replies, distinct-n, length, samples."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from seqgan.errors import ConfigError
+
+
+def _decode_texts(tokenizer, ids: torch.Tensor, mask: torch.Tensor) -> list[str]:
+    return [tokenizer.decode(row[m.bool()].tolist(), skip_special_tokens=True).strip()
+            for row, m in zip(ids.cpu(), mask.cpu())]
+
+
+def _held_out(cfg, tokenizer, split: str, num: int | None):
+    from seqgan.data import encode_pairs, prepare_data
+
+    if split not in ("valid", "test"):
+        raise ConfigError(f"split: expected 'valid' or 'test', got {split!r}")
+    splits = prepare_data(cfg.data)
+    ds = getattr(splits, split)
+    n = min(num or cfg.eval.num_pairs, len(ds))
+    return encode_pairs(ds.select(range(n)), tokenizer, cfg.data)
+
+
+@torch.no_grad()
+def evaluate_generator(policy, tokenizer, data: Any, eval_cfg=None, device: Any = None, *,
+                       split: str = "valid", num: int | None = None) -> dict:
+    """Evaluate ``policy`` on held-out pairs.
+
+    ``data`` is either an encoded dataset (columns ``context``, ``reply``, ``context_ids``, ``reply_ids``; the first
+    ``eval_cfg.num_pairs`` rows are used) or a :class:`~seqgan.train.config.ChatbotConfig`, in which case the
+    ``split`` ("valid"/"test") of its data is prepared and encoded (``num`` pairs; default ``cfg.eval.num_pairs``).
+    ``device`` may be a torch device or an ``accelerate.Accelerator`` (default: the policy's device).
+
+    Returns ``nll`` (mean per reply token), ``ppl`` = exp(nll), ``bleu`` (sacrebleu corpus BLEU of decoded replies
+    against the human replies), ``distinct1``/``distinct2``, ``mean_len`` (words), ``num_pairs``, ``split``,
+    ``tag`` (e.g. ``valid500``; metric files name BLEU ``bleu_<tag>``) and ``samples`` (list of
+    ``{context, reply, human}``). The global RNGs are left untouched.
+    """
+    from seqgan.data import make_loader, to_context, to_replies
+    from seqgan.metrics.text import corpus_bleu, distinct_n, mean_length
+    from seqgan.train.config import ChatbotConfig
+
+    if isinstance(data, ChatbotConfig):
+        eval_cfg = data.eval
+        data = _held_out(data, tokenizer, split, num)
+    elif eval_cfg is None:
+        raise ConfigError("evaluate_generator: eval_cfg is required with an encoded dataset")
+    else:
+        n = min(num or eval_cfg.num_pairs, len(data))
+        data = data.select(range(n))
+    if len(data) == 0:
+        raise ConfigError(f"{split} split: no pairs to evaluate on")
+    if device is not None and hasattr(device, "device") and not isinstance(device, torch.device):
+        device = device.device  # an Accelerator
+    if device is not None:
+        policy = policy.to(device)
+
+    was_training = policy.training
+    policy.eval()
+    total_nll, total_tokens = 0.0, 0
+    hyps: list[str] = []
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(eval_cfg.seed)
+        for batch in make_loader(data, tokenizer.pad_token_id, eval_cfg.batch_size, shuffle=False):
+            context, gold = to_context(batch), to_replies(batch)
+            total_nll += float(policy.sequence_nll(context, gold.ids, gold.mask).sum())
+            total_tokens += int(gold.mask.sum())
+            if eval_cfg.decoding == "sample":
+                out = policy.generate_replies(context, do_sample=True, temperature=eval_cfg.temperature)
+            else:
+                beams = eval_cfg.num_beams if eval_cfg.decoding == "beam" else 1
+                out = policy.generate_replies(context, do_sample=False, num_beams=beams)
+            hyps.extend(_decode_texts(tokenizer, out.ids, out.mask))
+    policy.train(was_training)
+
+    refs = [str(r) for r in data["reply"]]
+    nll = total_nll / max(total_tokens, 1)
+    contexts = data["context"]
+    samples = [{"context": list(c) if not isinstance(c, str) else [c], "reply": h, "human": r}
+               for c, h, r in list(zip(contexts, hyps, refs))[: eval_cfg.num_samples]]
+    return {
+        "split": split, "num_pairs": len(data), "tag": f"{split}{len(data)}",
+        "nll": nll, "ppl": math.exp(min(nll, 50.0)),
+        "bleu": corpus_bleu(hyps, refs), "distinct1": distinct_n(hyps, 1), "distinct2": distinct_n(hyps, 2),
+        "mean_len": mean_length(hyps), "samples": samples,
+    }
+
+
+def format_samples(samples: list[dict]) -> str:
+    """Human-readable block of sample replies (context turns, model reply, human reply)."""
+    lines = []
+    for s in samples:
+        for turn in s["context"]:
+            lines.append(f"  > {turn}")
+        lines.append(f"  model: {s['reply']}")
+        lines.append(f"  human: {s['human']}")
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,364 @@
+"""MLE pretraining of the seq2seq chatbot on ``accelerate``: ``train_mle(cfg, resume=False) -> RunDir``.
+
+The same code runs on CPU, one GPU or several processes (DDP via ``accelerate launch`` / ``torchrun``), in fp32 or
+fp16/bf16 mixed precision. AdamW with warm-up and linear/cosine decay, gradient clipping and accumulation,
+periodic evaluation (:func:`seqgan.train.evaluate.evaluate_generator`) written to ``metrics.jsonl``, checkpoints
+every ``mle.save_every`` steps and at the end.
+
+Data order: epoch ``e`` visits the training pairs in ``randperm(N)`` seeded by ``seed + e``; each process takes
+every ``num_processes``-th index. A checkpoint records (epoch, batches consumed), so ``resume=True`` skips exactly
+what was already trained on and, with the restored model/optimizer/scheduler/RNG states, reproduces the
+uninterrupted run. Ctrl-C (KeyboardInterrupt) writes the checkpoint of the last completed step, then re-raises.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from seqgan.errors import CheckpointError, ConfigError
+from seqgan.train.checkpoint import (
+    STATE_FILE,
+    capture_rng,
+    check_complete,
+    load_module,
+    load_state,
+    restore_rng,
+    save_module,
+    save_state,
+    write_checkpoint,
+)
+from seqgan.train.run import RunDir
+
+logger = logging.getLogger(__name__)
+
+STAGE = "mle"
+MODEL_FILE = "model.safetensors"
+
+
+def make_accelerator(cfg):
+    """An :class:`accelerate.Accelerator` for ``cfg.mle`` (CPU when no GPU is present)."""
+    from accelerate import Accelerator
+
+    return Accelerator(mixed_precision=cfg.mle.mixed_precision, cpu=not torch.cuda.is_available())
+
+
+def _log():
+    from accelerate.logging import get_logger
+
+    return get_logger(__name__)
+
+
+def tokenizer_texts(train) -> list[str]:
+    """Texts the tokenizer learns from: every reply plus the first context turn of each pair."""
+    texts = [str(r) for r in train["reply"]]
+    texts += [c[0] for c in train["context"] if len(c)]
+    return texts
+
+
+def prepare_run(cfg, run: RunDir, resume: bool, accelerator):
+    """Write config.yaml and train the tokenizer (main process, once per run); return (splits, tokenizer)."""
+    from seqgan.config import save_config
+    from seqgan.data import load_tokenizer, prepare_data, train_tokenizer
+
+    splits = prepare_data(cfg.data)
+    if accelerator.is_main_process:
+        run.path.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, run.config)
+        if not (resume and (run.tokenizer / "tokenizer.json").is_file()):
+            tok = train_tokenizer(tokenizer_texts(splits.train), cfg.data.vocab_size, cfg.data.min_frequency)
+            with contextlib.ExitStack():
+                from seqgan.train.checkpoint import atomic_directory
+
+                with atomic_directory(run.tokenizer) as staging:
+                    tok.save_pretrained(str(staging))
+    accelerator.wait_for_everyone()
+    return splits, load_tokenizer(run.tokenizer)
+
+
+def _no_decay(name: str) -> bool:
+    return name.endswith("bias") or "norm" in name.lower()
+
+
+def build_optimizer(model: torch.nn.Module, mcfg) -> torch.optim.AdamW:
+    """AdamW without weight decay on biases and normalisation weights."""
+    params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    seen: set[int] = set()
+    decay, no_decay = [], []
+    for name, p in params:
+        if id(p) in seen:
+            continue
+        seen.add(id(p))
+        (no_decay if _no_decay(name) else decay).append(p)
+    groups = [{"params": decay, "weight_decay": mcfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=mcfg.lr, betas=tuple(mcfg.betas))
+
+
+def epoch_batches(num_pairs: int, batch_size: int, epoch: int, seed: int, rank: int, world: int) -> list[list[int]]:
+    """This process's micro-batches (lists of row indices) of ``epoch``: a seeded shuffle, sharded by rank."""
+    perm = torch.randperm(num_pairs, generator=torch.Generator().manual_seed(seed + 1_000_003 * epoch)).tolist()
+    usable = num_pairs // world * world
+    shard = perm[rank:usable:world]
+    return [shard[i:i + batch_size] for i in range(0, len(shard), batch_size)]
+
+
+def total_steps(mcfg, batches_per_epoch: int) -> int:
+    """Optimizer steps of the run: ``max_steps`` or ``ceil(epochs * batches / grad_accum_steps)``."""
+    if mcfg.max_steps:
+        return mcfg.max_steps
+    return max(1, math.ceil(mcfg.epochs * batches_per_epoch / mcfg.grad_accum_steps))
+
+
+class _Trainer:
+    """State and steps of one MLE run (kept small: the loop lives in :func:`train_mle`)."""
+
+    def __init__(self, cfg, run: RunDir, accelerator, policy, train, valid, tokenizer):
+        from transformers import get_scheduler
+
+        from seqgan.data import DialogueCollator
+
+        self.cfg, self.run, self.acc = cfg, run, accelerator
+        self.policy, self.tokenizer, self.valid = policy, tokenizer, valid
+        self.ctx_rows = train["context_ids"]
+        self.reply_rows = train["reply_ids"]
+        self.collate = DialogueCollator(tokenizer.pad_token_id)
+        self.rank, self.world = accelerator.process_index, accelerator.num_processes
+        self.batches_per_epoch = len(self.batch_plan(0))
+        if self.batches_per_epoch == 0:
+            raise ConfigError(f"data: {len(self.ctx_rows)} training pairs are too few for {self.world} process(es)")
+        mcfg = cfg.mle
+        self.total = total_steps(mcfg, self.batches_per_epoch)
+        optimizer = build_optimizer(policy.model, mcfg)
+        scheduler = get_scheduler(mcfg.schedule, optimizer, num_warmup_steps=min(mcfg.warmup_steps, self.total),
+                                  num_training_steps=self.total)
+        self.model, self.optimizer, self.scheduler = accelerator.prepare(policy.model, optimizer, scheduler)
+        self.step, self.epoch, self.batch_in_epoch = 0, 0, 0
+        self.loss_sum, self.loss_count = 0.0, 0
+        self.snapshot = self.counters() | {"rng": capture_rng()}
+        self.last_saved = -1
+        self.last_eval = -1
+
+    # ---------------------------------------------------------------- data / loss
+    def batch_plan(self, epoch: int) -> list[list[int]]:
+        return epoch_batches(len(self.ctx_rows), self.cfg.mle.batch_size, epoch, self.cfg.seed, self.rank, self.world)
+
+    def micro_batch(self, indices: list[int]) -> dict[str, torch.Tensor]:
+        rows = [{"context_ids": self.ctx_rows[i], "reply_ids": self.reply_rows[i]} for i in indices]
+        return {k: v.to(self.acc.device) for k, v in self.collate(rows).items()}
+
+    def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Mean token NLL of the human replies, through the (possibly DDP-wrapped) HF model's forward."""
+        from seqgan.data import to_context
+
+        pol = self.policy
+        ctx_ids, ctx_mask = pol._context_inputs(to_context(batch))
+        ids, mask = batch["reply_ids"], batch["reply_mask"]
+        ids = ids.masked_fill(mask == 0, pol.pad_id)
+        labels = ids.masked_fill(mask == 0, -100)
+        out = self.model(input_ids=ctx_ids, attention_mask=ctx_mask,
+                         decoder_input_ids=pol._decoder_inputs(ids), labels=labels, use_cache=False)
+        return out.loss
+
+    # ---------------------------------------------------------------- state
+    def counters(self) -> dict:
+        return {"step": self.step, "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch,
+                "loss_sum": self.loss_sum, "loss_count": self.loss_count}
+
+    def save(self) -> None:
+        """Checkpoint of the last completed optimizer step (``self.snapshot``) into checkpoints/last/."""
+        snap = self.snapshot
+        if self.acc.is_main_process:
+            model = self.acc.unwrap_model(self.model)
+
+            def writer(staging: Path) -> None:
+                save_module(model, staging / MODEL_FILE)
+                save_state(staging / STATE_FILE, {
+                    "counters": {k: v for k, v in snap.items() if k != "rng"},
+                    "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+                    "rng": snap["rng"], "world": self.world, "total": self.total,
+                })
+
+            write_checkpoint(self.run.last_checkpoint, writer)
+        self.acc.wait_for_everyone()
+        self.last_saved = snap["step"]
+
+    def load(self) -> None:
+        path = self.run.last_checkpoint
+        check_complete(path)
+        load_module(self.acc.unwrap_model(self.model), path / MODEL_FILE)
+        state = load_state(path / STATE_FILE)
+        try:
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.scheduler.load_state_dict(state["scheduler"])
+            c = state["counters"]
+            self.step, self.epoch, self.batch_in_epoch = int(c["step"]), int(c["epoch"]), int(c["batch_in_epoch"])
+            self.loss_sum, self.loss_count = float(c["loss_sum"]), int(c["loss_count"])
+            restore_rng(state["rng"])
+        except (KeyError, ValueError, RuntimeError, TypeError) as err:
+            raise CheckpointError(f"{path}: training state does not fit this config ({err})") from None
+        if int(state.get("world", 1)) != self.world:
+            logger.warning("resuming a %s-process run on %s processes: the data order changes",
+                           state.get("world"), self.world)
+        self.snapshot = self.counters() | {"rng": state["rng"]}
+        self.last_saved = self.step
+
+    # ---------------------------------------------------------------- events
+    def evaluate(self) -> dict | None:
+        from seqgan.train.evaluate import evaluate_generator, format_samples
+
+        result = None
+        if self.acc.is_main_process:
+            t0 = time.perf_counter()
+            m = evaluate_generator(self.policy, self.tokenizer, self.valid, self.cfg.eval, self.acc.device)
+            result = m
+            rec = {"stage": STAGE, "step": self.step, "epoch": self.epoch, "valid_nll": m["nll"],
+                   "valid_ppl": m["ppl"], f"bleu_{m['tag']}": m["bleu"], "distinct1": m["distinct1"],
+                   "distinct2": m["distinct2"], "mean_len": m["mean_len"],
+                   "eval_s": round(time.perf_counter() - t0, 3)}
+            self.run.append_metrics(rec)
+            from seqgan.train.checkpoint import atomic_write_text
+
+            atomic_write_text(self.run.samples, f"step {self.step}\n\n" + format_samples(m["samples"]))
+            _log().info("step %d: valid ppl %.2f, bleu %.2f, distinct-1/2 %.3f/%.3f", self.step, m["ppl"],
+                        m["bleu"], m["distinct1"], m["distinct2"])
+        self.acc.wait_for_everyone()
+        self.last_eval = self.step
+        return result
+
+    def log_train(self, elapsed: float) -> None:
+        stats = torch.tensor([self.loss_sum, float(self.loss_count)], device=self.acc.device)
+        stats = self.acc.reduce(stats, reduction="sum")
+        if self.acc.is_main_process and stats[1] > 0:
+            self.run.append_metrics({"stage": STAGE, "step": self.step, "epoch": self.epoch,
+                                     "train_loss": float(stats[0] / stats[1]),
+                                     "lr": float(self.scheduler.get_last_lr()[0]), "time_s": round(elapsed, 2)})
+        self.loss_sum, self.loss_count = 0.0, 0
+
+
+def _progress(cfg, accelerator, total: int, initial: int):
+    from tqdm.auto import tqdm
+
+    disable = (not cfg.mle.progress or not accelerator.is_main_process or not sys.stderr.isatty()
+               or os.environ.get("CI", "").lower() in ("1", "true"))
+    return tqdm(total=total, initial=initial, desc="mle", unit="step", disable=disable, dynamic_ncols=True)
+
+
+def train_mle(cfg, resume: bool = False, accelerator=None,
+              callback: Callable[[int, dict], None] | None = None) -> RunDir:
+    """Pretrain the chatbot by maximum likelihood into ``cfg.output_dir``; returns its :class:`RunDir`.
+
+    ``resume=True`` continues from ``checkpoints/last`` exactly. ``callback(step, record)`` (optional) runs after
+    every optimizer step on every process; an exception raised there stops training like Ctrl-C would (a
+    KeyboardInterrupt saves the checkpoint first). Raises ConfigError when ``output_dir`` already holds a run and
+    ``resume`` is False, CheckpointError when resuming without a usable checkpoint.
+    """
+    from accelerate.utils import set_seed
+
+    from seqgan.data import encode_pairs
+    from seqgan.models.seq2seq import Seq2SeqPolicy
+    from seqgan.train.checkpoint import atomic_directory
+    from seqgan.train.plots import plot_mle_curves
+
+    cfg.validate()
+    if cfg.mle.cpu_threads:
+        torch.set_num_threads(cfg.mle.cpu_threads)
+    run = RunDir(Path(cfg.output_dir))
+    if resume:
+        if not run.last_checkpoint.exists():
+            raise CheckpointError(f"{run.last_checkpoint}: no checkpoint to resume from")
+        check_complete(run.last_checkpoint)
+    elif run.last_checkpoint.exists() or run.generator.exists():
+        raise ConfigError(f"output_dir: {run.path} already holds a run; pass --resume to continue it or choose "
+                          "another output_dir")
+    accelerator = accelerator or make_accelerator(cfg)
+    splits, tokenizer = prepare_run(cfg, run, resume, accelerator)
+    _log().info("data: %s", splits.summary() if hasattr(splits, "summary") else splits.sizes)
+
+    set_seed(cfg.seed)
+    policy = Seq2SeqPolicy.build(cfg.generator, len(tokenizer), tokenizer.pad_token_id, tokenizer.bos_token_id,
+                                 tokenizer.eos_token_id, cfg.data.max_reply_tokens).to(accelerator.device)
+    train = encode_pairs(splits.train, tokenizer, cfg.data)
+    n_valid = min(cfg.eval.num_pairs, len(splits.valid))
+    if n_valid == 0:
+        raise ConfigError("data: the validation split is empty; raise data.valid_fraction or use more data")
+    valid = encode_pairs(splits.valid.select(range(n_valid)), tokenizer, cfg.data)
+    tr = _Trainer(cfg, run, accelerator, policy, train, valid, tokenizer)
+    if resume:
+        tr.load()
+        if accelerator.is_main_process:
+            run.truncate_metrics_after(STAGE, tr.step)
+        accelerator.wait_for_everyone()
+    mcfg = cfg.mle
+    _log().info("mle: %d optimizer steps (%d micro-batches of %d per epoch and process, %d process(es))",
+                tr.total, tr.batches_per_epoch, mcfg.batch_size, tr.world)
+
+    bar = _progress(cfg, accelerator, tr.total, tr.step)
+    t0 = time.perf_counter()
+    policy.train()
+    micro = 0
+    try:
+        while tr.step < tr.total:
+            plan = tr.batch_plan(tr.epoch)
+            while tr.batch_in_epoch < len(plan) and tr.step < tr.total:
+                batch = tr.micro_batch(plan[tr.batch_in_epoch])
+                micro += 1
+                sync = micro % mcfg.grad_accum_steps == 0
+                ctx = contextlib.nullcontext() if sync or tr.world == 1 else accelerator.no_sync(tr.model)
+                with ctx, accelerator.autocast():
+                    loss = tr.loss(batch)
+                    accelerator.backward(loss / mcfg.grad_accum_steps)
+                tr.loss_sum += float(loss.detach())
+                tr.loss_count += 1
+                tr.batch_in_epoch += 1
+                if not sync:
+                    continue
+                if mcfg.max_grad_norm > 0:
+                    accelerator.clip_grad_norm_(tr.model.parameters(), mcfg.max_grad_norm)
+                tr.optimizer.step()
+                tr.scheduler.step()
+                tr.optimizer.zero_grad(set_to_none=True)
+                tr.step += 1
+                if tr.batch_in_epoch >= len(plan):
+                    tr.epoch, tr.batch_in_epoch = tr.epoch + 1, 0
+                bar.update(1)
+                bar.set_postfix(loss=f"{float(loss.detach()):.3f}")
+                if mcfg.log_every and tr.step % mcfg.log_every == 0:
+                    tr.log_train(time.perf_counter() - t0)
+                tr.snapshot = tr.counters() | {"rng": capture_rng()}
+                if mcfg.eval_every and tr.step % mcfg.eval_every == 0 and tr.step < tr.total:
+                    tr.evaluate()
+                if mcfg.save_every and tr.step % mcfg.save_every == 0 and tr.step < tr.total:
+                    tr.save()
+                if callback is not None:
+                    callback(tr.step, tr.counters())
+            if tr.batch_in_epoch >= len(plan):
+                tr.epoch, tr.batch_in_epoch = tr.epoch + 1, 0
+    except KeyboardInterrupt:
+        bar.close()
+        if tr.last_saved != tr.snapshot["step"]:
+            tr.save()
+        _log().warning("interrupted: checkpoint of step %d saved in %s; continue with --resume",
+                       tr.snapshot["step"], run.last_checkpoint)
+        raise
+    bar.close()
+
+    tr.snapshot = tr.counters() | {"rng": capture_rng()}
+    if tr.last_saved != tr.step:
+        tr.save()
+    if tr.last_eval != tr.step:
+        tr.evaluate()
+    if accelerator.is_main_process:
+        with atomic_directory(run.generator) as staging:
+            policy.save_pretrained(staging)
+        plot_mle_curves(run.read_metrics(STAGE), run.curves, title=f"{cfg.run_name}: MLE")
+    accelerator.wait_for_everyone()
+    policy.eval()
+    return run
