@@ -18,6 +18,15 @@ from adv_toys import BagDisc, bag_loss
 V, PAD, BOS, EOS, TARGET = 24, 0, 1, 2, 7
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """These models are tiny: one thread is faster than two, and much faster on a busy machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def tiny_policy(seed: int = 0) -> Seq2SeqPolicy:
     torch.manual_seed(seed)
     cfg = GeneratorConfig(d_model=32, encoder_layers=1, decoder_layers=1, attention_heads=2, ffn_dim=64,
