@@ -49,9 +49,9 @@ __all__ = ["AdversarialConfig", "train_adversarial", "GENERATOR_ADV", "DISCRIMIN
 
 
 def _append_metrics(run_dir: Path, record: dict) -> None:
-    with open(run_dir / "metrics.jsonl", "a", encoding="utf-8") as handle:
-        handle.write(json.dumps(record) + "\n")
-        handle.flush()
+    from seqgan.train.run import RunDir
+
+    RunDir(run_dir).append_metrics(record)
 
 
 def read_adversarial_metrics(run_dir: str | Path) -> list[dict]:
@@ -188,6 +188,7 @@ def train_adversarial(cfg, run_dir: str | Path, resume: bool = False) -> Path:
 
     from seqgan.data import load_tokenizer
     from seqgan.models.seq2seq import Seq2SeqPolicy
+    from seqgan.train.run import RunDir
 
     run_dir = Path(run_dir)
     acfg: AdversarialConfig = cfg.adversarial
@@ -209,11 +210,14 @@ def train_adversarial(cfg, run_dir: str | Path, resume: bool = False) -> Path:
     rows = PairStream.from_dataset(valid, tokenizer.pad_token_id, 64, 0).rows
     valid_batches = [stream.collate(rows[i:i + 64]) for i in range(0, len(rows), 64)]
     ckpt = run_dir / CHECKPOINT
+    run = RunDir(run_dir)
     if resume and ckpt.exists():
         _load_checkpoint(trainer, ckpt)
+        run.truncate_metrics_after("adversarial", trainer.round)  # lines written after that checkpoint
         logger.info("resumed adversarial training at round %d", trainer.round)
-    elif trainer.round == 0:
-        _append_metrics(run_dir, {"stage": "adversarial", "round": 0,
+    else:
+        run.truncate_metrics_after("adversarial", -1)  # a fresh start replaces an earlier attempt's lines
+        _append_metrics(run_dir, {"stage": "adversarial", "round": 0, "step": 0,
                                   "valid_nll": trainer.held_out_nll(valid_batches)})
 
     start = time.perf_counter()
@@ -223,7 +227,7 @@ def train_adversarial(cfg, run_dir: str | Path, resume: bool = False) -> Path:
             r = trainer.round
             if (acfg.eval_every and r % acfg.eval_every == 0) or r == acfg.rounds:
                 log["valid_nll"] = trainer.held_out_nll(valid_batches)
-            _append_metrics(run_dir, {"stage": "adversarial", **log})
+            _append_metrics(run_dir, {"stage": "adversarial", "step": r, **log})
             logger.info("adversarial round %d/%d: %s", r, acfg.rounds,
                         ", ".join(f"{k} {v:.3g}" for k, v in log.items() if k != "round"))
             if acfg.save_every and r % acfg.save_every == 0 and r < acfg.rounds:

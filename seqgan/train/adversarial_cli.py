@@ -75,3 +75,15 @@ def _run_train(args: argparse.Namespace) -> int:
     cfg = load_train_config(args.run_dir, args.config, list(args.overrides or []))
     run_adversarial_stage(cfg, args.run_dir, resume=args.resume, compare=not args.no_compare)
     return 0
+
+
+def stage_adversarial(state) -> None:
+    """Quickstart stage: D pretraining + adversarial fine-tuning of the quickstart's run, then the MLE vs
+    adversarial comparison table (timings land in ``state.timings``)."""
+    import time
+
+    t0 = time.perf_counter()
+    print(f"\nadversarial fine-tuning ({state.cfg.adversarial.reward} reward, {state.cfg.adversarial.rounds} rounds)"
+          " against a conditional discriminator ...")
+    state.metrics["comparison"] = run_adversarial_stage(state.cfg, state.run.path, resume=state.resume)
+    state.timings["adversarial_s"] = time.perf_counter() - t0
