@@ -1,7 +1,8 @@
 """The discriminator hook of the chat: show D(c, x), the probability that a reply is human, next to each reply.
 
-A run that went through adversarial training holds a discriminator (``discriminator/``). It is loaded lazily through
-``seqgan.models.discriminator.load_discriminator(run_dir)``; a run without one simply shows no scores.
+A run that went through adversarial training holds a discriminator (``discriminator/`` after pretraining D,
+``discriminator_adv/`` after the adversarial stage). It is loaded lazily through
+``seqgan.models.discriminator.load_discriminator(run_dir, name)``; a run without one simply shows no scores.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from seqgan.chat.session import Scorer
 
 logger = logging.getLogger(__name__)
 
-DISCRIMINATOR_DIR = "discriminator"
+DISCRIMINATOR_DIRS = ("discriminator_adv", "discriminator")  # preferred first
 
 
 def make_scorer(disc, tokenizer, data_cfg) -> Scorer:
@@ -45,10 +46,12 @@ def make_scorer(disc, tokenizer, data_cfg) -> Scorer:
 
 
 def load_scorer(run_dir: str | Path, tokenizer, data_cfg) -> Scorer | None:
-    """The run's discriminator as a :data:`Scorer`, or None when the run has none (or it cannot be loaded here:
-    a warning says why and the chat goes on without scores)."""
+    """The run's discriminator as a :data:`Scorer` (the one after adversarial training, ``discriminator_adv/``, when
+    present, else ``discriminator/``), or None when the run has none; a discriminator this seqgan cannot load gives
+    a warning and no scores. A corrupt one raises :class:`~seqgan.errors.CheckpointError`."""
     run_dir = Path(run_dir)
-    if not (run_dir / DISCRIMINATOR_DIR).is_dir():
+    names = [n for n in DISCRIMINATOR_DIRS if (run_dir / n).is_dir()]
+    if not names:
         return None
     try:
         from seqgan.models.discriminator import load_discriminator
@@ -56,8 +59,9 @@ def load_scorer(run_dir: str | Path, tokenizer, data_cfg) -> Scorer | None:
         logger.warning("%s has a discriminator but this seqgan cannot load it: replies are shown without scores",
                        run_dir)
         return None
-    disc = load_discriminator(run_dir)
+    disc = load_discriminator(run_dir, names[0])
     if disc is None:
         return None
     disc.eval()
+    logger.info("showing the scores of %s", run_dir / names[0])
     return make_scorer(disc, tokenizer, data_cfg)

@@ -128,3 +128,54 @@ def test_decoding_options_updated_parses_text():
     opts = DecodingOptions(n=3).updated({"top-k": "40", "max_len": "none", "mode": "BEAM", "beams": "3"})
     assert (opts.top_k, opts.max_len, opts.mode, opts.beams) == (40, None, "beam", 3)  # set together, then checked
     assert json.dumps(opts.describe())  # printable
+
+
+# --------------------------------------------------------------------------- end to end on a tiny run
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    from pathlib import Path
+
+    out = tmp_path_factory.mktemp("cli") / "run"
+    recipe = Path(__file__).resolve().parents[1] / "recipes" / "tiny.yaml"
+    assert cli.main(["-q", "pretrain", "--config", str(recipe), f"output_dir={out}"]) == 0
+    return out
+
+
+def test_generate_jsonl_round_trip(run_dir, tmp_path, capsys):
+    contexts = [{"context": "hello there", "id": "a"}, {"context": ["hi", "how are you?"]},
+                {"context": "what do you do for fun?"}]
+    src = tmp_path / "contexts.jsonl"
+    src.write_text("".join(json.dumps(c) + "\n" for c in contexts))
+    out = tmp_path / "out" / "replies.jsonl"
+    args = ["generate", str(run_dir), "--input", str(src), "--output", str(out), "--batch-size", "2"]
+    assert cli.main(["-q", *args, "-n", "2", "--seed", "5"]) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["context"] for r in rows] == [["hello there"], ["hi", "how are you?"], ["what do you do for fun?"]]
+    assert rows[0]["id"] == "a" and "id" not in rows[1]
+    assert all(len(r["replies"]) == 2 and all(isinstance(x, str) for x in r["replies"]) for r in rows)
+    assert sorted(p.name for p in out.parent.iterdir()) == ["replies.jsonl"]  # no temporary file left
+    again = tmp_path / "again.jsonl"
+    assert cli.main(["-q", *args[:5], str(again), "--batch-size", "2", "-n", "2", "--seed", "5"]) == 0
+    assert again.read_text() == out.read_text()  # seeded
+
+    # Greedy replies do not depend on batching (padding is masked) and match the chat's reply to the same turns.
+    greedy = ["--mode", "greedy"]
+    assert cli.main(["-q", "generate", str(run_dir), "--input", str(src), "--batch-size", "3", *greedy]) == 0
+    batched = [json.loads(line)["reply"] for line in capsys.readouterr().out.splitlines()]
+    assert cli.main(["-q", "generate", str(run_dir), "--input", str(src), "--batch-size", "1", *greedy]) == 0
+    single = [json.loads(line)["reply"] for line in capsys.readouterr().out.splitlines()]
+    assert len(batched) == 3 and batched == single
+
+    text = tmp_path / "contexts.txt"
+    text.write_text("hi ||| how are you?\n")
+    assert cli.main(["-q", "generate", str(run_dir), "--input", str(text), *greedy]) == 0
+    assert json.loads(capsys.readouterr().out)["reply"] == batched[1]
+
+
+def test_eval_prints_and_writes_metrics(run_dir, capsys):
+    assert cli.main(["-q", "eval", str(run_dir), "--split", "valid", "--num", "8"]) == 0
+    out = capsys.readouterr().out
+    metrics = json.loads((run_dir / "eval_valid.json").read_text())
+    assert metrics["num_pairs"] == 8 and metrics["split"] == "valid"
+    assert metrics["ppl"] > 1 and 0 <= metrics["bleu"] <= 100
+    assert f"ppl: {metrics['ppl']:.4g}" in out and "samples:" in out

@@ -154,3 +154,36 @@ def test_interactive_terminal_via_tmux(run_dir, tmp_path):
         assert done.read_text().strip() == "0"
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+
+
+def test_discriminator_scores_in_the_chat(run_dir, tmp_path):
+    """A run with a discriminator: the scorer hook gives D's probability per reply, as D.reward computes it."""
+    import torch
+
+    from seqgan.chat.scoring import load_scorer
+    from seqgan.chat.session import ChatSession
+    from seqgan.data import encode_context, encode_reply
+    from seqgan.generate import load_chatbot
+    from seqgan.models.discriminator import Discriminator, DiscriminatorConfig
+    from seqgan.models.policy import Context
+
+    pytest.importorskip("seqgan.models.discriminator")
+    run = shutil.copytree(run_dir, tmp_path / "with_d")
+    policy, tokenizer, cfg = load_chatbot(run)
+    assert load_scorer(run, tokenizer, cfg.data) is None  # no discriminator yet: no scores
+    torch.manual_seed(3)
+    disc = Discriminator(DiscriminatorConfig(embed_dim=16, filter_sizes=[1, 2], num_filters=[8, 8]), len(tokenizer),
+                         tokenizer.pad_token_id)
+    disc.save(run / "discriminator")
+    scorer = load_scorer(run, tokenizer, cfg.data)
+    turns, replies = ["hello there", "hi! how are you?"], ["good thanks", "i like to read books a lot"]
+    scores = scorer(turns, replies)
+    ctx = torch.tensor([encode_context(turns, tokenizer, cfg.data)] * 2)
+    ids = [encode_reply(r, tokenizer, cfg.data) for r in replies]
+    width = max(map(len, ids))
+    reply = torch.tensor([r + [tokenizer.pad_token_id] * (width - len(r)) for r in ids])
+    mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in ids])
+    expected = disc.reward(Context(ctx, torch.ones_like(ctx)), reply, mask)
+    assert torch.allclose(torch.tensor(scores), expected, atol=1e-6) and scores[0] != scores[1]
+    session = ChatSession(lambda t, o: ["good thanks"], context_turns=2, scorer=scorer, interactive=True)
+    assert session.handle("hello").reply.startswith("good thanks  [D=0.")
