@@ -234,31 +234,19 @@ def mle_run(tmp_path_factory):
 
 
 def _run_cfg(dcfg, rounds, **adv):
-    from dataclasses import dataclass, field as dfield
-
-    @dataclass
-    class RunCfg:
-        data: object
-        adversarial: AdversarialConfig
-        seed: int = 0
+    """The real run config: tiny CNN discriminator, a few D pretraining steps, the adversarial section."""
+    from seqgan.models.discriminator import DiscriminatorConfig
+    from seqgan.train.config import ChatbotConfig
+    from seqgan.train.d_pretrain import DPretrainConfig
 
     base = dict(rounds=rounds, d_steps=1, g_steps=1, reward="rollout", rollout_n=2, batch_size=8, eval_every=2,
                 save_every=1, eval_pairs=8)
     base.update(adv)
-    return RunCfg(data=dcfg, adversarial=AdversarialConfig(**base))
-
-
-@pytest.fixture
-def fake_disc(monkeypatch):
-    """Until the run has a real D: the small trainable BagDisc with its BCE loss."""
-    import seqgan.train.adversarial as adv
-
-    def make(cfg, run_dir, policy, tokenizer, train, valid, device):
-        torch.manual_seed(11)
-        return BagDisc(len(tokenizer))
-
-    monkeypatch.setattr(adv, "_discriminator", make)
-    monkeypatch.setattr(adv, "_d_loss", lambda cfg: bag_loss)
+    return ChatbotConfig(
+        data=dcfg, adversarial=AdversarialConfig(**base),
+        discriminator=DiscriminatorConfig(embed_dim=16, filter_sizes=[1, 2, 3], num_filters=[8, 8, 8]),
+        d_pretrain=DPretrainConfig(steps=4, batch_size=8, eval_batches=1),
+    )
 
 
 def _copy_run(src, dst):
@@ -275,14 +263,14 @@ def _adv_lines(run):
 
 
 @pytest.mark.slow
-def test_train_adversarial_writes_outputs_and_resume_is_exact(mle_run, fake_disc, tmp_path):
+def test_train_adversarial_writes_outputs_and_resume_is_exact(mle_run, tmp_path):
     from seqgan.train.adversarial import train_adversarial
 
     run, dcfg = mle_run
     straight = _copy_run(run, tmp_path / "straight")
     out = train_adversarial(_run_cfg(dcfg, 4), straight)
     assert out == straight / "generator_adv"
-    for name in ("generator_adv", "discriminator_adv", "adversarial.png", "metrics.jsonl",
+    for name in ("generator_adv", "discriminator", "discriminator_adv", "adversarial.png", "metrics.jsonl",
                  "checkpoints/adversarial/state.pt"):
         assert (straight / name).exists(), name
     mle = Seq2SeqPolicy.from_pretrained(straight / "generator")
@@ -304,7 +292,7 @@ def test_train_adversarial_writes_outputs_and_resume_is_exact(mle_run, fake_disc
         assert torch.equal(a, b), k
 
 
-def test_ctrl_c_saves_a_checkpoint_that_resumes(mle_run, fake_disc, tmp_path, monkeypatch):
+def test_ctrl_c_saves_a_checkpoint_that_resumes(mle_run, tmp_path, monkeypatch):
     from seqgan.train import adversarial as adv_mod
     from seqgan.train.adversarial_core import AdversarialTrainer
 
