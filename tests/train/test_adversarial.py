@@ -312,3 +312,25 @@ def test_ctrl_c_saves_a_checkpoint_that_resumes(mle_run, tmp_path, monkeypatch):
     monkeypatch.setattr(AdversarialTrainer, "run_round", original)
     adv_mod.train_adversarial(_run_cfg(mle_run[1], 3, save_every=0), run, resume=True)
     assert [r["round"] for r in adv_mod.read_adversarial_metrics(run)] == [0, 1, 2, 3]
+
+
+def test_train_command_config_takes_only_adversarial_sections_from_the_recipe(tmp_path):
+    from seqgan.config import save_config
+    from seqgan.errors import CheckpointError
+    from seqgan.train.adversarial_cli import load_train_config
+    from seqgan.train.config import ChatbotConfig
+
+    run = tmp_path / "run"
+    cfg = ChatbotConfig()
+    cfg.generator.d_model = 64
+    cfg.generator.ffn_dim = 128
+    save_config(cfg, run / "config.yaml")
+    (tmp_path / "base.yaml").write_text("generator:\n  d_model: 256\nadversarial:\n  rounds: 7\n")
+    recipe = tmp_path / "adv.yaml"
+    recipe.write_text("base: base.yaml\nadversarial:\n  reward: prefix\ndiscriminator:\n  head: split\n")
+    got = load_train_config(run, str(recipe), ["adversarial.g_lr=1e-5"])
+    assert got.generator.d_model == 64  # the run's own generator, not the recipe's
+    assert (got.adversarial.reward, got.adversarial.rounds, got.adversarial.g_lr) == ("prefix", 7, 1e-5)
+    assert got.discriminator.head == "split"
+    with pytest.raises(CheckpointError, match="no config.yaml"):
+        load_train_config(tmp_path / "nowhere", None, [])
