@@ -306,8 +306,9 @@ def train_mle(cfg, resume: bool = False, accelerator=None,
     micro = 0
     try:
         while tr.step < tr.total:
-            plan = tr.batch_plan(tr.epoch)
-            while tr.batch_in_epoch < len(plan) and tr.step < tr.total:
+            plan_epoch = tr.epoch
+            plan = tr.batch_plan(plan_epoch)
+            while tr.epoch == plan_epoch and tr.batch_in_epoch < len(plan) and tr.step < tr.total:
                 batch = tr.micro_batch(plan[tr.batch_in_epoch])
                 micro += 1
                 sync = micro % mcfg.grad_accum_steps == 0
@@ -339,7 +340,7 @@ def train_mle(cfg, resume: bool = False, accelerator=None,
                     tr.save()
                 if callback is not None:
                     callback(tr.step, tr.counters())
-            if tr.batch_in_epoch >= len(plan):
+            if tr.epoch == plan_epoch and tr.batch_in_epoch >= len(plan):
                 tr.epoch, tr.batch_in_epoch = tr.epoch + 1, 0
     except KeyboardInterrupt:
         bar.close()
