@@ -59,6 +59,11 @@ def naive_rollout_reward(policy: Seq2SeqPolicy, disc: Discriminator, context: Co
 
 
 def timed(fn, repeats: int) -> float:
+    """Median wall time in ms of ``repeats`` calls after one warm-up call (repeats 0: the single call itself)."""
+    if repeats == 0:
+        t0 = time.perf_counter()
+        fn()
+        return (time.perf_counter() - t0) * 1000.0
     fn()  # warm-up
     times = []
     for _ in range(repeats):
@@ -106,31 +111,30 @@ def main(argv: list[str] | None = None) -> None:
     assert replies.ids.shape == (B, T), replies.ids.shape
 
     mc = MonteCarloReward(disc, RolloutPolicy(policy), n)
-    rows = {
-        "sequence reward (D on the full reply)": timed(lambda: SequenceReward(disc)(context, replies), args.repeats),
-        "prefix reward (D on every prefix, one pass)": timed(lambda: PrefixReward(disc)(context, replies),
-                                                             args.repeats),
-        f"MC rollout reward, batched (n={n})": timed(lambda: mc(context, replies), args.repeats),
-    }
-    split = dict(mc.last_timing)
-    rollout_only = timed(lambda: policy.rollout(context, replies, n), args.repeats)
-    if not args.skip_naive:
-        rows[f"MC rollout reward, naive loop (n={n})"] = timed(
-            lambda: naive_rollout_reward(policy, disc, context, replies, n), 1)
-
-    mc_ms = rows[f"MC rollout reward, batched (n={n})"]
-    seq_ms = rows["sequence reward (D on the full reply)"]
     print(f"machine: {machine_info(args.threads)}")
     print(f"sizes: batch {B}, reply length {T}, context length {args.context_len}, vocabulary {vocab}, rollouts {n}, "
           f"generator d_model {GeneratorConfig().d_model}, D {DiscriminatorConfig().encoder}; "
           f"median of {args.repeats} (naive: 1 run)\n")
-    print("| reward | ms / batch | x sequence | x batched MC |")
-    print("|---|---:|---:|---:|")
-    for name, ms in rows.items():
-        print(f"| {name} | {ms:,.1f} | {ms / seq_ms:,.1f} | {ms / mc_ms:,.2f} |")
+    print("| reward | ms / batch | x sequence |")
+    print("|---|---:|---:|", flush=True)
+    rows: dict[str, float] = {}
+
+    def row(name: str, ms: float) -> None:
+        rows[name] = ms
+        base = rows[next(iter(rows))]
+        print(f"| {name} | {ms:,.1f} | {ms / base:,.1f} |", flush=True)
+
+    row("sequence reward (D on the full reply)", timed(lambda: SequenceReward(disc)(context, replies), args.repeats))
+    row("prefix reward (D on every prefix, one pass)",
+        timed(lambda: PrefixReward(disc)(context, replies), args.repeats))
+    row(f"MC rollout reward, batched (n={n})", timed(lambda: mc(context, replies), args.repeats))
+    split = dict(mc.last_timing)
     print(f"\nbatched MC split: rollout sampling {split['rollout_s'] * 1000:,.0f} ms, D on "
-          f"{B * (T - 1) * n:,} completions {split['disc_s'] * 1000:,.0f} ms "
-          f"(rollout alone, separately timed: {rollout_only:,.0f} ms)")
+          f"{B * (T - 1) * n:,} completions {split['disc_s'] * 1000:,.0f} ms", flush=True)
+    if not args.skip_naive:
+        naive = timed(lambda: naive_rollout_reward(policy, disc, context, replies, n), 0)
+        row(f"MC rollout reward, naive loop (n={n})", naive)
+        print(f"\nnaive / batched MC: {naive / rows[f'MC rollout reward, batched (n={n})']:.1f}x", flush=True)
 
 
 if __name__ == "__main__":
