@@ -11,6 +11,8 @@ Masks are 1 for real tokens (a reply's end-of-sequence token counts as real; pad
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -128,3 +130,14 @@ class Policy(nn.Module, ABC):
     def sequence_nll(self, context: Context, ids: Tensor, mask: Tensor) -> Tensor:
         """(B,) total negative log-likelihood of each reply (sum over its tokens)."""
         return -(self.score(context, ids, mask) * mask).sum(-1)
+
+
+@contextmanager
+def eval_mode(module: nn.Module) -> Iterator[nn.Module]:
+    """Put ``module`` in eval mode (dropout off) for the block, then restore its previous mode."""
+    was_training = module.training
+    module.eval()
+    try:
+        yield module
+    finally:
+        module.train(was_training)

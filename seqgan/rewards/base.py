@@ -9,13 +9,12 @@ Rewards never need a context (``Context.empty(B)`` works) nor an end-of-sequence
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from contextlib import contextmanager
-from typing import Iterator, Protocol
+from typing import Protocol
 
 import torch
 from torch import Tensor, nn
 
-from seqgan.models.policy import Context, Replies
+from seqgan.models.policy import Context, Replies, eval_mode  # noqa: F401 (re-exported)
 
 
 class Scorer(Protocol):
@@ -36,17 +35,6 @@ class Reward(ABC):
     @abstractmethod
     def __call__(self, context: Context, replies: Replies) -> Tensor:
         """context: (B, S); replies.ids / replies.mask: (B, T). Returns (B, T) float rewards, no grad."""
-
-
-@contextmanager
-def eval_mode(module: nn.Module) -> Iterator[nn.Module]:
-    """Put ``module`` in eval mode (dropout off) for the block, then restore its previous mode."""
-    was_training = module.training
-    module.eval()
-    try:
-        yield module
-    finally:
-        module.train(was_training)
 
 
 def check_replies(context: Context, replies: Replies) -> None:

@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from seqgan.config import field
 from seqgan.data.config import DataConfig
 from seqgan.errors import ConfigError
+from seqgan.models.discriminator import DiscriminatorConfig
 from seqgan.models.seq2seq import GeneratorConfig
 from seqgan.train.adversarial_core import AdversarialConfig
 from seqgan.train.compare import CompareConfig
+from seqgan.train.d_pretrain import DPretrainConfig
 
 SCHEDULES = ("linear", "cosine", "constant_with_warmup")
 PRECISIONS = ("no", "fp16", "bf16")
@@ -94,6 +96,8 @@ class ChatbotConfig:
     generator: GeneratorConfig = field(default_factory=GeneratorConfig, help="the seq2seq generator")
     mle: MLEConfig = field(default_factory=MLEConfig, help="MLE pretraining")
     eval: EvalConfig = field(default_factory=EvalConfig, help="evaluation")
+    discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig, help="the conditional D(c, x)")
+    d_pretrain: DPretrainConfig = field(default_factory=DPretrainConfig, help="D pretraining against the MLE generator")
     adversarial: AdversarialConfig = field(default_factory=AdversarialConfig, help="adversarial fine-tuning")
     compare: CompareConfig = field(default_factory=CompareConfig, help="MLE vs adversarial comparison")
 
@@ -103,6 +107,8 @@ class ChatbotConfig:
         self.generator.validate()
         self.mle.validate()
         self.eval.validate()
+        self.discriminator.validate()
+        self.d_pretrain.validate()
         if not self.output_dir:
             raise ConfigError("output_dir: expected a directory path")
         if self.data.max_reply_tokens + 1 > self.generator.max_positions:

@@ -1,0 +1,78 @@
+"""Adversarial success (AdverSuc, Li et al. 2017): how often a separately trained evaluator D takes the
+generator's replies for human ones.
+
+A fresh discriminator, never used in training, learns human vs. generated replies on one set of contexts; it then
+judges the generator's replies to held-out contexts. AdverSuc is the fraction judged human (probability > 0.5).
+Its accuracy on the held-out *human* replies is reported beside it, so a degenerate evaluator (one that calls
+everything human) is visible.
+"""
+
+from __future__ import annotations
+
+
+import torch
+
+from seqgan.data import make_loader, to_context, to_replies
+from seqgan.models.discriminator import Discriminator, DiscriminatorConfig
+from seqgan.models.policy import eval_mode
+from seqgan.objectives.discriminator_loss import LossWeights, discriminator_loss
+
+
+@torch.no_grad()
+def _sample_all(policy, dataset, pad_id: int, batch_size: int, device) -> list[dict]:
+    """Human and generated replies for every row of ``dataset`` as CPU batches."""
+    out = []
+    with eval_mode(policy):
+        for batch in make_loader(dataset, pad_id, batch_size, shuffle=False):
+            context = to_context(batch).to(device)
+            generated = policy.sample(context)
+            out.append({"context": to_context(batch), "human": to_replies(batch),
+                        "generated": type(generated)(generated.ids.cpu(), generated.mask.cpu())})
+    return out
+
+
+def adversarial_success(policy, train_pairs, eval_pairs, cfg: DiscriminatorConfig | None = None, seed: int = 0,
+                        steps: int = 300, batch_size: int = 32, lr: float = 1e-3) -> dict:
+    """Train an evaluator on ``train_pairs`` (human vs. ``policy``'s replies), judge ``eval_pairs``.
+
+    train_pairs / eval_pairs: encoded datasets with disjoint contexts. Returns ``adversuc`` (fraction of generated
+    replies judged human), ``evaluator_acc_human`` (fraction of held-out human replies judged human) and
+    ``evaluator_acc`` (balanced held-out accuracy). Deterministic for a seed; the global RNG state is restored.
+    """
+    device = next(policy.parameters()).device
+    pad_id = policy.pad_id
+    rng_state = torch.get_rng_state()
+    try:
+        torch.manual_seed(seed)
+        train = _sample_all(policy, train_pairs, pad_id, batch_size, device)
+        held_out = _sample_all(policy, eval_pairs, pad_id, batch_size, device)
+        evaluator = Discriminator(cfg or DiscriminatorConfig(), policy.vocab_size, pad_id).to(device)
+        optimizer = torch.optim.Adam(evaluator.parameters(), lr=lr)
+        weights = LossWeights(weight_mismatch=0.0)  # the evaluator judges human vs. machine only
+        evaluator.train()
+        order = torch.Generator().manual_seed(seed)
+        for step in range(steps):
+            b = train[int(torch.randint(len(train), (1,), generator=order))]
+            loss, _ = discriminator_loss(evaluator, b["context"].to(device), _to(b["human"], device),
+                                         _to(b["generated"], device), weights)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        fooled = human_ok = total = 0
+        for b in held_out:
+            context = b["context"].to(device)
+            p_gen = evaluator.reward(context, b["generated"].ids.to(device), b["generated"].mask.to(device))
+            p_hum = evaluator.reward(context, b["human"].ids.to(device), b["human"].mask.to(device))
+            fooled += int((p_gen > 0.5).sum())
+            human_ok += int((p_hum > 0.5).sum())
+            total += p_gen.shape[0]
+    finally:
+        torch.set_rng_state(rng_state)
+    adversuc = fooled / max(total, 1)
+    acc_human = human_ok / max(total, 1)
+    return {"adversuc": adversuc, "evaluator_acc_human": acc_human,
+            "evaluator_acc": 0.5 * (acc_human + 1.0 - adversuc), "num_eval": total}
+
+
+def _to(replies, device):
+    return type(replies)(replies.ids.to(device), replies.mask.to(device))

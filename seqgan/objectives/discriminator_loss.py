@@ -1,0 +1,85 @@
+"""The conditional discriminator's loss: three named terms, for the joint and the split head.
+
+=========  ==========================================  ===================================================
+term       joint head                                  split head (realism r(x), match m(c, x))
+=========  ==========================================  ===================================================
+real       D(c, x_human) -> 1                          r(x_human) -> 1 and m(c, x_human) -> 1
+fake       D(c, G(c)) -> 0                             r(G(c)) -> 0  (match is not asked: G's reply may
+                                                       well answer c; realism is what it lacks)
+mismatch   D(c', x_human) -> 0, c' from another row    m(c', x_human) -> 0 and r(x_human) -> 1
+=========  ==========================================  ===================================================
+
+The mismatch term teaches D that a fluent human reply is still wrong for another context, so the generator cannot
+win by producing generic human-sounding text. It is skipped for an empty context (unconditional tasks).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from seqgan.config import field
+from seqgan.models.policy import Context, Replies
+
+
+@dataclass
+class LossWeights:
+    weight_real: float = field(1.0, help="weight of the human (c, x) -> real term")
+    weight_fake: float = field(1.0, help="weight of the generated (c, G(c)) -> fake term")
+    weight_mismatch: float = field(1.0, help="weight of the mismatched-context term (0 drops it)")
+
+
+def mismatch_permutation(n: int, generator: torch.Generator | None = None) -> Tensor:
+    """(n,) a permutation without fixed points: row i is paired with the context of row perm[i] != i."""
+    if n < 2:
+        return torch.zeros(n, dtype=torch.long)
+    order = torch.randperm(n, generator=generator)
+    shift = int(torch.randint(1, n, (1,), generator=generator))
+    perm = torch.empty(n, dtype=torch.long)
+    perm[order] = order.roll(shift)
+    return perm
+
+
+def _bce(logit: Tensor, target: float) -> Tensor:
+    return F.binary_cross_entropy_with_logits(logit.float(), torch.full_like(logit.float(), target))
+
+
+def _acc(logit: Tensor, real: bool) -> float:
+    return float(((logit > 0) if real else (logit < 0)).float().mean())
+
+
+def discriminator_loss(disc, context: Context, human: Replies, generated: Replies, weights,
+                       mismatch_perm: Tensor | None = None) -> tuple[Tensor, dict[str, float]]:
+    """Weighted sum of the real / fake / mismatch terms (+ D's L2 penalty) and a dict of per-term diagnostics.
+
+    context: (B, S); human / generated: replies (B, T) and (B, T'); ``weights`` has ``weight_real``,
+    ``weight_fake``, ``weight_mismatch`` (a :class:`LossWeights` or any config with those fields).
+    ``mismatch_perm`` (B,) pairs each human reply with the context of another row (a derangement; drawn when None).
+    Returns ``(loss, terms)`` with ``loss_real``, ``loss_fake``, ``loss_mismatch``, ``acc_real``, ``acc_fake``,
+    ``acc_mismatch`` (accuracy of the combined logit on each kind of example).
+    """
+    split = disc.cfg.head == "split"
+    real = disc(context, human.ids, human.mask)
+    fake = disc(context, generated.ids, generated.mask)
+    if split and not context.is_empty:
+        loss_real = _bce(real.realism, 1.0) + _bce(real.match, 1.0)
+        loss_fake = _bce(fake.realism, 0.0)
+    else:
+        loss_real, loss_fake = _bce(real.logit, 1.0), _bce(fake.logit, 0.0)
+    terms = {"loss_real": loss_real.item(), "loss_fake": loss_fake.item(),
+             "acc_real": _acc(real.logit, True), "acc_fake": _acc(fake.logit, False)}
+    loss = weights.weight_real * loss_real + weights.weight_fake * loss_fake
+    if weights.weight_mismatch > 0 and not context.is_empty and context.batch_size > 1:
+        perm = mismatch_permutation(context.batch_size) if mismatch_perm is None else mismatch_perm
+        wrong = disc(context.index(perm.to(context.ids.device)), human.ids, human.mask)
+        if split:
+            loss_mismatch = _bce(wrong.match, 0.0) + _bce(wrong.realism, 1.0)
+        else:
+            loss_mismatch = _bce(wrong.logit, 0.0)
+        loss = loss + weights.weight_mismatch * loss_mismatch
+        terms.update(loss_mismatch=loss_mismatch.item(), acc_mismatch=_acc(wrong.logit, False))
+    loss = loss + disc.l2_penalty()
+    return loss, terms

@@ -1,0 +1,110 @@
+"""D(c, x): shapes for both encoders and heads, ids vs distributions, prefixes, reward mode, persistence."""
+
+import pytest
+import torch
+
+from seqgan.errors import CheckpointError, ConfigError
+from seqgan.models.discriminator import Discriminator, DiscriminatorConfig, load_discriminator
+from seqgan.models.policy import Context
+
+V, PAD = 50, 0
+
+
+def tiny(encoder="cnn", head="joint", **kw):
+    cfg = DiscriminatorConfig(encoder=encoder, head=head, embed_dim=16, filter_sizes=[1, 2, 3], num_filters=[8, 8, 8],
+                              d_model=16, layers=1, heads=2, max_len=32, **kw)
+    return Discriminator(cfg, V, PAD)
+
+
+def batch(B=4, S=6, T=7):
+    g = torch.Generator().manual_seed(1)
+    ctx = Context(torch.randint(1, V, (B, S), generator=g), torch.ones(B, S, dtype=torch.long))
+    ids = torch.randint(1, V, (B, T), generator=g)
+    mask = torch.ones(B, T, dtype=torch.long)
+    mask[0, 4:] = 0
+    ids[0, 4:] = PAD
+    return ctx, ids, mask
+
+
+@pytest.mark.parametrize("encoder", ["cnn", "transformer"])
+@pytest.mark.parametrize("head", ["joint", "split"])
+def test_shapes_and_distribution_input(encoder, head):
+    disc = tiny(encoder, head).eval()
+    ctx, ids, mask = batch()
+    out = disc(ctx, ids, mask)
+    assert out.logit.shape == (4,)
+    assert (out.realism is None) == (head == "joint") and (out.match is None) == (head == "joint")
+    one_hot = torch.nn.functional.one_hot(ids, V).float()
+    assert torch.allclose(disc(ctx, one_hot, mask).logit, out.logit, atol=1e-5)
+    prefix = disc.prefix_logits(ctx, ids, mask)
+    assert prefix.shape == ids.shape
+    last = mask.sum(1) - 1
+    assert torch.allclose(prefix[torch.arange(4), last], out.logit, atol=1e-5)
+    probs = torch.softmax(torch.randn(4, 7, V), -1).requires_grad_()
+    disc(ctx, probs, mask).logit.sum().backward()
+    assert probs.grad is not None and probs.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("encoder", ["cnn", "transformer"])
+def test_prefix_logits_do_not_look_ahead(encoder):
+    disc = tiny(encoder).eval()
+    ctx, ids, mask = batch()
+    before = disc.prefix_logits(ctx, ids, mask)
+    changed = ids.clone()
+    changed[:, 5] = (changed[:, 5] + 1) % V + 1
+    after = disc.prefix_logits(ctx, changed, mask)
+    assert torch.allclose(before[:, :5], after[:, :5], atol=1e-6)
+    assert not torch.allclose(before[1:, 5:], after[1:, 5:])
+
+
+def test_empty_context_reads_the_reply_only():
+    for head in ("joint", "split"):
+        disc = tiny(head=head).eval()
+        _, ids, mask = batch()
+        out = disc(Context.empty(4), ids, mask)
+        assert out.logit.shape == (4,) and torch.isfinite(out.logit).all()
+
+
+def test_context_changes_the_score():
+    disc = tiny().eval()
+    ctx, ids, mask = batch()
+    other = Context(ctx.ids.roll(1, 0), ctx.mask)
+    assert not torch.allclose(disc(ctx, ids, mask).logit, disc(other, ids, mask).logit)
+
+
+def test_split_logit_is_log_odds_of_product():
+    disc = tiny(head="split").eval()
+    ctx, ids, mask = batch()
+    out = disc(ctx, ids, mask)
+    expected = torch.sigmoid(out.realism) * torch.sigmoid(out.match)
+    assert torch.allclose(torch.sigmoid(out.logit), expected, atol=1e-5)
+
+
+def test_reward_uses_eval_mode_and_restores_it():
+    disc = tiny(dropout=0.5).train()
+    ctx, ids, mask = batch()
+    r1, r2 = disc.reward(ctx, ids, mask), disc.reward(ctx, ids, mask)
+    assert torch.equal(r1, r2) and ((r1 > 0) & (r1 < 1)).all()
+    assert disc.training
+    pr = disc.prefix_reward(ctx, ids, mask)
+    assert (pr[0, 4:] == 0).all() and disc.training
+
+
+def test_save_load_roundtrip_and_errors(tmp_path):
+    disc = tiny("transformer", "split").eval()
+    ctx, ids, mask = batch()
+    disc.save(tmp_path / "discriminator")
+    again = load_discriminator(tmp_path).eval()
+    assert torch.equal(again(ctx, ids, mask).logit, disc(ctx, ids, mask).logit)
+    assert load_discriminator(tmp_path / "nothing") is None
+    weights = tmp_path / "discriminator" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:50])
+    with pytest.raises(CheckpointError, match="corrupt or truncated"):
+        load_discriminator(tmp_path)
+
+
+def test_config_validation():
+    with pytest.raises(ConfigError, match="discriminator.encoder"):
+        DiscriminatorConfig(encoder="rnn").validate()
+    with pytest.raises(ConfigError, match="same non-zero length"):
+        DiscriminatorConfig(filter_sizes=[1, 2], num_filters=[3]).validate()

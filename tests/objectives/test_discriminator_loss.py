@@ -1,0 +1,82 @@
+"""The three-term D loss against hand-computed BCE, for both heads."""
+
+import math
+
+import pytest
+import torch
+
+from seqgan.models.discriminator import DiscOutput
+from seqgan.models.policy import Context, Replies
+from seqgan.objectives.discriminator_loss import LossWeights, discriminator_loss, mismatch_permutation
+
+
+class FixedD(torch.nn.Module):
+    """Scores depend only on the first token of reply and context: logits we control exactly."""
+
+    def __init__(self, head):
+        super().__init__()
+        self.cfg = type("C", (), {"head": head})()
+        self.scale = torch.nn.Parameter(torch.tensor(1.0))
+
+    def forward(self, context, ids, mask):
+        r = self.scale * ids[:, 0].float()  # realism grows with the reply's first token
+        agree = ids[:, 0] == context.ids[:, 0] if not context.is_empty else torch.ones_like(ids[:, 0], dtype=torch.bool)
+        m = self.scale * agree.float() * 4 - 2  # match: +2 if tokens agree, else -2
+        if self.cfg.head == "joint":
+            return DiscOutput(r + m, None, None)
+        return DiscOutput(r + m, r, m)  # the combined logit is not used by the split-head loss terms
+
+    def l2_penalty(self):
+        return torch.zeros(())
+
+
+def bce(logit, target):
+    p = 1 / (1 + math.exp(-logit))
+    return -(target * math.log(p) + (1 - target) * math.log(1 - p))
+
+
+def setup():
+    ctx = Context(torch.tensor([[1], [2]]), torch.ones(2, 1, dtype=torch.long))
+    human = Replies(torch.tensor([[1, 9], [2, 9]]), torch.ones(2, 2, dtype=torch.long))
+    gen = Replies(torch.tensor([[0, 9], [3, 9]]), torch.ones(2, 2, dtype=torch.long))
+    return ctx, human, gen, torch.tensor([1, 0])
+
+
+def test_joint_loss_matches_hand_computation():
+    ctx, human, gen, perm = setup()
+    loss, terms = discriminator_loss(FixedD("joint"), ctx, human, gen, LossWeights(1.0, 2.0, 0.5), perm)
+    real = (bce(1 + 2, 1) + bce(2 + 2, 1)) / 2
+    fake = (bce(0 - 2, 0) + bce(3 - 2, 0)) / 2
+    mismatch = (bce(1 - 2, 0) + bce(2 - 2, 0)) / 2
+    assert terms["loss_real"] == pytest.approx(real, rel=1e-5)
+    assert terms["loss_fake"] == pytest.approx(fake, rel=1e-5)
+    assert terms["loss_mismatch"] == pytest.approx(mismatch, rel=1e-5)
+    assert float(loss) == pytest.approx(real + 2 * fake + 0.5 * mismatch, rel=1e-5)
+    assert terms["acc_real"] == 1.0 and terms["acc_fake"] == 0.5 and terms["acc_mismatch"] == 0.5
+
+
+def test_split_loss_terms():
+    ctx, human, gen, perm = setup()
+    _, terms = discriminator_loss(FixedD("split"), ctx, human, gen, LossWeights(), perm)
+    real = (bce(1, 1) + bce(2, 1)) / 2 + (bce(2, 1) + bce(2, 1)) / 2
+    fake = (bce(0, 0) + bce(3, 0)) / 2  # generated: realism only
+    mismatch = (bce(-2, 0) + bce(-2, 0)) / 2 + (bce(1, 1) + bce(2, 1)) / 2  # match fake, realism real
+    assert terms["loss_real"] == pytest.approx(real, rel=1e-5)
+    assert terms["loss_fake"] == pytest.approx(fake, rel=1e-5)
+    assert terms["loss_mismatch"] == pytest.approx(mismatch, rel=1e-5)
+
+
+def test_mismatch_term_dropped_by_weight_and_for_empty_context():
+    ctx, human, gen, perm = setup()
+    _, terms = discriminator_loss(FixedD("joint"), ctx, human, gen, LossWeights(weight_mismatch=0.0), perm)
+    assert "loss_mismatch" not in terms
+    _, terms = discriminator_loss(FixedD("joint"), Context.empty(2), human, gen, LossWeights(), None)
+    assert "loss_mismatch" not in terms
+
+
+def test_mismatch_permutation_has_no_fixed_points():
+    g = torch.Generator().manual_seed(0)
+    for n in range(2, 40):
+        perm = mismatch_permutation(n, g)
+        assert sorted(perm.tolist()) == list(range(n))
+        assert (perm != torch.arange(n)).all()
