@@ -10,19 +10,23 @@ from seqgan.data.config import DataConfig
 from seqgan.models.policy import Context, Replies
 
 
+def _join_context(turn_ids: list[list[int]], sep_id: int, cfg: DataConfig) -> list[int]:
+    ids: list[int] = []
+    for i, turn in enumerate(turn_ids[-cfg.max_context_turns:]):
+        if i:
+            ids.append(sep_id)
+        ids.extend(turn)
+    return ids[-cfg.max_context_tokens:] or [sep_id]
+
+
 def encode_context(turns: list[str], tokenizer, cfg: DataConfig) -> list[int]:
     """Last ``max_context_turns`` turns joined by the sep token, left-truncated to ``max_context_tokens``.
 
     An empty context becomes ``[sep]`` so the encoder always sees at least one token.
     """
-    turns = [t for t in turns if t.strip()][-cfg.max_context_turns:]
-    ids: list[int] = []
-    for i, turn in enumerate(turns):
-        if i:
-            ids.append(tokenizer.sep_token_id)
-        ids.extend(tokenizer.encode(turn, add_special_tokens=False))
-    ids = ids[-cfg.max_context_tokens:]
-    return ids or [tokenizer.sep_token_id]
+    turns = [t for t in turns if t.strip()]
+    turn_ids = [tokenizer.encode(t, add_special_tokens=False) for t in turns[-cfg.max_context_turns:]]
+    return _join_context(turn_ids, tokenizer.sep_token_id, cfg)
 
 
 def encode_reply(reply: str, tokenizer, cfg: DataConfig) -> list[int]:
@@ -32,14 +36,25 @@ def encode_reply(reply: str, tokenizer, cfg: DataConfig) -> list[int]:
 
 
 def encode_pairs(ds: Dataset, tokenizer, cfg: DataConfig) -> Dataset:
-    """Add ``context_ids`` and ``reply_ids`` columns (lists of ints) to a pairs dataset."""
-    def encode(batch):
-        return {
-            "context_ids": [encode_context(c, tokenizer, cfg) for c in batch["context"]],
-            "reply_ids": [encode_reply(r, tokenizer, cfg) for r in batch["reply"]],
-        }
+    """Add ``context_ids`` and ``reply_ids`` columns (lists of ints) to a pairs dataset.
 
-    return ds.map(encode, batched=True, batch_size=1000, desc=None, load_from_cache_file=False)
+    Same result as :func:`encode_context` / :func:`encode_reply` per row, but each batch of texts goes through the
+    fast tokenizer in one call.
+    """
+    sep, eos, cap = tokenizer.sep_token_id, tokenizer.eos_token_id, cfg.max_reply_tokens - 1
+
+    def encode(batch):
+        contexts = [[t for t in turns if t.strip()][-cfg.max_context_turns:] for turns in batch["context"]]
+        flat = [t for turns in contexts for t in turns]
+        flat_ids = tokenizer(flat, add_special_tokens=False)["input_ids"] if flat else []
+        context_ids, start = [], 0
+        for turns in contexts:
+            context_ids.append(_join_context(flat_ids[start:start + len(turns)], sep, cfg))
+            start += len(turns)
+        replies = tokenizer(list(batch["reply"]), add_special_tokens=False)["input_ids"]
+        return {"context_ids": context_ids, "reply_ids": [r[:cap] + [eos] for r in replies]}
+
+    return ds.map(encode, batched=True, batch_size=1000, load_from_cache_file=False)
 
 
 def _pad(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
