@@ -43,6 +43,21 @@ FACTORIES = {
 }
 
 
+def make_lstm() -> tuple[Policy, Context]:
+    """The oracle benchmark's unconditional fixed-length LSTM (no eos, masks all ones)."""
+    from seqgan.models.lstm import LSTMPolicy, LSTMShape
+
+    torch.manual_seed(1)
+    policy = LSTMPolicy(LSTMShape(vocab_size=VOCAB, embed_dim=16, hidden_dim=16, seq_len=MAX_LEN)).eval()
+    with torch.no_grad():  # oracle-like spread of logits, so near-greedy tests do not hinge on near-ties
+        for param in policy.parameters():
+            param.normal_(0.0, 1.0)
+    return policy, Context.empty(4)
+
+
+FACTORIES["lstm"] = make_lstm
+
+
 @pytest.fixture(params=sorted(FACTORIES))
 def setup(request) -> tuple[Policy, Context]:
     return FACTORIES[request.param]()
@@ -76,7 +91,10 @@ def test_sample_shapes_masks_and_eos(setup):
         last = out.ids.gather(1, (out.lengths - 1).clamp(min=0).unsqueeze(1)).squeeze(1)
         assert (last[short] == policy.eos_id).all()
     many = policy.sample(ctx.repeat_interleave(8), max_len=MAX_LEN)
-    assert len(set(many.lengths.tolist())) > 1, "the fixture should produce replies of varied length"
+    if policy.eos_id is None:  # fixed-length replies (the oracle LSTM): every row is exactly max_len long
+        assert (many.lengths == MAX_LEN).all()
+    else:
+        assert len(set(many.lengths.tolist())) > 1, "the fixture should produce replies of varied length"
 
 
 def test_sample_logprobs_equal_score(setup):
@@ -175,7 +193,7 @@ def test_first_rollout_token_follows_the_policy_conditional(setup):
     torch.manual_seed(5)
     row = ctx.index(torch.tensor([0]))
     reply = policy.sample(row, max_len=MAX_LEN, temperature=0.7)
-    while reply.ids.shape[1] < 4 or reply.mask[0, 2] == 0 or (reply.ids[0, :3] == policy.eos_id).any():
+    while reply.ids.shape[1] < 4 or reply.mask[0, 2] == 0 or (policy.eos_id is not None and (reply.ids[0, :3] == policy.eos_id).any()):
         reply = policy.sample(row, max_len=MAX_LEN, temperature=0.7)
     t, n = 2, 3000
     out = policy.rollout(row, reply, n)

@@ -1,0 +1,197 @@
+"""A single-layer LSTM language model as a :class:`~seqgan.models.policy.Policy` (the synthetic-oracle benchmark).
+
+Unconditional and fixed-length: every reply has exactly ``seq_len`` tokens, no end-of-sequence token
+(``eos_id = None``), masks are all ones and the context must be empty (``Context.empty(B)``). The first token is
+predicted from a learned start vector fed as input x_0.
+
+Rollouts are batched: one recurrent pass over the given replies yields the state after every prefix; the first
+new token of each prefix is drawn n times from that prefix's distribution; all B*(T-1)*n completions are then
+advanced together, rows ordered by prefix length so step j only touches rows whose prefix is shorter than j.
+
+Shapes: ``B`` batch, ``T`` = seq_len, ``V`` vocabulary, ``E`` embedding, ``H`` hidden, ``N`` rollouts.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from seqgan.errors import CheckpointError, ConfigError
+from seqgan.models.policy import Context, Policy, Replies
+from seqgan.models.sampling import sample_logits
+from seqgan.train.checkpoint import load_module, save_module
+
+LSTM_CONFIG = "lstm_config.json"
+LSTM_WEIGHTS = "lstm.safetensors"
+
+
+@dataclass
+class LSTMShape:
+    """Sizes of an :class:`LSTMPolicy` (SeqGAN oracle: 5,000 / 32 / 32 / 20)."""
+
+    vocab_size: int = 5000
+    embed_dim: int = 32
+    hidden_dim: int = 32
+    seq_len: int = 20
+
+    def validate(self, where: str = "lstm") -> None:
+        for name, value in asdict(self).items():
+            if int(value) < 1:
+                raise ConfigError(f"{where}.{name}: expected a positive integer, got {value}")
+
+
+class LSTMPolicy(Policy):
+    """``p(x) = prod_t softmax(W h_t + b)[x_t]`` with ``h_t = LSTM(E[x_{t-1}], h_{t-1})``, x_0 the start vector."""
+
+    def __init__(self, shape: LSTMShape) -> None:
+        super().__init__()
+        shape.validate()
+        self.shape = shape
+        self.vocab_size = shape.vocab_size
+        self.pad_id = 0
+        self.eos_id = None
+        self.max_reply_len = shape.seq_len
+        self.embedding = nn.Embedding(shape.vocab_size, shape.embed_dim)
+        self.start = nn.Parameter(torch.zeros(shape.embed_dim))
+        self.lstm = nn.LSTM(shape.embed_dim, shape.hidden_dim, batch_first=True)
+        self.head = nn.Linear(shape.hidden_dim, shape.vocab_size)
+        nn.init.normal_(self.start, std=0.1)
+
+    # ------------------------------------------------------------------ helpers
+    def _check_context(self, context: Context) -> None:
+        if not context.is_empty:
+            raise ValueError("LSTMPolicy is unconditional: pass Context.empty(B)")
+
+    def _inputs(self, ids: Tensor) -> Tensor:
+        """(B, T) ids -> (B, T, E) inputs [start, x_1 .. x_{T-1}] (teacher forcing)."""
+        B = ids.shape[0]
+        start = self.start.expand(B, 1, -1)
+        return torch.cat([start, self.embedding(ids[:, :-1])], dim=1)
+
+    def _step(self, x: Tensor, state: tuple[Tensor, Tensor] | None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        """One step: x (R, E), state ((R, H), (R, H)) -> logits (R, V), new state."""
+        hc = None if state is None else (state[0].unsqueeze(0), state[1].unsqueeze(0))
+        out, (h, c) = self.lstm(x.unsqueeze(1), hc)
+        return self.head(out[:, 0]), (h[0], c[0])
+
+    def logits(self, ids: Tensor) -> Tensor:
+        """(B, T) ids -> (B, T, V) next-token logits by teacher forcing (logits[:, t] predicts ids[:, t])."""
+        out, _ = self.lstm(self._inputs(ids))  # (B, T, H)
+        return self.head(out)
+
+    # ------------------------------------------------------------------ Policy
+    def score(self, context: Context, ids: Tensor, mask: Tensor) -> Tensor:
+        """(B, T) ids/mask -> (B, T) log p(x_t | x_<t), with gradient."""
+        self._check_context(context)
+        logp = torch.log_softmax(self.logits(ids).float(), dim=-1)  # (B, T, V)
+        return logp.gather(-1, ids.unsqueeze(-1)).squeeze(-1) * mask.to(logp.dtype)
+
+    @torch.no_grad()
+    def sample(self, context: Context, max_len: int | None = None, temperature: float = 1.0,
+               greedy: bool = False) -> Replies:
+        """B rows of ``max_len`` (default seq_len) tokens; mask all ones; logprobs (B, T)."""
+        self._check_context(context)
+        B, T = context.batch_size, int(max_len or self.max_reply_len)
+        dev = self.start.device
+        ids = torch.empty(B, T, dtype=torch.long, device=dev)
+        logps = torch.empty(B, T, dtype=torch.float32, device=dev)
+        x, state = self.start.expand(B, -1), None
+        for t in range(T):
+            logits, state = self._step(x, state)
+            tok, lp = sample_logits(logits, temperature=temperature, greedy=greedy)
+            ids[:, t], logps[:, t] = tok[:, 0], lp[:, 0]
+            x = self.embedding(ids[:, t])
+        return Replies(ids=ids, mask=torch.ones_like(ids), logprobs=logps)
+
+    @torch.no_grad()
+    def prefix_states(self, ids: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """States after every prefix of (B, T) ids.
+
+        Returns ``(h, c, logits)``: h, c (B, T, H) where index t is the state after reading x_0..x_t's inputs
+        (start, x_1..x_t in 1-based terms, i.e. the state that predicts token index t), and logits (B, T, V).
+        """
+        B, T = ids.shape
+        inputs = self._inputs(ids)  # (B, T, E)
+        hs, cs, state = [], [], None
+        for t in range(T):
+            hc = None if state is None else (state[0].unsqueeze(0), state[1].unsqueeze(0))
+            _, (h, c) = self.lstm(inputs[:, t:t + 1], hc)
+            state = (h[0], c[0])
+            hs.append(state[0])
+            cs.append(state[1])
+        h, c = torch.stack(hs, 1), torch.stack(cs, 1)  # (B, T, H)
+        return h, c, self.head(h)
+
+    @torch.no_grad()
+    def rollout(self, context: Context, replies: Replies, n: int, temperature: float = 1.0) -> Replies:
+        """(B, T) replies -> (B, T-1, N, T) completions; ``out.ids[b, t-1, k, :t] == replies.ids[b, :t]``."""
+        self._check_context(context)
+        ids = replies.ids
+        B, T = ids.shape
+        if T < 2:
+            empty = ids.new_zeros(B, 0, n, T)
+            return Replies(ids=empty, mask=torch.ones_like(empty))
+        h_all, c_all, logits = self.prefix_states(ids)  # (B, T, H), (B, T, V)
+        P = T - 1  # prefix lengths t = 1..T-1; block p = t - 1
+        # rows ordered (t, b, k): block t holds B*n rows that keep the first t tokens
+        out = ids.unsqueeze(0).unsqueeze(2).expand(P, B, n, T).clone()  # (P, B, N, T)
+        first, _ = sample_logits(logits[:, 1:].transpose(0, 1).reshape(P * B, -1), temperature=temperature,
+                                 num_samples=n)  # (P*B, N): token t drawn from the state after prefix t
+        t_idx = torch.arange(1, T, device=ids.device)
+        out[torch.arange(P), :, :, t_idx] = first.view(P, B, n)
+        flat = out.view(P * B * n, T)
+        H = h_all.shape[-1]
+        h = h_all[:, 1:].transpose(0, 1).unsqueeze(2).expand(P, B, n, H).reshape(P * B * n, H).contiguous()
+        c = c_all[:, 1:].transpose(0, 1).unsqueeze(2).expand(P, B, n, H).reshape(P * B * n, H).contiguous()
+        for j in range(2, T):  # generate token index j for rows whose prefix t < j (the first (j-1)*B*n rows)
+            k = (j - 1) * B * n
+            x = self.embedding(flat[:k, j - 1])
+            step_logits, (h_new, c_new) = self._step(x, (h[:k], c[:k]))
+            h[:k], c[:k] = h_new, c_new
+            tok, _ = sample_logits(step_logits, temperature=temperature)
+            flat[:k, j] = tok[:, 0]
+        out = out.permute(1, 0, 2, 3)  # (B, P, N, T)
+        return Replies(ids=out, mask=torch.ones_like(out))
+
+    def scheduled_sampling_nll(self, ids: Tensor, sample_prob: float) -> Tensor:
+        """Mean per-token NLL of (B, T) ids where each input token is, with probability ``sample_prob``, replaced
+        by a token sampled from the model's previous prediction (scheduled sampling; no gradient through the
+        choice). Scalar with gradient."""
+        B, T = ids.shape
+        x, state, losses = self.start.expand(B, -1), None, []
+        for t in range(T):
+            logits, state = self._step(x, state)
+            losses.append(F.cross_entropy(logits.float(), ids[:, t], reduction="none"))
+            nxt = ids[:, t]
+            if sample_prob > 0:
+                drawn, _ = sample_logits(logits.detach())
+                use = torch.rand(B, device=ids.device) < sample_prob
+                nxt = torch.where(use, drawn[:, 0], nxt)
+            x = self.embedding(nxt)
+        return torch.stack(losses, 1).mean()
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, directory: str | Path) -> None:
+        """``lstm_config.json`` + ``lstm.safetensors`` in ``directory`` (created)."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / LSTM_CONFIG).write_text(json.dumps(asdict(self.shape)))
+        save_module(self, directory / LSTM_WEIGHTS)
+
+    @classmethod
+    def load(cls, directory: str | Path) -> LSTMPolicy:
+        directory = Path(directory)
+        try:
+            shape = LSTMShape(**json.loads((directory / LSTM_CONFIG).read_text()))
+        except FileNotFoundError:
+            raise CheckpointError(f"{directory / LSTM_CONFIG}: LSTM config not found") from None
+        except (json.JSONDecodeError, TypeError) as err:
+            raise CheckpointError(f"{directory / LSTM_CONFIG}: not a valid LSTM config ({err})") from None
+        policy = cls(shape)
+        load_module(policy, directory / LSTM_WEIGHTS)
+        return policy
