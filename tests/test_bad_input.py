@@ -35,10 +35,12 @@ def pretrain_error(capsys, tmp_path: Path, *overrides: str) -> str:
     return line
 
 
+FAST = ["mle.eval_every=0", "eval.num_pairs=8"]  # the tiny recipe without its mid-run evaluation
+
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("bad") / "run"
-    assert cli.main(["-q", "pretrain", "--config", str(TINY), f"output_dir={out}"]) == 0
+    assert cli.main(["-q", "pretrain", "--config", str(TINY), f"output_dir={out}", *FAST]) == 0
     return out
 
 

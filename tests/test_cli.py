@@ -131,13 +131,15 @@ def test_decoding_options_updated_parses_text():
 
 
 # --------------------------------------------------------------------------- end to end on a tiny run
+FAST = ["mle.eval_every=0", "eval.num_pairs=8"]  # the tiny recipe without its mid-run evaluation
+
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     from pathlib import Path
 
     out = tmp_path_factory.mktemp("cli") / "run"
     recipe = Path(__file__).resolve().parents[1] / "recipes" / "tiny.yaml"
-    assert cli.main(["-q", "pretrain", "--config", str(recipe), f"output_dir={out}"]) == 0
+    assert cli.main(["-q", "pretrain", "--config", str(recipe), f"output_dir={out}", *FAST]) == 0
     return out
 
 

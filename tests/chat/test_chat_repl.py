@@ -22,11 +22,14 @@ ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
 
 
+FAST = ["mle.eval_every=0", "eval.num_pairs=8"]  # the tiny recipe without its mid-run evaluation
+
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory) -> Path:
     """A tiny MLE run (seconds) trained through the real CLI."""
     out = tmp_path_factory.mktemp("chat") / "run"
-    assert cli.main(["-q", "pretrain", "--config", str(ROOT / "recipes" / "tiny.yaml"), f"output_dir={out}"]) == 0
+    recipe = ROOT / "recipes" / "tiny.yaml"
+    assert cli.main(["-q", "pretrain", "--config", str(recipe), f"output_dir={out}", *FAST]) == 0
     return out
 
 
