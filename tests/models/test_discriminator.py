@@ -10,6 +10,15 @@ from seqgan.models.policy import Context
 V, PAD = 50, 0
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models: one thread is faster than two, and much faster on a busy machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def tiny(encoder="cnn", head="joint", **kw):
     cfg = DiscriminatorConfig(encoder=encoder, head=head, embed_dim=16, filter_sizes=[1, 2, 3], num_filters=[8, 8, 8],
                               d_model=16, layers=1, heads=2, max_len=32, **kw)
@@ -108,3 +117,38 @@ def test_config_validation():
         DiscriminatorConfig(encoder="rnn").validate()
     with pytest.raises(ConfigError, match="same non-zero length"):
         DiscriminatorConfig(filter_sizes=[1, 2], num_filters=[3]).validate()
+
+
+def test_single_conv_equals_one_conv_per_width():
+    """The masked all-widths convolution computes exactly what a separate causal Conv1d per width computes."""
+    disc = tiny().eval()
+    enc = disc.reply_encoder
+    ctx, ids, mask = batch()
+    emb = disc.embedding(ids).transpose(1, 2)  # (B, E, T)
+    ref, start = [], 0
+    for w, n in zip(disc.cfg.filter_sizes, disc.cfg.num_filters):
+        conv = torch.nn.Conv1d(disc.cfg.embed_dim, n, w)
+        conv.weight.data = enc.weight.data[start:start + n, :, enc.width - w:].clone()
+        conv.bias.data = enc.bias.data[start:start + n].clone()
+        ref.append(torch.relu(conv(torch.nn.functional.pad(emb, (w - 1, 0)))))
+        start += n
+    ref = torch.cat(ref, 1).transpose(1, 2) * mask.unsqueeze(-1)  # (B, T, F) before the running max
+    ref = torch.cummax(ref, 1).values
+    enc.highway = None
+    assert torch.allclose(enc(disc.embedding(ids), mask), ref, atol=1e-6)
+
+
+def test_masked_taps_stay_zero_after_training():
+    """Taps outside a filter's width get no gradient, so training never widens a filter."""
+    disc = tiny().train()
+    ctx, ids, mask = batch()
+    opt = torch.optim.Adam(disc.parameters(), lr=1e-2)
+    before = {k: v.clone() for k, v in disc.named_parameters()}
+    for _ in range(3):
+        opt.zero_grad()
+        disc(ctx, ids, mask).logit.sum().backward()
+        opt.step()
+    enc = disc.reply_encoder
+    assert (enc.weight.detach() * (1 - enc.tap_mask)).abs().max() == 0
+    changed = [k for k, v in disc.named_parameters() if not torch.equal(v, before[k])]
+    assert "reply_encoder.weight" in changed and "context_encoder.weight" in changed and "embedding.weight" in changed
