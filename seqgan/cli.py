@@ -43,6 +43,7 @@ COMMANDS: dict[str, Builder] = {}
 EXTERNAL_COMMANDS: dict[str, str] = {
     # "name": "module.path:builder_function" -- imported when the parser is built; keep those modules light.
     "train": "seqgan.train.adversarial_cli:add_train_command",
+    "oracle": "seqgan.train.oracle_cli:add_oracle_command",
     "image": "seqgan.image.cli:add_image_command",
 }
 

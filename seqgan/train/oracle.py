@@ -1,0 +1,298 @@
+"""The synthetic-oracle benchmark of SeqGAN (Yu et al., AAAI 2017) on the shared training stack.
+
+One command runs every row from one MLE checkpoint: ``random`` (untrained), ``mle``, ``mle_continued`` (MLE for the
+same extra rounds), ``scheduled_sampling``, ``pg_bleu`` (rollout reward with BLEU against oracle samples),
+``seqgan`` (rollout reward from D), ``prefix`` (D scoring every prefix) and two controls where D's score is
+replaced by a ``constant`` or by ``uniform_random`` numbers. Writes ``results.md``, ``results.json``,
+``curves.png`` (NLL-oracle vs round), ``metrics.jsonl`` and the oracle/data/checkpoints into the run directory.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import math
+import time
+from pathlib import Path
+
+import torch
+
+from seqgan.config import save_config
+from seqgan.data.oracle import ORACLE_DIR, DATA_FILE, build_oracle, load_data, sample_sequences, save_data
+from seqgan.errors import ConfigError
+from seqgan.metrics.oracle import nll_oracle, nll_test, oracle_entropy
+from seqgan.models.discriminator import Discriminator
+from seqgan.models.lstm import LSTMPolicy, LSTMShape
+from seqgan.models.policy import Context, Replies, eval_mode
+from seqgan.objectives.discriminator_loss import LossWeights, discriminator_loss
+from seqgan.objectives.reinforce import reinforce_loss
+from seqgan.rewards import MonteCarloReward, PrefixReward, RolloutPolicy
+from seqgan.rewards.scorers import BleuScorer, ConstantScorer, UniformScorer
+from seqgan.train.oracle_config import ROWS, OracleConfig
+
+logger = logging.getLogger(__name__)
+NO_MISMATCH = LossWeights(weight_real=1.0, weight_fake=1.0, weight_mismatch=0.0)
+
+
+# --------------------------------------------------------------------------- generator updates
+def _clip_step(policy: LSTMPolicy, opt: torch.optim.Optimizer, loss: torch.Tensor, clip: float) -> None:
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(policy.parameters(), clip)
+    opt.step()
+
+
+def mle_steps(policy: LSTMPolicy, opt: torch.optim.Optimizer, data: torch.Tensor, steps: int, batch_size: int,
+              clip: float, ss_prob: float = 0.0) -> float:
+    """``steps`` MLE updates on shuffled batches of (N, T) data (scheduled sampling when ``ss_prob`` > 0).
+    Returns the mean training loss."""
+    policy.train()
+    total, done = 0.0, 0
+    while done < steps:
+        order = torch.randperm(data.shape[0])
+        for start in range(0, data.shape[0] - batch_size + 1, batch_size):
+            batch = data[order[start:start + batch_size]]  # (B, T)
+            if ss_prob > 0:
+                loss = policy.scheduled_sampling_nll(batch, ss_prob)
+            else:
+                loss = policy.nll(Context.empty(batch.shape[0]), batch, torch.ones_like(batch))
+            _clip_step(policy, opt, loss, clip)
+            total += loss.item()
+            done += 1
+            if done >= steps:
+                break
+    return total / max(done, 1)
+
+
+def pg_step(policy: LSTMPolicy, opt: torch.optim.Optimizer, reward, batch_size: int, clip: float) -> dict[str, float]:
+    """One REINFORCE step: sample (B, T), per-token rewards (B, T), loss -sum r * log p / (B*T) (no baseline, as in
+    the reference code). Returns the mean reward and the rollout / scorer seconds."""
+    ctx = Context.empty(batch_size)
+    with eval_mode(policy):
+        replies = policy.sample(ctx)
+    rewards = reward(ctx, replies)  # (B, T)
+    policy.train()
+    logp = policy.score(ctx, replies.ids, replies.mask)  # (B, T) with grad
+    _clip_step(policy, opt, reinforce_loss(logp, rewards, replies.mask), clip)
+    timing = getattr(reward, "last_timing", {})
+    return {"reward": float(rewards.mean()), "rollout_s": timing.get("rollout_s", 0.0),
+            "disc_s": timing.get("disc_s", 0.0)}
+
+
+# --------------------------------------------------------------------------- discriminator
+def train_discriminator(disc: Discriminator, opt: torch.optim.Optimizer, policy: LSTMPolicy, real: torch.Tensor,
+                        refreshes: int, epochs: int, negatives: int, batch_size: int) -> dict[str, float]:
+    """``refreshes`` x (draw ``negatives`` fresh samples of G and as many real rows; ``epochs`` passes of the
+    real/fake loss). Data stay tensors; one batch holds ``batch_size`` real and ``batch_size`` generated rows."""
+    terms: dict[str, float] = {}
+    for _ in range(refreshes):
+        fake = sample_sequences(policy, negatives)  # (n, T)
+        pos = real[torch.randint(0, real.shape[0], (negatives,))]
+        disc.train()
+        for _ in range(epochs):
+            order_p, order_f = torch.randperm(negatives), torch.randperm(negatives)
+            for start in range(0, negatives, batch_size):
+                p, f = pos[order_p[start:start + batch_size]], fake[order_f[start:start + batch_size]]
+                ctx = Context.empty(p.shape[0])
+                loss, terms = discriminator_loss(disc, ctx, Replies(p, torch.ones_like(p)),
+                                                 Replies(f, torch.ones_like(f)), NO_MISMATCH)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+    disc.eval()
+    return terms
+
+
+# --------------------------------------------------------------------------- the benchmark
+class OracleBenchmark:
+    """Holds the oracle, the data and the shared MLE / D checkpoints; :meth:`run_row` trains and scores one row."""
+
+    def __init__(self, cfg: OracleConfig) -> None:
+        cfg.validate()
+        self.cfg = cfg
+        self.dir = Path(cfg.run_dir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.shape = LSTMShape(cfg.data.vocab_size, cfg.data.embed_dim, cfg.data.hidden_dim, cfg.data.seq_len)
+        self.metrics_file = self.dir / "metrics.jsonl"
+        self.metrics_file.write_text("")
+
+    def log(self, **record) -> None:
+        with self.metrics_file.open("a") as fh:
+            fh.write(json.dumps(record) + "\n")
+
+    def evaluate(self, policy: LSTMPolicy) -> tuple[float, float]:
+        return (nll_oracle(self.oracle, policy, self.cfg.data.n_eval),
+                nll_test(policy, self.test))
+
+    # ------------------------------------------------------------------ shared stages
+    def prepare(self) -> None:
+        d = self.cfg.data
+        self.oracle = build_oracle(self.shape, d.oracle_seed)
+        self.oracle.save(self.dir / ORACLE_DIR)
+        self.train = sample_sequences(self.oracle, d.n_train, seed=d.oracle_seed + 1)
+        self.test = sample_sequences(self.oracle, d.n_test, seed=d.oracle_seed + 2)
+        save_data(self.dir / DATA_FILE, self.train, self.test)
+        self.train, self.test = load_data(self.dir / DATA_FILE, d.vocab_size)
+        self.entropy = oracle_entropy(self.oracle, d.n_eval)
+        logger.info("oracle entropy (NLL-oracle of its own samples): %.3f", self.entropy)
+
+    def pretrain(self) -> None:
+        c = self.cfg
+        torch.manual_seed(c.seed)
+        self.random_policy = LSTMPolicy(self.shape)
+        self.mle = copy.deepcopy(self.random_policy)
+        self.mle_opt = torch.optim.Adam(self.mle.parameters(), lr=c.mle.lr)
+        steps_per_epoch = max(1, c.data.n_train // c.mle.batch_size)
+        t0 = time.perf_counter()
+        self.mle_curve = []
+        for epoch in range(c.mle.epochs):
+            loss = mle_steps(self.mle, self.mle_opt, self.train, steps_per_epoch, c.mle.batch_size, c.mle.grad_clip)
+            if (epoch + 1) % max(1, c.mle.epochs // 10) == 0 or epoch + 1 == c.mle.epochs:
+                nll_o = nll_oracle(self.oracle, self.mle, min(c.data.n_eval, 2000))
+                self.mle_curve.append((epoch + 1, nll_o))
+                self.log(stage="mle", epoch=epoch + 1, loss=loss, nll_oracle=nll_o)
+                logger.info("MLE epoch %d: loss %.3f NLL-oracle %.3f", epoch + 1, loss, nll_o)
+        self.mle_wall = time.perf_counter() - t0
+        self.mle.save(self.dir / "generator_mle")
+        self.disc = None
+
+    def pretrain_discriminator(self) -> None:
+        c = self.cfg
+        torch.manual_seed(c.seed + 1)
+        self.disc = Discriminator(c.disc.model, c.data.vocab_size, pad_id=0)
+        self.disc_opt = torch.optim.Adam(self.disc.parameters(), lr=c.disc.lr)
+        t0 = time.perf_counter()
+        terms = train_discriminator(self.disc, self.disc_opt, self.mle, self.train, c.disc.pretrain_refreshes,
+                                    c.disc.epochs, c.disc.negatives, c.disc.batch_size)
+        self.disc_wall = time.perf_counter() - t0
+        self.log(stage="d_pretrain", wall_s=self.disc_wall, **terms)
+        logger.info("D pretrained in %.1fs: %s", self.disc_wall, terms)
+        self.disc.save(self.dir / "discriminator_pretrained")
+
+    # ------------------------------------------------------------------ rows
+    def run_row(self, name: str) -> dict:
+        c, a = self.cfg, self.cfg.adv
+        if name == "random":
+            nll_o, nll_t = self.evaluate(self.random_policy)
+            return {"row": name, "nll_oracle": nll_o, "nll_test": nll_t, "wall_s": 0.0, "curve": []}
+        if name == "mle":
+            nll_o, nll_t = self.evaluate(self.mle)
+            return {"row": name, "nll_oracle": nll_o, "nll_test": nll_t, "wall_s": self.mle_wall, "curve": []}
+        torch.manual_seed(c.seed + 1000 * (ROWS.index(name) + 1))
+        policy = copy.deepcopy(self.mle)
+        opt = torch.optim.Adam(policy.parameters(), lr=c.mle.lr)
+        opt.load_state_dict(self.mle_opt.state_dict())  # continue the MLE optimizer (reference code: same optimizer)
+        disc = disc_opt = reward = None
+        rollout_policy = RolloutPolicy(policy, rate=a.rollout_rate)
+        if name in ("seqgan", "prefix"):
+            disc = copy.deepcopy(self.disc)
+            disc_opt = torch.optim.Adam(disc.parameters(), lr=c.disc.lr)
+            disc_opt.load_state_dict(self.disc_opt.state_dict())
+            reward = (MonteCarloReward(disc, rollout_policy, a.rollouts) if name == "seqgan" else PrefixReward(disc))
+        elif name == "pg_bleu":
+            reward = MonteCarloReward(BleuScorer(self.train[:c.data.bleu_references], c.data.vocab_size),
+                                      rollout_policy, a.rollouts)
+        elif name == "constant":
+            reward = MonteCarloReward(ConstantScorer(a.constant_value), rollout_policy, a.rollouts)
+        elif name == "uniform_random":
+            reward = MonteCarloReward(UniformScorer(), rollout_policy, a.rollouts)
+        mle_steps_per_round = max(1, round(a.mle_epochs_per_round * c.data.n_train / c.mle.batch_size))
+        t0 = time.perf_counter()
+        eval_s = rollout_s = scorer_s = d_s = 0.0
+        curve = [(0, self._curve_point(self.mle))]
+        for rnd in range(1, a.rounds + 1):
+            info: dict[str, float] = {}
+            if name in ("mle_continued", "scheduled_sampling"):
+                ss = a.ss_max_prob * rnd / a.rounds if name == "scheduled_sampling" else 0.0
+                info["loss"] = mle_steps(policy, opt, self.train, mle_steps_per_round, c.mle.batch_size,
+                                         c.mle.grad_clip, ss_prob=ss)
+            else:
+                for _ in range(a.g_steps):
+                    info = pg_step(policy, opt, reward, a.batch_size, c.mle.grad_clip)
+                    rollout_s += info["rollout_s"]
+                    scorer_s += info["disc_s"]
+                    rollout_policy.update()
+                if disc is not None:
+                    t1 = time.perf_counter()
+                    info.update(train_discriminator(disc, disc_opt, policy, self.train, a.d_refreshes, c.disc.epochs,
+                                                    c.disc.negatives, c.disc.batch_size))
+                    d_s += time.perf_counter() - t1
+            if rnd % a.eval_every == 0 or rnd == a.rounds:
+                t1 = time.perf_counter()
+                curve.append((rnd, self._curve_point(policy)))
+                eval_s += time.perf_counter() - t1
+                self.log(stage=name, round=rnd, nll_oracle=curve[-1][1], **info)
+                logger.info("%s round %d: NLL-oracle %.3f", name, rnd, curve[-1][1])
+        wall = time.perf_counter() - t0 - eval_s
+        nll_o, nll_t = self.evaluate(policy)
+        policy.save(self.dir / f"generator_{name}")
+        return {"row": name, "nll_oracle": nll_o, "nll_test": nll_t, "wall_s": wall, "rollout_s": rollout_s,
+                "scorer_s": scorer_s, "d_train_s": d_s, "curve": curve}
+
+    def _curve_point(self, policy: LSTMPolicy) -> float:
+        return nll_oracle(self.oracle, policy, min(self.cfg.data.n_eval, 2000))
+
+
+# --------------------------------------------------------------------------- outputs
+def write_results(run_dir: Path, cfg: OracleConfig, rows: list[dict], extra: dict) -> None:
+    """``results.json`` (everything) and ``results.md`` (the table)."""
+    (run_dir / "results.json").write_text(json.dumps({"seed": cfg.seed, **extra, "rows": rows}, indent=2))
+    lines = [f"# Synthetic oracle benchmark (seed {cfg.seed})", "",
+             f"Oracle entropy (NLL-oracle of {cfg.data.n_eval} oracle samples): {extra['oracle_entropy']:.3f}; "
+             f"MLE pretraining {extra['mle_wall_s']:.0f}s, D pretraining {extra['d_pretrain_wall_s']:.0f}s.", "",
+             "| row | NLL-oracle | NLL-test | wall s (after MLE) | rollout share |", "|---|---|---|---|---|"]
+    for r in rows:
+        share = f"{r['rollout_s'] / r['wall_s']:.0%}" if r.get("rollout_s") and r["wall_s"] > 0 else "-"
+        lines.append(f"| {r['row']} | {r['nll_oracle']:.3f} | {r['nll_test']:.3f} | {r['wall_s']:.0f} | {share} |")
+    (run_dir / "results.md").write_text("\n".join(lines) + "\n")
+
+
+def plot_curves(run_dir: Path, rows: list[dict]) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for r in rows:
+        if r["curve"]:
+            xs, ys = zip(*r["curve"])
+            ax.plot(xs, ys, label=r["row"], lw=2.5 if r["row"] in ("seqgan", "mle_continued") else 1.2)
+    ax.set_xlabel("round after MLE pretraining")
+    ax.set_ylabel("NLL-oracle")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    path = run_dir / "curves.png"
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def run_oracle_benchmark(cfg: OracleConfig) -> dict:
+    """Run every row of ``cfg.rows``; returns the results dict also written to ``results.json``."""
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    bench = OracleBenchmark(cfg)
+    save_config(cfg, bench.dir / "config.yaml")
+    t0 = time.perf_counter()
+    bench.prepare()
+    bench.pretrain()
+    needs_d = any(r in ("seqgan", "prefix") for r in cfg.rows)
+    bench.disc_wall = 0.0
+    if needs_d:
+        bench.pretrain_discriminator()
+    rows = []
+    for name in cfg.rows:
+        row = bench.run_row(name)
+        rows.append(row)
+        logger.info("%s: NLL-oracle %.3f NLL-test %.3f (%.0fs)", name, row["nll_oracle"], row["nll_test"],
+                    row["wall_s"])
+    extra = {"oracle_entropy": bench.entropy, "mle_wall_s": bench.mle_wall, "d_pretrain_wall_s": bench.disc_wall,
+             "mle_curve": bench.mle_curve, "total_wall_s": time.perf_counter() - t0}
+    write_results(bench.dir, cfg, rows, extra)
+    plot_curves(bench.dir, rows)
+    if not math.isfinite(sum(r["nll_oracle"] for r in rows)):
+        raise ConfigError("the benchmark produced a non-finite NLL (diverged training: lower mle.lr)")
+    return {"seed": cfg.seed, **extra, "rows": rows}

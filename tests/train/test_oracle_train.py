@@ -1,0 +1,119 @@
+import json
+import math
+
+import pytest
+import torch
+
+from seqgan.cli import main
+from seqgan.data.oracle import build_oracle, sample_sequences
+from seqgan.metrics.oracle import nll_oracle
+from seqgan.models.discriminator import Discriminator, DiscriminatorConfig
+from seqgan.models.lstm import LSTMPolicy, LSTMShape
+from seqgan.models.policy import Context, Replies
+from seqgan.rewards import MonteCarloReward, RolloutPolicy
+from seqgan.rewards.scorers import BleuScorer, ConstantScorer, UniformScorer
+from seqgan.train.oracle import mle_steps
+from seqgan.train.oracle_config import ROWS
+
+SHAPE = LSTMShape(vocab_size=60, embed_dim=8, hidden_dim=16, seq_len=8)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_mle_on_oracle_data_lowers_nll_oracle():
+    oracle = build_oracle(SHAPE, 5)
+    data = sample_sequences(oracle, 512, seed=0)
+    torch.manual_seed(0)
+    model = LSTMPolicy(SHAPE)
+    before = nll_oracle(oracle, model, 500)
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    mle_steps(model, opt, data, 200, 32, 5.0)
+    after = nll_oracle(oracle, model, 500)
+    assert after < before - 0.5, (before, after)
+
+
+class PositionScorer:
+    """D that says 'real' exactly when token ``pos`` of the reply equals ``value``."""
+
+    def __init__(self, pos: int, value: int) -> None:
+        self.pos, self.value = pos, value
+
+    def reward(self, context, ids, mask):
+        return (ids[:, self.pos] == self.value).float()
+
+
+def test_rollout_rewards_land_on_the_right_sentence_and_position():
+    torch.manual_seed(0)
+    policy = LSTMPolicy(SHAPE)
+    ids = policy.sample(Context.empty(6)).ids.clone()
+    ids[:, 3] = torch.tensor([7, 1, 7, 2, 7, 3])  # rows 0, 2, 4 hold the value D looks for
+    replies = Replies(ids, torch.ones_like(ids))
+    reward = MonteCarloReward(PositionScorer(3, 7), RolloutPolicy(policy), n=4)
+    r = reward(Context.empty(6), replies)  # (B, T)
+    hit = torch.tensor([1.0, 0, 1, 0, 1, 0])
+    # once token 3 is in the prefix (entries i >= 3) the reward is exactly D's verdict on that row
+    for i in range(3, SHAPE.seq_len):
+        assert torch.equal(r[:, i], hit), i
+    # before it, token 3 is sampled by the rollout: values are Monte Carlo fractions, rarely 1
+    assert ((r[:, :3] * 4) == (r[:, :3] * 4).round()).all() and float(r[:, :3].mean()) < 0.5
+
+
+def test_discriminator_scores_rollouts_in_eval_mode():
+    torch.manual_seed(0)
+    policy = LSTMPolicy(SHAPE)
+    disc = Discriminator(DiscriminatorConfig(filter_sizes=[1, 2], num_filters=[4, 4], embed_dim=8, dropout=0.5),
+                         SHAPE.vocab_size, pad_id=0)
+    disc.train()
+    modes = []
+    disc.register_forward_pre_hook(lambda m, _inp: modes.append(m.training))
+    replies = policy.sample(Context.empty(3))
+    r1 = MonteCarloReward(disc, RolloutPolicy(policy), n=2)(Context.empty(3), replies)
+    assert modes and not any(modes), "D must score rollouts without dropout"
+    assert disc.training, "D's mode is restored after scoring"
+    assert r1.shape == (3, SHAPE.seq_len) and ((r1 > 0) & (r1 < 1)).all()
+
+
+def test_bleu_and_control_scorers():
+    refs = torch.tensor([[1, 2, 3, 4, 5, 6], [7, 8, 9, 10, 11, 12]])
+    bleu = BleuScorer(refs, vocab_size=20)
+    cand = torch.tensor([[1, 2, 3, 4, 5, 6], [1, 2, 3, 10, 11, 12], [13, 14, 15, 16, 17, 18], [1, 1, 1, 1, 1, 1]])
+    s = bleu.reward(Context.empty(4), cand, torch.ones_like(cand))
+    assert abs(float(s[0]) - 1.0) < 1e-6  # a reference scores 1
+    assert 0.1 < float(s[1]) < 0.9  # half its n-grams match
+    assert float(s[2]) < 0.05  # nothing matches
+    # unigram "1" occurs once in any reference: clipped to 1 match out of 6; bigram (1, 1) never occurs
+    p1, p2, p3, p4 = 1 / 6, 1 / 6, 1 / 5, 1 / 4  # add-one smoothing for n > 1
+    assert abs(float(s[3]) - math.exp((math.log(p1) + math.log(p2) + math.log(p3) + math.log(p4)) / 4)) < 1e-5
+    ids = torch.zeros(5, 4, dtype=torch.long)
+    assert torch.equal(ConstantScorer(0.3).reward(None, ids, ids), torch.full((5,), 0.3))
+    u = UniformScorer().reward(None, ids, ids)
+    assert u.shape == (5,) and ((u >= 0) & (u < 1)).all() and u.std() > 0
+
+
+def test_oracle_command_writes_every_row_on_the_tiny_recipe(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    assert main(["oracle", "--recipe", "recipes/oracle_tiny.yaml", "--seed", "3", f"run_dir={run_dir}"]) == 0
+    result = json.loads((run_dir / "results.json").read_text())
+    assert result["seed"] == 3 and [r["row"] for r in result["rows"]] == list(ROWS)
+    by_row = {r["row"]: r for r in result["rows"]}
+    assert all(math.isfinite(r["nll_oracle"]) and math.isfinite(r["nll_test"]) for r in result["rows"])
+    assert by_row["random"]["nll_oracle"] > by_row["mle"]["nll_oracle"]
+    assert result["oracle_entropy"] < by_row["mle"]["nll_oracle"]
+    assert by_row["seqgan"]["rollout_s"] > 0 and by_row["seqgan"]["d_train_s"] > 0
+    for name in ("curves.png", "results.md", "oracle/lstm.safetensors", "oracle_data.safetensors",
+                 "generator_seqgan/lstm.safetensors", "config.yaml"):
+        assert (run_dir / name).is_file(), name
+    assert "| seqgan |" in capsys.readouterr().out
+
+
+def test_oracle_command_rejects_bad_rows_and_missing_recipe(tmp_path, capsys):
+    assert main(["oracle", "--recipe", "recipes/oracle_tiny.yaml", "rows=[mle,gan]", f"run_dir={tmp_path}"]) == 2
+    assert "rows" in capsys.readouterr().err
+    assert main(["oracle", "--recipe", str(tmp_path / "none.yaml")]) == 2
+    assert "not found" in capsys.readouterr().err
