@@ -9,12 +9,17 @@ fake       D(c, G(c)) -> 0                             r(G(c)) -> 0  (match is n
 mismatch   D(c', x_human) -> 0, c' from another row    m(c', x_human) -> 0 and r(x_human) -> 1
 =========  ==========================================  ===================================================
 
+Default weights follow the matching-aware discriminator (GAN-CLS): real 1, fake 0.5, mismatch 0.5, so positives
+and negatives weigh the same. With 1 / 1 / 1 a human reply is a negative (under the wrong context) as often as a
+positive, and an untrained D that cannot read the context yet learns to call every reply fake.
+
 The mismatch term teaches D that a fluent human reply is still wrong for another context, so the generator cannot
 win by producing generic human-sounding text. It is skipped for an empty context (unconditional tasks).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import torch
@@ -22,14 +27,14 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from seqgan.config import field
-from seqgan.models.policy import Context, Replies
+from seqgan.models.policy import Context, Replies, eval_mode
 
 
 @dataclass
 class LossWeights:
     weight_real: float = field(1.0, help="weight of the human (c, x) -> real term")
-    weight_fake: float = field(1.0, help="weight of the generated (c, G(c)) -> fake term")
-    weight_mismatch: float = field(1.0, help="weight of the mismatched-context term (0 drops it)")
+    weight_fake: float = field(0.5, help="weight of the generated (c, G(c)) -> fake term")
+    weight_mismatch: float = field(0.5, help="weight of the mismatched-context term (0 drops it)")
 
 
 def mismatch_permutation(n: int, generator: torch.Generator | None = None) -> Tensor:
@@ -83,3 +88,30 @@ def discriminator_loss(disc, context: Context, human: Replies, generated: Replie
         terms.update(loss_mismatch=loss_mismatch.item(), acc_mismatch=_acc(wrong.logit, False))
     loss = loss + disc.l2_penalty()
     return loss, terms
+
+
+@torch.no_grad()
+def evaluate_discriminator(disc, batches: Iterable[tuple], weights=None) -> dict[str, float]:
+    """Held-out loss and accuracy per term, averaged over examples (D in eval mode, mode restored).
+
+    batches: ``(context, human, generated)`` or ``(context, human, generated, mismatch_perm)`` tuples; without a
+    permutation one is drawn from a fixed seed so repeated evaluations are comparable. ``weights`` defaults to
+    all terms on. Returns ``loss_real``, ``acc_real``, ``loss_fake``, ``acc_fake`` (+ ``loss_mismatch``,
+    ``acc_mismatch`` when the context is not empty) and ``num_pairs``.
+    """
+    weights = weights or LossWeights()
+    gen = torch.Generator().manual_seed(0)
+    sums: dict[str, float] = {}
+    count = 0
+    with eval_mode(disc):
+        for batch in batches:
+            context, human, generated = batch[:3]
+            perm = batch[3] if len(batch) > 3 else mismatch_permutation(context.batch_size, gen)
+            _, terms = discriminator_loss(disc, context, human, generated, weights, mismatch_perm=perm)
+            n = context.batch_size
+            for key, value in terms.items():
+                sums[key] = sums.get(key, 0.0) + value * n
+            count += n
+    out = {key: value / max(count, 1) for key, value in sums.items()}
+    out["num_pairs"] = count
+    return out

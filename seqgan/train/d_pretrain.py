@@ -1,4 +1,11 @@
-"""Discriminator pretraining: human pairs vs. the fixed MLE generator's replies (+ mismatched contexts)."""
+"""Discriminator pretraining: human pairs vs. the fixed MLE generator's replies (+ mismatched contexts).
+
+Each D update sees a batch of human (c, x) pairs, the generator's replies G(c) to the same contexts (sampled in
+eval mode, without gradient) and the human replies under a deranged context; see
+:mod:`seqgan.objectives.discriminator_loss` for the three terms. Negatives live in a small pool of
+``pool_batches`` batches that is re-sampled every ``refresh_every`` updates (the defaults, 1 and 1, draw fresh
+negatives for every update; SeqGAN instead trains D several epochs on each set of negatives, e.g. 8 and 24).
+"""
 
 from __future__ import annotations
 
@@ -13,24 +20,28 @@ from seqgan.config import field
 from seqgan.data import make_loader, to_context, to_replies
 from seqgan.errors import ConfigError
 from seqgan.models.policy import eval_mode
-from seqgan.objectives.discriminator_loss import discriminator_loss, mismatch_permutation
+from seqgan.objectives.discriminator_loss import discriminator_loss, evaluate_discriminator, mismatch_permutation
 
 
 @dataclass
 class DPretrainConfig:
-    steps: int = field(150, help="D updates on human vs generated vs mismatched batches")
+    steps: int = field(200, help="D updates on human vs generated vs mismatched batches")
     batch_size: int = field(32, help="pairs per D update")
     lr: float = field(1e-3, help="Adam learning rate of D")
     weight_real: float = field(1.0, help="weight of the human (c, x) -> real term")
-    weight_fake: float = field(1.0, help="weight of the generated (c, G(c)) -> fake term")
-    weight_mismatch: float = field(1.0, help="weight of the mismatched-context term (0 drops it)")
+    weight_fake: float = field(0.5, help="weight of the generated (c, G(c)) -> fake term (GAN-CLS: 0.5)")
+    weight_mismatch: float = field(0.5, help="weight of the mismatched-context term, 0 drops it (GAN-CLS: 0.5)")
     temperature: float = field(1.0, help="sampling temperature of the generator's negatives")
+    pool_batches: int = field(1, help="batches (human pairs + generator replies) in the negative pool")
+    refresh_every: int = field(1, help="D updates between re-samplings of the pool (updates cycle through it)")
     eval_batches: int = field(8, help="held-out batches for the per-term accuracies")
     seed: int = field(0, help="data order and mismatch pairing")
 
     def validate(self) -> None:
         if self.steps < 0 or self.batch_size < 2:
             raise ConfigError("d_pretrain.steps >= 0 and d_pretrain.batch_size >= 2 expected")
+        if self.pool_batches < 1 or self.refresh_every < 1:
+            raise ConfigError("d_pretrain.pool_batches and d_pretrain.refresh_every: expected integers >= 1")
         if min(self.weight_real, self.weight_fake, self.weight_mismatch) < 0:
             raise ConfigError("d_pretrain.weight_*: expected non-negative weights")
 
@@ -49,21 +60,16 @@ def _sides(batch, policy, device, temperature: float):
 
 
 @torch.no_grad()
-def evaluate_discriminator(disc, policy, dataset, pad_id: int, cfg: DPretrainConfig, device="cpu") -> dict:
-    """Held-out accuracy of D on each term (real / fake / mismatch) over ``cfg.eval_batches`` batches."""
-    loader = make_loader(dataset, pad_id, cfg.batch_size, shuffle=False)
+def heldout_metrics(disc, policy, dataset, cfg: DPretrainConfig, device="cpu") -> dict:
+    """``valid_``-prefixed per-term losses/accuracies of D on the first ``cfg.eval_batches`` batches of
+    ``dataset`` (an encoded pair dataset) against fresh generator replies; seeded, so repeatable."""
+    loader = make_loader(dataset, disc.pad_id, cfg.batch_size, shuffle=False)
     gen = torch.Generator().manual_seed(cfg.seed + 1)
-    sums: dict[str, float] = {}
-    batches = 0
-    with eval_mode(disc):
-        for batch in islice(loader, cfg.eval_batches):
-            context, human, generated = _sides(batch, policy, device, cfg.temperature)
-            perm = mismatch_permutation(context.batch_size, gen)
-            _, terms = discriminator_loss(disc, context, human, generated, cfg, mismatch_perm=perm)
-            for key, value in terms.items():
-                sums[key] = sums.get(key, 0.0) + value
-            batches += 1
-    return {f"valid_{k}": v / max(batches, 1) for k, v in sums.items()}
+    batches = (
+        (*_sides(batch, policy, device, cfg.temperature), mismatch_permutation(len(batch["reply_ids"]), gen))
+        for batch in islice(loader, cfg.eval_batches)
+    )
+    return {f"valid_{k}": v for k, v in evaluate_discriminator(disc, batches, cfg).items()}
 
 
 def pretrain_discriminator(policy, disc, train, cfg: DPretrainConfig, device="cpu", valid=None) -> dict:
@@ -71,7 +77,8 @@ def pretrain_discriminator(policy, disc, train, cfg: DPretrainConfig, device="cp
     ``valid`` (an encoded dataset), held-out accuracies per term.
 
     ``train``/``valid``: encoded pair datasets (``context_ids``/``reply_ids``). G is sampled in eval mode without
-    gradient; fresh negatives are drawn for every batch.
+    gradient; negatives come from the pool described in the module docstring. Returns ``train_*`` (the last
+    update's terms) and ``valid_*`` (:func:`heldout_metrics`) floats.
     """
     cfg.validate()
     pad_id = disc.pad_id
@@ -80,10 +87,14 @@ def pretrain_discriminator(policy, disc, train, cfg: DPretrainConfig, device="cp
     gen = torch.Generator().manual_seed(cfg.seed)
     disc.train()
     terms: dict[str, float] = {}
+    batches = cycle_epochs(loader)
+    pool: list = []
     bar = _progress(cfg.steps, "D pretrain")
-    for batch in islice(cycle_epochs(loader), cfg.steps):
-        context, human, generated = _sides(batch, policy, device, cfg.temperature)
-        perm = mismatch_permutation(context.batch_size, gen)
+    for step in range(cfg.steps):
+        if step % cfg.refresh_every == 0:
+            pool = [_sides(next(batches), policy, device, cfg.temperature) for _ in range(cfg.pool_batches)]
+        context, human, generated = pool[step % len(pool)]
+        perm = mismatch_permutation(context.batch_size, gen).to(context.ids.device)
         loss, terms = discriminator_loss(disc, context, human, generated, cfg, mismatch_perm=perm)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -93,7 +104,7 @@ def pretrain_discriminator(policy, disc, train, cfg: DPretrainConfig, device="cp
     bar.close()
     result = {f"train_{k}": v for k, v in terms.items()}
     if valid is not None:
-        result.update(evaluate_discriminator(disc, policy, valid, pad_id, cfg, device))
+        result.update(heldout_metrics(disc, policy, valid, cfg, device))
     return result
 
 

@@ -5,9 +5,14 @@ import math
 import pytest
 import torch
 
-from seqgan.models.discriminator import DiscOutput
+from seqgan.models.discriminator import Discriminator, DiscriminatorConfig, DiscOutput
 from seqgan.models.policy import Context, Replies
-from seqgan.objectives.discriminator_loss import LossWeights, discriminator_loss, mismatch_permutation
+from seqgan.objectives.discriminator_loss import (
+    LossWeights,
+    discriminator_loss,
+    evaluate_discriminator,
+    mismatch_permutation,
+)
 
 
 class FixedD(torch.nn.Module):
@@ -51,7 +56,7 @@ def test_joint_loss_matches_hand_computation():
     assert terms["loss_real"] == pytest.approx(real, rel=1e-5)
     assert terms["loss_fake"] == pytest.approx(fake, rel=1e-5)
     assert terms["loss_mismatch"] == pytest.approx(mismatch, rel=1e-5)
-    assert float(loss) == pytest.approx(real + 2 * fake + 0.5 * mismatch, rel=1e-5)
+    assert loss.item() == pytest.approx(real + 2 * fake + 0.5 * mismatch, rel=1e-5)
     assert terms["acc_real"] == 1.0 and terms["acc_fake"] == 0.5 and terms["acc_mismatch"] == 0.5
 
 
@@ -80,3 +85,46 @@ def test_mismatch_permutation_has_no_fixed_points():
         perm = mismatch_permutation(n, g)
         assert sorted(perm.tolist()) == list(range(n))
         assert (perm != torch.arange(n)).all()
+
+
+def _split_d():
+    cfg = DiscriminatorConfig(head="split", embed_dim=8, filter_sizes=[1, 2], num_filters=[4, 4], dropout=0.0)
+    return Discriminator(cfg, 12, 0)
+
+
+def _grads(disc, ctx, human, gen, perm, **weights):
+    disc.zero_grad(set_to_none=True)
+    loss, _ = discriminator_loss(disc, ctx, human, gen, LossWeights(**weights), perm)
+    loss.backward()
+    return {name: p.grad is not None and p.grad.abs().sum() > 0 for name, p in disc.named_parameters()}
+
+
+def test_each_split_term_reaches_the_right_head():
+    torch.manual_seed(0)
+    disc = _split_d()
+    ctx = Context(torch.randint(1, 12, (4, 5)), torch.ones(4, 5, dtype=torch.long))
+    human = Replies(torch.randint(1, 12, (4, 6)), torch.ones(4, 6, dtype=torch.long))
+    gen = Replies(torch.randint(1, 12, (4, 6)), torch.ones(4, 6, dtype=torch.long))
+    perm = torch.tensor([1, 2, 3, 0])
+    fake = _grads(disc, ctx, human, gen, perm, weight_real=0.0, weight_fake=1.0, weight_mismatch=0.0)
+    assert fake["realism_head.weight"] and not fake["pair_head.2.weight"]  # generated: realism only
+    assert not fake["context_encoder.weight"]  # realism never reads the context
+    mismatch = _grads(disc, ctx, human, gen, perm, weight_real=0.0, weight_fake=0.0, weight_mismatch=1.0)
+    assert mismatch["pair_head.2.weight"] and mismatch["context_encoder.weight"] and mismatch["realism_head.weight"]
+    real = _grads(disc, ctx, human, gen, perm, weight_real=1.0, weight_fake=0.0, weight_mismatch=0.0)
+    assert real["pair_head.2.weight"] and real["realism_head.weight"]
+
+
+def test_evaluate_discriminator_averages_terms_over_examples():
+    ctx, human, gen, perm = setup()
+    d = FixedD("joint")
+    one = evaluate_discriminator(d, [(ctx, human, gen, perm)])
+    _, terms = discriminator_loss(d, ctx, human, gen, LossWeights(), perm)
+    assert one["num_pairs"] == 2 and one["acc_fake"] == terms["acc_fake"]
+    assert one["loss_mismatch"] == pytest.approx(terms["loss_mismatch"])
+    three = Context(torch.tensor([[1], [2], [3]]), torch.ones(3, 1, dtype=torch.long))
+    h3 = Replies(torch.tensor([[1, 9], [2, 9], [3, 9]]), torch.ones(3, 2, dtype=torch.long))
+    g3 = Replies(torch.tensor([[0, 9], [0, 9], [0, 9]]), torch.ones(3, 2, dtype=torch.long))
+    both = evaluate_discriminator(d, [(ctx, human, gen, perm), (three, h3, g3, torch.tensor([1, 2, 0]))])
+    # fake accuracy: 1 of 2 in the first batch, 3 of 3 in the second -> 4 of 5 (example-weighted, not 0.75)
+    assert both["num_pairs"] == 5 and both["acc_fake"] == pytest.approx(0.8)
