@@ -134,6 +134,7 @@ class OracleBenchmark:
         self.test = sample_sequences(self.oracle, d.n_test, seed=d.oracle_seed + 2)
         save_data(self.dir / DATA_FILE, self.train, self.test)
         self.train, self.test = load_data(self.dir / DATA_FILE, d.vocab_size)
+        torch.manual_seed(d.oracle_seed + 3)
         self.entropy = oracle_entropy(self.oracle, d.n_eval)
         logger.info("oracle entropy (NLL-oracle of its own samples): %.3f", self.entropy)
 
