@@ -20,6 +20,7 @@ from torch import Tensor, nn
 from seqgan.config import field
 from seqgan.data.batches import DialogueCollator
 from seqgan.errors import ConfigError
+from seqgan.objectives.discriminator_loss import mismatch_permutation as derangement  # noqa: F401
 from seqgan.models.policy import Context, Policy, Replies
 from seqgan.objectives.reinforce import reinforce_loss
 from seqgan.rewards import (
@@ -130,17 +131,6 @@ class PairStream:
     def load_state_dict(self, state: dict[str, int]) -> None:
         self.epoch, self.pos = int(state["epoch"]), int(state["pos"])
         self._order = self._perm()
-
-
-def derangement(n: int, generator: torch.Generator) -> Tensor:
-    """A permutation of 0..n-1 without fixed points (a random cyclic shift of a random order); (n,) long."""
-    if n < 2:
-        return torch.zeros(n, dtype=torch.long)
-    order = torch.randperm(n, generator=generator)
-    shift = int(torch.randint(1, n, (1,), generator=generator))
-    perm = torch.empty(n, dtype=torch.long)
-    perm[order] = order.roll(shift)
-    return perm
 
 
 def _batch_to(batch: dict[str, Tensor], device: torch.device) -> tuple[Context, Replies]:
