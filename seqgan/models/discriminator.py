@@ -53,6 +53,9 @@ class DiscriminatorConfig:
     heads: int = field(4, help="transformer attention heads")
     max_len: int = field(128, help="transformer: longest sequence (positions)")
     l2: float = field(0.0, help="L2 penalty on the output layers (SeqGAN: 0.2)")
+    fold_table_mb: int = field(256, help="CNN, scoring without gradient (rewards): fold the embedding into the "
+                                          "convolution as a per-token lookup table of at most this many MB per "
+                                          "encoder (exact, rebuilt after each D update); 0 disables")
 
     def validate(self) -> None:
         if self.encoder not in ("cnn", "transformer"):
@@ -68,6 +71,8 @@ class DiscriminatorConfig:
         elif self.d_model % self.heads:
             raise ConfigError(f"discriminator.d_model ({self.d_model}) must be divisible by discriminator.heads "
                               f"({self.heads})")
+        if self.fold_table_mb < 0:
+            raise ConfigError(f"discriminator.fold_table_mb: expected >= 0, got {self.fold_table_mb}")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"discriminator.dropout: expected a value in [0, 1), got {self.dropout}")
 
@@ -105,17 +110,59 @@ class CNNEncoder(nn.Module):
         self.bias = nn.Parameter(bias)  # (F,)
         self.register_buffer("tap_mask", mask, persistent=False)  # (F, 1, W)
         self.highway = nn.Linear(self.out_dim, 2 * self.out_dim) if cfg.highway else None
+        self.fold_bytes = cfg.fold_table_mb * 2**20
+        self._table: Tensor | None = None  # (V * W + 1, F) folded embedding x taps; not part of the state
+        self._table_key: tuple | None = None
 
-    def forward(self, emb: Tensor, mask: Tensor) -> Tensor:
+    def encode_ids(self, ids: Tensor, mask: Tensor, embedding: Tensor, prefixes: bool) -> Tensor:
+        """Like ``forward(embedding[ids], mask)``; without gradient it uses the folded table when it fits.
+
+        Folding: window output ``sum_k W[:, :, k] @ E[x_{t-W+1+k}]`` becomes a sum of W rows of a table
+        ``table[v * W + k] = W[:, :, k] @ E[v]`` (``embedding_bag`` with mode "sum"), so scoring replies costs
+        W row additions per position instead of a W x E x F product. ids (B, T) -> (B, T, F) or (B, F).
+        """
+        V, E = embedding.shape
+        if torch.is_grad_enabled() or (V * self.width + 1) * self.out_dim * embedding.element_size() > self.fold_bytes:
+            return self(F.embedding(ids, embedding), mask, prefixes)
+        table = self._folded_table(embedding)  # (V * W + 1, F)
+        B, T = ids.shape
+        zero_row = V * self.width
+        padded = F.pad(ids * self.width, (self.width - 1, 0), value=zero_row)  # (B, W - 1 + T), left padding
+        windows = padded.unfold(1, self.width, 1)  # (B, T, W): the tokens of the window ending at t
+        taps = torch.arange(self.width, device=ids.device)
+        index = torch.where(windows == zero_row, zero_row, windows + taps)  # row of (token, tap)
+        h = F.embedding_bag(index.reshape(B * T, self.width), table, mode="sum").view(B, T, -1)
+        # relu(max_t(h_t) + b) == max_t(relu(h_t + b)): bias and ReLU after the pooling touch F numbers per row
+        h = h.masked_fill(~mask.bool().unsqueeze(-1), float("-inf"))  # (B, T, F); padding never wins the max
+        pooled = running_max(h, fill=float("-inf")) if prefixes else h.amax(1)  # (B, T, F) or (B, F)
+        return F.relu(pooled + self.bias)
+
+    def _folded_table(self, embedding: Tensor) -> Tensor:
+        key = (embedding.data_ptr(), embedding._version, self.weight.data_ptr(), self.weight._version,
+               embedding.dtype, embedding.device)
+        if self._table is None or self._table_key != key:
+            taps = (self.weight * self.tap_mask).to(embedding.dtype)  # (F, E, W)
+            table = torch.einsum("ve,fek->vkf", embedding, taps).reshape(-1, self.out_dim)  # (V * W, F)
+            self._table = torch.cat([table, table.new_zeros(1, self.out_dim)])
+            self._table_key = key
+        return self._table
+
+    def forward(self, emb: Tensor, mask: Tensor, prefixes: bool = True) -> Tensor:
+        """(B, T, E), mask (B, T) -> max-pooled conv features (before the highway) of every prefix (B, T, F), or
+        of the whole sequence (B, F) when ``prefixes`` is False."""
         x = F.pad(emb.transpose(1, 2), (self.width - 1, 0))  # (B, E, W - 1 + T)
         h = F.relu(F.conv1d(x, self.weight * self.tap_mask, self.bias))  # (B, F, T): windows ending at t
         h = h.transpose(1, 2).masked_fill(~mask.bool().unsqueeze(-1), 0.0)  # (B, T, F); ReLU >= 0: 0 is neutral
-        h = torch.cummax(h, dim=1).values  # prefix features: max over positions <= t
-        if self.highway is not None:
-            transform, gate = self.highway(h).chunk(2, dim=-1)
-            g = torch.sigmoid(gate)
-            h = g * F.relu(transform) + (1 - g) * h
-        return h
+        return running_max(h) if prefixes else h.amax(1)  # max over positions <= t, or over all
+
+    def readout(self, h: Tensor) -> Tensor:
+        """(..., F) pooled features -> (..., F) after the highway layer. Applied only to the positions that are
+        scored (the last one for :meth:`Discriminator.forward`): the highway is most of the CNN's arithmetic."""
+        if self.highway is None:
+            return h
+        transform, gate = self.highway(h).chunk(2, dim=-1)
+        g = torch.sigmoid(gate)
+        return g * F.relu(transform) + (1 - g) * h
 
 
 class TransformerEncoder(nn.Module):
@@ -131,7 +178,8 @@ class TransformerEncoder(nn.Module):
         self.out_dim = cfg.d_model
         self.max_len = cfg.max_len
 
-    def forward(self, emb: Tensor, mask: Tensor) -> Tensor:
+    def forward(self, emb: Tensor, mask: Tensor, prefixes: bool = True) -> Tensor:
+        """(B, T, E) -> mean hidden state of every prefix (B, T, d_model), or of the whole sequence (B, d_model)."""
         B, T, _ = emb.shape
         if T > self.max_len:
             raise ValueError(f"sequence of {T} tokens exceeds discriminator.max_len={self.max_len}")
@@ -139,7 +187,13 @@ class TransformerEncoder(nn.Module):
         causal = torch.triu(torch.ones(T, T, dtype=torch.bool, device=emb.device), diagonal=1)
         h = self.encoder(h, mask=causal)  # causal: position t sees tokens <= t only
         m = mask.to(h.dtype).unsqueeze(-1)
+        if not prefixes:
+            return (h * m).sum(1) / m.sum(1).clamp(min=1.0)
         return (h * m).cumsum(1) / m.cumsum(1).clamp(min=1.0)
+
+    def readout(self, h: Tensor) -> Tensor:
+        """(..., d_model) -> unchanged (the transformer's layers already mixed the features)."""
+        return h
 
 
 class Discriminator(nn.Module):
@@ -167,13 +221,18 @@ class Discriminator(nn.Module):
         raise ValueError(f"reply: expected ids (B, T) or probabilities (B, T, {self.vocab_size}), "
                          f"got shape {tuple(reply.shape)}")
 
+    def _encode(self, encoder: nn.Module, ids: Tensor, mask: Tensor, prefixes: bool) -> Tensor:
+        """ids (B, T) -> pooled features (B, T, F) per prefix or (B, F) (the CNN may use its folded table)."""
+        if isinstance(encoder, CNNEncoder):
+            return encoder.encode_ids(ids, mask, self.embedding.weight, prefixes)
+        return encoder(self.embedding(ids), mask, prefixes)
+
     def _context_features(self, context: Context) -> Tensor | None:
         """(B, F) pooled context features, or None for an empty context."""
         if context.is_empty:
             return None
-        feats = self.context_encoder(self.embedding(context.ids), context.mask)  # (B, S, F)
-        last = (context.mask.sum(1) - 1).clamp(min=0)
-        return feats[torch.arange(feats.shape[0], device=feats.device), last]
+        pooled = self._encode(self.context_encoder, context.ids, context.mask, prefixes=False)  # (B, F)
+        return self.context_encoder.readout(pooled)
 
     def _heads(self, h_x: Tensor, h_c: Tensor | None) -> DiscOutput:
         """h_x (..., F), h_c broadcastable (..., F) or None -> logits of shape (...)."""
@@ -191,24 +250,31 @@ class Discriminator(nn.Module):
         realism = self.realism_head(h_x).squeeze(-1)
         return DiscOutput(_log_odds_of_product(realism, pair), realism, pair)
 
-    def _prefix_features(self, context: Context, reply: Tensor, reply_mask: Tensor):
-        h_x = self.reply_encoder(self._embed(reply), reply_mask)  # (B, T, F)
-        return h_x, self._context_features(context)
+    def _features(self, context: Context, reply: Tensor, reply_mask: Tensor,
+                  prefixes: bool) -> tuple[Tensor, Tensor | None]:
+        """Pooled reply features, of every prefix (B, T, F) or of the whole reply (B, F), after ``readout``; and
+        the context's features (B, F) (None for an empty context)."""
+        if reply.shape[:2] != reply_mask.shape or reply.shape[0] != context.batch_size:
+            raise ValueError(f"reply {tuple(reply.shape)}, reply_mask {tuple(reply_mask.shape)} and context "
+                             f"{tuple(context.ids.shape)} disagree on (B, T)")
+        if reply.dim() == 2:
+            h_x = self._encode(self.reply_encoder, reply, reply_mask, prefixes)
+        else:  # (B, T, V) distributions: embedded as probs @ E
+            h_x = self.reply_encoder(self._embed(reply), reply_mask, prefixes)
+        return self.reply_encoder.readout(h_x), self._context_features(context)
 
     # -- public API --------------------------------------------------------------------------------------------
     def forward(self, context: Context, reply: Tensor, reply_mask: Tensor) -> DiscOutput:
         """reply: ids (B, T) or probabilities (B, T, V); reply_mask (B, T). Returns logits of shape (B,)."""
-        h_x, h_c = self._prefix_features(context, reply, reply_mask)
-        last = (reply_mask.sum(1).long() - 1).clamp(min=0)
-        h_last = h_x[torch.arange(h_x.shape[0], device=h_x.device), last]  # (B, F): the whole reply
-        return self._heads(h_last, h_c)
+        h_x, h_c = self._features(context, reply, reply_mask, prefixes=False)  # (B, F), (B, F) | None
+        return self._heads(h_x, h_c)
 
     def prefix_logits(self, context: Context, reply_ids: Tensor, reply_mask: Tensor) -> Tensor:
         """(B, T): logit of every prefix x_1..x_t in one pass; entry t never looks at tokens after t.
 
         The entry at the reply's last real position equals ``forward(...).logit``.
         """
-        h_x, h_c = self._prefix_features(context, reply_ids, reply_mask)
+        h_x, h_c = self._features(context, reply_ids, reply_mask, prefixes=True)  # (B, T, F), (B, F) | None
         return self._heads(h_x, None if h_c is None else h_c.unsqueeze(1)).logit
 
     @torch.no_grad()
@@ -256,6 +322,19 @@ def load_discriminator(run_dir: str | Path, name: str = DISCRIMINATOR_DIR) -> Di
     """The discriminator saved in ``run_dir/name``, or None when the run has none."""
     path = Path(run_dir) / name
     return Discriminator.load(path) if path.is_dir() else None
+
+
+def running_max(h: Tensor, fill: float = 0.0) -> Tensor:
+    """(B, T, F) -> (B, T, F) running max over time: out[:, t] = max of h[:, :t+1].
+
+    log2(T) elementwise maxima with shifted copies; ``fill`` must not exceed any value of h (0 for ReLU outputs,
+    -inf in general). Several times faster than ``torch.cummax`` on CPU, which also computes indices.
+    """
+    out, shift, T = h, 1, h.shape[1]
+    while shift < T:
+        out = torch.maximum(out, F.pad(out[:, :-shift], (0, 0, shift, 0), value=fill))
+        shift *= 2
+    return out
 
 
 def _log_odds_of_product(a: Tensor, b: Tensor) -> Tensor:

@@ -152,3 +152,29 @@ def test_masked_taps_stay_zero_after_training():
     assert (enc.weight.detach() * (1 - enc.tap_mask)).abs().max() == 0
     changed = [k for k, v in disc.named_parameters() if not torch.equal(v, before[k])]
     assert "reply_encoder.weight" in changed and "context_encoder.weight" in changed and "embedding.weight" in changed
+
+
+@pytest.mark.parametrize("head", ["joint", "split"])
+def test_folded_table_scores_equal_the_convolution(head):
+    """Without gradient the CNN reads a folded (token x tap) table; it matches the plain convolution, and is
+    rebuilt when D's weights change."""
+    disc = tiny(head=head).eval()
+    ctx, ids, mask = batch()
+    with torch.enable_grad():
+        ref = disc(ctx, ids, mask).logit.detach()
+        ref_prefix = disc.prefix_logits(ctx, ids, mask).detach()
+    assert torch.allclose(disc.reward(ctx, ids, mask), torch.sigmoid(ref), atol=1e-5)
+    assert disc.reply_encoder._table is not None  # the fast path was taken
+    assert torch.allclose(disc.prefix_reward(ctx, ids, mask), torch.sigmoid(ref_prefix) * mask, atol=1e-5)
+    with torch.no_grad():
+        disc.reply_encoder.weight.mul_(0.5)
+        disc.embedding.weight.add_(0.1)
+    with torch.enable_grad():
+        ref2 = disc(ctx, ids, mask).logit.detach()
+    assert not torch.allclose(ref2, ref)
+    assert torch.allclose(disc.reward(ctx, ids, mask), torch.sigmoid(ref2), atol=1e-5)
+    disc.cfg.fold_table_mb = 0
+    off = Discriminator(disc.cfg, V, PAD)
+    off.load_state_dict(disc.state_dict())
+    assert torch.allclose(off.eval().reward(ctx, ids, mask), torch.sigmoid(ref2), atol=1e-5)
+    assert off.reply_encoder._table is None
