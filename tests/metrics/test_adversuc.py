@@ -11,12 +11,7 @@ from seqgan.models.policy import Policy, Replies
 V, PAD, EOS = 20, 0, 1
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread is faster
 
 
 def toy_pairs(n, seed):

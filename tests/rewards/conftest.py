@@ -5,8 +5,6 @@ import torch
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _tiny_models(one_thread):
+    """Every reward test uses tiny models: one thread."""
     yield
-    torch.set_num_threads(before)

@@ -18,13 +18,7 @@ from adv_toys import BagDisc, bag_loss
 V, PAD, BOS, EOS, TARGET = 24, 0, 1, 2, 7
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """These models are tiny: one thread is faster than two, and much faster on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread is faster
 
 
 def tiny_policy(seed: int = 0) -> Seq2SeqPolicy:

@@ -12,13 +12,7 @@ from seqgan.train.d_pretrain import DPretrainConfig, heldout_metrics, pretrain_d
 V, PAD, EOS = 20, 0, 1
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models: one thread is faster than two, and much faster on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread is faster
 
 
 def toy_pairs(n, seed):

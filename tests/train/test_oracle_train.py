@@ -18,12 +18,7 @@ from seqgan.train.oracle_config import ROWS
 SHAPE = LSTMShape(vocab_size=60, embed_dim=8, hidden_dim=16, seq_len=8)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread is faster
 
 
 def test_mle_on_oracle_data_lowers_nll_oracle():
