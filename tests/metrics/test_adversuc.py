@@ -2,48 +2,12 @@
 
 import pytest
 import torch
-from datasets import Dataset
 
 from seqgan.metrics.adversuc import adversarial_success
 from seqgan.models.discriminator import DiscriminatorConfig
-from seqgan.models.policy import Policy, Replies
-
-V, PAD, EOS = 20, 0, 1
-
+from toy_dialogue import PAD, V, ToyPolicy, toy_pairs
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread is faster
-
-
-def toy_pairs(n, seed):
-    """Human reply = the context's first token twice, then eos."""
-    g = torch.Generator().manual_seed(seed)
-    first = torch.randint(2, V, (n,), generator=g).tolist()
-    rest = torch.randint(2, V, (n, 3), generator=g).tolist()
-    return Dataset.from_dict({"context_ids": [[f] + r for f, r in zip(first, rest)],
-                              "reply_ids": [[f, f, EOS] for f in first]})
-
-
-class ToyPolicy(Policy):
-    """``copy=False``: two uniformly random tokens + eos (obviously fake); ``copy=True``: exactly the human reply."""
-
-    def __init__(self, copy=False):
-        super().__init__()
-        self.vocab_size, self.pad_id, self.eos_id, self.max_reply_len = V, PAD, EOS, 3
-        self.copy = copy
-        self.dummy = torch.nn.Parameter(torch.zeros(()))
-
-    def sample(self, context, max_len=None, temperature=1.0, greedy=False):
-        B = context.batch_size
-        first = context.ids[:, :1] if self.copy else torch.randint(2, V, (B, 1))
-        second = first if self.copy else torch.randint(2, V, (B, 1))
-        ids = torch.cat([first, second, torch.full((B, 1), EOS)], 1)
-        return Replies(ids, torch.ones_like(ids), torch.zeros(ids.shape))
-
-    def score(self, context, ids, mask):
-        raise NotImplementedError("not needed here")
-
-    def rollout(self, context, replies, n, temperature=1.0):
-        raise NotImplementedError("not needed here")
 
 
 CFG = DiscriminatorConfig(embed_dim=16, filter_sizes=[1, 2], num_filters=[16, 16], dropout=0.0)
