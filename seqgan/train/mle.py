@@ -51,10 +51,15 @@ def make_accelerator(cfg):
     return Accelerator(mixed_precision=cfg.mle.mixed_precision, cpu=not torch.cuda.is_available())
 
 
-def _log():
-    from accelerate.logging import get_logger
+_SILENT = logging.getLogger(__name__ + ".other_ranks")
+_SILENT.disabled = True
 
-    return get_logger(__name__)
+
+def _log() -> logging.Logger:
+    """This module's logger on the main process, a disabled one on the others (one line per event, no rank tag)."""
+    from accelerate import PartialState
+
+    return logger if PartialState().is_main_process else _SILENT
 
 
 def tokenizer_texts(train) -> list[str]:
