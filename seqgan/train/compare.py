@@ -1,7 +1,8 @@
 """MLE vs adversarial generator, side by side on the same held-out pairs: BLEU, self-BLEU, distinct-1/2, mean
 length, perplexity on human replies, adversarial success against a fresh evaluator D, and example replies.
 
-``compare_models`` returns a :class:`Comparison`; ``write_comparison`` stores ``comparison.md`` and
+``compare_policies`` (any number of named generators; ``compare_models`` for a run's two) returns a
+:class:`Comparison`; ``write_comparison`` stores ``comparison.md`` and
 ``comparison.json`` in the run directory. Metric names carry their protocol (decoding, number of contexts).
 """
 
@@ -54,6 +55,7 @@ class Comparison:
     metrics: dict[str, dict[str, float]]
     examples: list[dict[str, str]] = dc_field(default_factory=list)
     notes: list[str] = dc_field(default_factory=list)
+    title: str = "MLE vs adversarial generator"
 
     def to_markdown(self) -> str:
         head = "| metric | " + " | ".join(self.models) + " |"
@@ -62,7 +64,7 @@ class Comparison:
             cells = [f"{vals[m]:.4g}" if isinstance(vals.get(m), float) and math.isfinite(vals[m]) else str(vals.get(m))
                      for m in self.models]
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
-        out = ["# MLE vs adversarial generator", "", *lines, ""]
+        out = [f"# {self.title}", "", *lines, ""]
         out += [f"- {note}" for note in self.notes]
         if self.examples:
             out += ["", "## Example replies (greedy)", ""]
@@ -74,7 +76,8 @@ class Comparison:
         return "\n".join(out) + "\n"
 
     def to_json(self) -> dict[str, Any]:
-        return {"models": self.models, "metrics": self.metrics, "examples": self.examples, "notes": self.notes}
+        return {"title": self.title, "models": self.models, "metrics": self.metrics, "examples": self.examples,
+                "notes": self.notes}
 
 
 def _batches(ds, pad_id: int, batch_size: int):
@@ -115,18 +118,18 @@ def human_perplexity(policy: Policy, tokenizer, ds, cfg: CompareConfig, device="
     return nll, math.exp(min(nll, 50.0))
 
 
-def compare_models(mle_policy: Policy, adv_policy: Policy, tokenizer, test_ds, cfg: CompareConfig,
-                   train_ds=None, adversuc_cfg=None, device="cpu") -> Comparison:
-    """Both generators on the first ``cfg.num_pairs`` pairs of ``test_ds`` (encoded, with ``context``/``reply``
-    text columns). ``train_ds`` (encoded training pairs) feeds the AdverSuc evaluator; without it AdverSuc is
-    skipped. ``adversuc_cfg`` is the evaluator's discriminator config (default: its module default)."""
+def compare_policies(models: dict[str, Policy], tokenizer, test_ds, cfg: CompareConfig, train_ds=None,
+                     adversuc_cfg=None, device="cpu", title: str = "MLE vs adversarial generator") -> Comparison:
+    """Every generator of ``models`` (name -> policy, in column order) on the first ``cfg.num_pairs`` pairs of
+    ``test_ds`` (encoded, with ``context``/``reply`` text columns). ``train_ds`` (encoded training pairs) feeds the
+    AdverSuc evaluator; without it AdverSuc is skipped. ``adversuc_cfg`` is the evaluator's discriminator config
+    (default: its module default). Every model sees the same contexts and the same sampling seed."""
     from seqgan.metrics.text import corpus_bleu, distinct_n, mean_length, self_bleu
 
     cfg.validate()
     test = test_ds.select(range(min(cfg.num_pairs, len(test_ds))))
     n = len(test)
     refs = [r.strip() for r in test["reply"]]
-    models = {"mle": mle_policy, "adversarial": adv_policy}
     metrics: dict[str, dict[str, float]] = {}
     greedy_texts: dict[str, list[str]] = {}
 
@@ -172,7 +175,14 @@ def compare_models(mle_policy: Policy, adv_policy: Policy, tokenizer, test_ds, c
         ex = {"context": " | ".join(test[i]["context"]), "human": refs[i]}
         ex.update({m: greedy_texts[m][i] for m in models})
         examples.append(ex)
-    return Comparison(list(models), metrics, examples, notes)
+    return Comparison(list(models), metrics, examples, notes, title=title)
+
+
+def compare_models(mle_policy: Policy, adv_policy: Policy, tokenizer, test_ds, cfg: CompareConfig,
+                   train_ds=None, adversuc_cfg=None, device="cpu") -> Comparison:
+    """:func:`compare_policies` of the two generators of a run, as columns ``mle`` and ``adversarial``."""
+    return compare_policies({"mle": mle_policy, "adversarial": adv_policy}, tokenizer, test_ds, cfg,
+                            train_ds=train_ds, adversuc_cfg=adversuc_cfg, device=device)
 
 
 def write_comparison(comparison: Comparison, run_dir: str | Path) -> Path:

@@ -158,41 +158,6 @@ def test_config_rejects_bad_values():
         from_dict(AdversarialConfig, {"rollout_rate": 1.5})
 
 
-def test_compare_models_table_and_files(tmp_path):
-    from datasets import Dataset
-
-    from seqgan.data import encode_pairs, train_tokenizer
-    from seqgan.data.config import DataConfig
-    from seqgan.train.compare import CompareConfig, compare_models, write_comparison
-
-    texts = ["hi there how are you", "i am fine thanks", "what do you do", "i like to read books",
-             "where do you live", "in a small town", "do you like music", "yes i play the guitar"] * 4
-    tok = train_tokenizer(texts, vocab_size=120, min_frequency=1)
-    pairs_ds = Dataset.from_dict({"conv_id": [str(i) for i in range(8)],
-                                  "context": [[texts[i]] for i in range(0, 16, 2)],
-                                  "reply": [texts[i + 1] for i in range(0, 16, 2)]})
-    dcfg = DataConfig(max_reply_tokens=8)
-    enc = encode_pairs(pairs_ds, tok, dcfg)
-    torch.manual_seed(0)
-    gcfg = GeneratorConfig(d_model=32, encoder_layers=1, decoder_layers=1, attention_heads=2, ffn_dim=64,
-                           dropout=0.0, max_positions=80)
-    ids = dict(pad_id=tok.pad_token_id, bos_id=tok.bos_token_id, eos_id=tok.eos_token_id)
-    mle = Seq2SeqPolicy.build(gcfg, len(tok), max_reply_len=8, **ids)
-    adv = Seq2SeqPolicy.build(gcfg, len(tok), max_reply_len=8, **ids)
-    cfg = CompareConfig(num_pairs=6, adversuc=False, examples=2, batch_size=4)
-    comp = compare_models(mle, adv, tok, enc, cfg)
-    assert set(comp.models) == {"mle", "adversarial"}
-    assert {"bleu_greedy_test6", "self_bleu_sample_test6", "distinct2_greedy_test6", "ppl_human_test6"} <= set(
-        comp.metrics)
-    # two different random models give different perplexities; both far above 1
-    ppl = comp.metrics["ppl_human_test6"]
-    assert ppl["mle"] != ppl["adversarial"] and min(ppl.values()) > 5
-    path = write_comparison(comp, tmp_path)
-    text = path.read_text()
-    assert "| metric | mle | adversarial |" in text and "context:" in text
-    assert json.loads((tmp_path / "comparison.json").read_text())["metrics"] == comp.metrics
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # train_adversarial on a run directory: outputs, resume equivalence, Ctrl-C
 
