@@ -23,6 +23,7 @@ from torch import Tensor, nn
 
 from seqgan.errors import CheckpointError, ConfigError
 from seqgan.models.policy import Context, Policy, Replies
+from seqgan.models.relaxed import RelaxedReplies, check_mode, finish_relaxed, relax
 from seqgan.models.sampling import sample_logits
 from seqgan.train.checkpoint import load_module, save_module
 
@@ -107,6 +108,24 @@ class LSTMPolicy(Policy):
             ids[:, t], logps[:, t] = tok[:, 0], lp[:, 0]
             x = self.embedding(ids[:, t])
         return Replies(ids=ids, mask=torch.ones_like(ids), logprobs=logps)
+
+    def relaxed_sample(self, context: Context, max_len: int | None = None, tau: float = 1.0,
+                       mode: str = "gumbel_soft", generator: torch.Generator | None = None) -> RelaxedReplies:
+        """Differentiable decoding: y_t = relax(logits_t) (B, V) and the next input is ``y_t @ E``.
+
+        Returns probs/logits (B, T, V), ids = argmax y_t (B, T) and an all-ones mask (fixed length).
+        """
+        self._check_context(context)
+        check_mode(mode, tau)
+        B, T = context.batch_size, int(max_len or self.max_reply_len)
+        x, state, ys, logits_all = self.start.expand(B, -1), None, [], []
+        for _ in range(T):
+            logits, state = self._step(x, state)  # (B, V)
+            y = relax(logits, tau, mode, generator)  # (B, V) with gradient
+            ys.append(y)
+            logits_all.append(logits)
+            x = y.to(self.embedding.weight.dtype) @ self.embedding.weight  # (B, E) soft embedding
+        return finish_relaxed(torch.stack(ys, 1), torch.stack(logits_all, 1), None, self.pad_id)
 
     @torch.no_grad()
     def prefix_states(self, ids: Tensor) -> tuple[Tensor, Tensor, Tensor]:

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from seqgan.models.relaxed import RelaxedReplies
+
 
 @dataclass
 class Context:
@@ -121,6 +123,24 @@ class Policy(nn.Module, ABC):
         Returns Replies with ids/mask of shape (B, T-1, n, T): ``out.ids[b, t-1, k, :t] == replies.ids[b, :t]``.
         A prefix that already ends with the end-of-sequence token is returned unchanged (nothing to complete).
         """
+
+    def relaxed_sample(
+        self,
+        context: Context,
+        max_len: int | None = None,
+        tau: float = 1.0,
+        mode: str = "gumbel_soft",
+        generator: torch.Generator | None = None,
+    ) -> RelaxedReplies:
+        """Decode one reply per row *with gradient*, feeding each step's relaxed token vector back as a soft
+        embedding (the Gumbel-softmax and continuous-vector routes; see :mod:`seqgan.models.relaxed`).
+
+        mode: ``gumbel_soft`` | ``gumbel_st`` (straight-through: exact one-hot forward) | ``softmax`` (no noise).
+        ``generator`` seeds the Gumbel noise (default: the global torch RNG). Runs in the module's current mode.
+        Returns :class:`RelaxedReplies` with probs/logits (B, T, V) and ids/mask (B, T), T <= max_len; the mask
+        ends at the first hard end-of-sequence token (fixed length for policies without one).
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not implement relaxed_sample")
 
     def nll(self, context: Context, ids: Tensor, mask: Tensor) -> Tensor:
         """Mean per-token negative log-likelihood (the MLE loss), a scalar with gradient."""

@@ -36,6 +36,7 @@ from transformers.modeling_outputs import BaseModelOutput
 from seqgan.config import field
 from seqgan.errors import CheckpointError, ConfigError
 from seqgan.models.policy import Context, Policy, Replies
+from seqgan.models.relaxed import RelaxedReplies, check_mode, finish_relaxed, relax
 from seqgan.models.sampling import sample_logits
 
 POLICY_FILE = "seqgan_policy.json"
@@ -377,6 +378,44 @@ class Seq2SeqPolicy(Policy):
                 out_mask[rows, t - 1, :, t:] = comp_mask.view(rows.shape[0], n, t_len - t)
         return Replies(out_ids, out_mask)
 
+    # ------------------------------------------------------------------ relaxed (differentiable) decoding
+    def relaxed_sample(
+        self,
+        context: Context,
+        max_len: int | None = None,
+        tau: float = 1.0,
+        mode: str = "gumbel_soft",
+        generator: torch.Generator | None = None,
+    ) -> RelaxedReplies:
+        """Differentiable decoding with the KV cache: y_t = relax(logits_t) (B, V); the next decoder input is the
+        soft embedding ``y_t @ E`` (times BART's ``embed_scale``; T5 uses its shared embedding unscaled).
+
+        All rows decode until every row has produced a hard eos (or ``max_len`` steps); the result is trimmed to
+        the longest reply. Returns probs/logits (B, T, V), ids (B, T) (argmax y_t, ``pad_id`` after the first
+        eos) and mask (B, T) (1 up to and including the first eos). Uses the module's current mode (dropout).
+        """
+        check_mode(mode, tau)
+        max_len = self.max_reply_len if max_len is None else int(max_len)
+        embed = self.model.get_decoder().embed_tokens
+        scale = float(getattr(embed, "embed_scale", None) or 1.0)
+        enc, enc_mask = self._encode(context)
+        B = enc.shape[0]
+        x = embed(torch.full((B, 1), self.bos_id, dtype=torch.long, device=enc.device))  # (B, 1, d), scaled
+        cache, ys, logits_all = self._empty_cache(), [], []
+        done = torch.zeros(B, dtype=torch.bool, device=enc.device)
+        for _ in range(max_len):
+            out = self.model(encoder_outputs=BaseModelOutput(last_hidden_state=enc), attention_mask=enc_mask,
+                             decoder_inputs_embeds=x, cache=cache, use_cache=True)
+            cache, logits = out.cache, out.logits[:, -1]  # (B, V)
+            y = relax(logits, tau, mode, generator)  # (B, V) with gradient
+            ys.append(y)
+            logits_all.append(logits)
+            done |= y.detach().argmax(-1) == self.eos_id
+            if bool(done.all()):
+                break
+            x = ((y.to(embed.weight.dtype) @ embed.weight) * scale).unsqueeze(1)  # (B, 1, d) soft embedding
+        return finish_relaxed(torch.stack(ys, 1), torch.stack(logits_all, 1), self.eos_id, self.pad_id)
+
     # ------------------------------------------------------------------ chat convenience (HF generate)
     @torch.no_grad()
     def generate_replies(
@@ -390,9 +429,14 @@ class Seq2SeqPolicy(Policy):
         num_beams: int = 1,
         num_return_sequences: int = 1,
         max_len: int | None = None,
+        no_repeat_ngram_size: int = 0,
+        repetition_penalty: float = 1.0,
     ) -> Replies:
         """Replies by HF ``generate`` (greedy, beam search, top-k / top-p sampling); ids/mask (B*R, T'), R =
-        ``num_return_sequences`` (rows b*R .. b*R+R-1 answer context row b); ``logprobs`` is None."""
+        ``num_return_sequences`` (rows b*R .. b*R+R-1 answer context row b); ``logprobs`` is None.
+
+        ``no_repeat_ngram_size`` (0 = off) and ``repetition_penalty`` (1 = off) are HF's n-gram blocking and
+        repetition penalty, the usual guards against a small model looping on one phrase."""
         if num_return_sequences > num_beams and not do_sample:
             raise ConfigError(
                 f"num_return_sequences ({num_return_sequences}) must be <= num_beams ({num_beams}) without sampling"
@@ -411,6 +455,8 @@ class Seq2SeqPolicy(Policy):
             top_p=top_p if do_sample else None,
             num_beams=num_beams,
             num_return_sequences=num_return_sequences,
+            no_repeat_ngram_size=no_repeat_ngram_size or None,
+            repetition_penalty=repetition_penalty if repetition_penalty != 1.0 else None,
         )
         with _eval_mode(self.model):
             out = self.model.generate(input_ids=ctx_ids, attention_mask=ctx_mask, generation_config=gen)
