@@ -81,12 +81,12 @@ def wgan_gp_critic_loss(disc, context: Context, real: Tensor, real_mask: Tensor,
     d_fake = disc(context, fake, fake_mask).logit.float()
     gp = gradient_penalty(disc, context, real, fake, torch.maximum(real_mask, fake_mask))
     loss = d_fake.mean() - d_real.mean() + gp_weight * gp
-    terms = {"critic_real": float(d_real.mean()), "critic_fake": float(d_fake.mean()),
-             "wdist": float(d_real.mean() - d_fake.mean()), "gp": float(gp)}
+    r, f = float(d_real.detach().mean()), float(d_fake.detach().mean())
+    terms = {"critic_real": r, "critic_fake": f, "wdist": r - f, "gp": float(gp.detach())}
     if mismatch_weight > 0 and mismatch_perm is not None and not context.is_empty and context.batch_size > 1:
         d_wrong = disc(context.index(mismatch_perm.to(context.ids.device)), real, real_mask).logit.float()
         loss = loss + mismatch_weight * (d_wrong.mean() - d_real.mean())
-        terms["critic_mismatch"] = float(d_wrong.mean())
+        terms["critic_mismatch"] = float(d_wrong.detach().mean())
     return loss, terms
 
 

@@ -1,6 +1,7 @@
 """The adversarial alternation itself, independent of run directories: k D-steps with G fixed, then g G-steps with
 D fixed (sample -> per-token reward -> baseline -> REINFORCE, with teacher-forcing MLE steps on human pairs in
-between, as Li et al. 2017 found necessary for stability).
+between, as Li et al. 2017 found necessary for stability). With ``route: gumbel | continuous`` the D and G steps
+are those of :mod:`seqgan.train.routes` (G's relaxed (B, T, V) replies, gradients through D) in the same loop.
 
 :class:`AdversarialTrainer` holds everything a resumed run needs (G, D, both optimisers, the baseline, the rollout
 policy's lagging copy, the data streams) and exposes it as one ``state_dict``; :mod:`seqgan.train.adversarial`
@@ -23,6 +24,7 @@ from seqgan.errors import ConfigError
 from seqgan.objectives.discriminator_loss import mismatch_permutation as derangement  # noqa: F401
 from seqgan.models.policy import Context, Policy, Replies
 from seqgan.objectives.reinforce import reinforce_loss
+from seqgan.train.route_config import RouteConfig
 from seqgan.rewards import (
     BASELINES,
     REWARDS,
@@ -38,8 +40,10 @@ from seqgan.rewards import (
 
 
 @dataclass
-class AdversarialConfig:
-    """Adversarial fine-tuning of the generator against the discriminator (section ``adversarial``)."""
+class AdversarialConfig(RouteConfig):
+    """Adversarial fine-tuning of the generator against the discriminator (section ``adversarial``); the route
+    keys (``route``, ``gumbel_mode``, ``tau_schedule``, ``critic``, ``mitigation`` ...) come from
+    :class:`~seqgan.train.route_config.RouteConfig`."""
 
     rounds: int = field(30, help="number of rounds; each = d_steps D updates then g_steps G updates")
     d_steps: int = field(1, help="k: discriminator updates per round (G fixed, fresh G samples each)")
@@ -65,6 +69,7 @@ class AdversarialConfig:
     save_every: int = field(10, help="write a resumable checkpoint every N rounds (0 = only at the end)")
 
     def validate(self) -> None:
+        self.validate_route()
         if self.reward not in REWARDS:
             raise ConfigError(f"adversarial.reward: expected one of {list(REWARDS)}, got {self.reward!r}")
         if self.baseline not in BASELINES:
@@ -168,13 +173,20 @@ class AdversarialTrainer:
         # a D without trainable parameters (a fixed scorer) is allowed when d_steps is 0
         self.d_opt = torch.optim.Adam(self.d_params, lr=cfg.d_lr) if self.d_params else None
         self.perm_gen = torch.Generator().manual_seed(seed + 7919)
-        self.rollout_policy = RolloutPolicy(policy, cfg.rollout_rate) if cfg.reward == "rollout" else None
-        self.reward = build_reward(cfg.reward, disc, self.rollout_policy, n=cfg.rollout_n,
+        pg = not cfg.relaxed  # the relaxed routes need no reward, rollout copy or baseline of their own
+        self.rollout_policy = RolloutPolicy(policy, cfg.rollout_rate) if pg and cfg.reward == "rollout" else None
+        self.reward = build_reward(cfg.reward if pg else "sequence", disc, self.rollout_policy, n=cfg.rollout_n,
                                    temperature=cfg.temperature, chunk_size=cfg.rollout_chunk)
         cheap = PrefixReward(disc) if cfg.reward == "prefix" else SequenceReward(disc)
         self.baseline = build_baseline(cfg.baseline, cfg.baseline_decay, policy, cheap)
         self.round = 0
         self.g_step_count = 0
+        if cfg.relaxed:
+            from seqgan.train.routes import RelaxedRoute
+
+            self.route = RelaxedRoute(self)
+        else:
+            self.route = None
 
     # -- phases ------------------------------------------------------------------------------------------------
     def _set_trainable(self, g: bool, d: bool) -> None:
@@ -187,6 +199,8 @@ class AdversarialTrainer:
         """One D update on human pairs vs fresh G samples vs mismatched contexts (G fixed)."""
         if self.d_opt is None:
             raise ValueError("the discriminator has no trainable parameters; set d_steps to 0")
+        if self.route is not None:
+            return self.route.d_step()
         self._set_trainable(g=False, d=True)
         context, human = _batch_to(self.human.next(), self.device)
         with torch.no_grad(), eval_mode(self.policy):
@@ -202,6 +216,8 @@ class AdversarialTrainer:
 
     def g_step(self) -> dict[str, float]:
         """One REINFORCE update of G with D fixed, then (every ``teacher_forcing_every`` steps) one MLE update."""
+        if self.route is not None:
+            return self.route.g_step()
         cfg = self.cfg
         self._set_trainable(g=True, d=False)
         context, _ = _batch_to(self.human.next(), self.device)
@@ -242,15 +258,24 @@ class AdversarialTrainer:
         if isinstance(self.reward, MonteCarloReward):
             out["rollout_s"] = self.reward.last_timing["rollout_s"]
             out["rollout_d_s"] = self.reward.last_timing["disc_s"]
-        if cfg.teacher_forcing_every and self.g_step_count % cfg.teacher_forcing_every == 0:
-            tf_ctx, tf_human = _batch_to(self.human.next(), self.device)
-            nll = self.policy.nll(tf_ctx, tf_human.ids, tf_human.mask)
-            self.g_opt.zero_grad(set_to_none=True)
-            self.backward(cfg.teacher_forcing_weight * nll)
-            _grad_norm_clip(self.g_params, cfg.max_grad_norm)
-            self.g_opt.step()
-            out["tf_nll"] = float(nll.detach())
+        tf = self.teacher_forcing_step()
+        if tf is not None:
+            out["tf_nll"] = tf
         return out
+
+    def teacher_forcing_step(self) -> float | None:
+        """After every ``teacher_forcing_every``-th G step: one MLE update of G on human pairs; returns its NLL
+        (None when no step is due)."""
+        cfg = self.cfg
+        if not (cfg.teacher_forcing_every and self.g_step_count % cfg.teacher_forcing_every == 0):
+            return None
+        tf_ctx, tf_human = _batch_to(self.human.next(), self.device)
+        nll = self.policy.nll(tf_ctx, tf_human.ids, tf_human.mask)
+        self.g_opt.zero_grad(set_to_none=True)
+        self.backward(cfg.teacher_forcing_weight * nll)
+        _grad_norm_clip(self.g_params, cfg.max_grad_norm)
+        self.g_opt.step()
+        return float(nll.detach())
 
     def run_round(self) -> dict[str, float]:
         """k D-steps then g G-steps; metrics averaged over the steps of each phase, plus wall times."""
@@ -269,7 +294,7 @@ class AdversarialTrainer:
                 out[k] = sum(vals) / len(vals)
         out["d_time_s"] = t1 - t0
         out["g_time_s"] = t2 - t1
-        out["reward_time_s"] = sum(log["reward_s"] for log in g_logs)
+        out["reward_time_s"] = sum(log.get("reward_s", 0.0) for log in g_logs)
         out["round_s"] = t2 - t0
         return out
 

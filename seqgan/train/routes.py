@@ -1,0 +1,105 @@
+"""D-steps and G-steps of the relaxed routes (``adversarial.route: gumbel | continuous``).
+
+G decodes with :meth:`Policy.relaxed_sample` (Gumbel-softmax soft / straight-through, or plain softmax vectors)
+at the scheduled temperature, and D reads those (B, T, V) sequences as its fake examples:
+
+- **D-step** (G fixed): human replies vs G's relaxed replies vs human replies under mismatched contexts, with the
+  trainer's three-term loss (``critic: gan``) or the WGAN-GP critic loss (``critic: wgan_gp``); the cheating score
+  of D's real vs fake inputs is logged.
+- **G-step** (D fixed: its parameters get no gradient, eval mode): G's relaxed replies go through D and D's output
+  is back-propagated into G (non-saturating / minimax / Wasserstein loss); then the same teacher-forcing MLE step
+  as the policy-gradient route.
+
+The temperature follows the schedule at the trainer's G-step counter (part of the resumable state).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from seqgan.metrics.cheating import cheating_score
+from seqgan.models.policy import Replies, eval_mode
+from seqgan.objectives.discriminator_loss import mismatch_permutation
+from seqgan.objectives.relaxed_gan import discriminator_inputs, fake_input, generator_loss, wgan_gp_critic_loss
+
+
+class RelaxedRoute:
+    """The route's steps for an :class:`~seqgan.train.adversarial_core.AdversarialTrainer` (shares its models,
+    optimisers, data stream and counters)."""
+
+    def __init__(self, trainer) -> None:
+        self.trainer = trainer
+        cfg = trainer.cfg
+        self.mode = "softmax" if cfg.route == "continuous" else f"gumbel_{cfg.gumbel_mode}"
+        self.schedule = cfg.schedule()
+        self.g_loss_kind = "wasserstein" if cfg.critic == "wgan_gp" else cfg.g_loss
+
+    @property
+    def tau(self) -> float:
+        """The temperature of the next G step."""
+        return self.schedule.tau(self.trainer.g_step_count)
+
+    def d_step(self) -> dict[str, float]:
+        """One D (critic) update on human vs G's relaxed replies (G fixed); returns losses, per-term accuracies
+        (GAN critic) or critic values (WGAN-GP), and the cheating score."""
+        from seqgan.train.adversarial_core import _batch_to, _grad_norm_clip
+
+        tr, cfg = self.trainer, self.trainer.cfg
+        tr._set_trainable(g=False, d=True)
+        context, human = _batch_to(tr.human.next(), tr.device)
+        tau = self.tau
+        with torch.no_grad(), eval_mode(tr.policy):
+            rel = tr.policy.relaxed_sample(context, tau=tau, mode=self.mode)
+        real, fake = discriminator_inputs(rel.probs, human.ids, cfg.mitigation)
+        perm = mismatch_permutation(context.batch_size, tr.perm_gen).to(tr.device)
+        tr.disc.train()
+        if cfg.critic == "wgan_gp":
+            real_vec = torch.nn.functional.one_hot(real, fake.shape[-1]).float()  # (B, T, V)
+            loss, terms = wgan_gp_critic_loss(tr.disc, context, real_vec, human.mask, fake, rel.mask,
+                                              cfg.gp_weight, cfg.critic_mismatch_weight, perm)
+        else:  # D accepts (B, T, V) vectors wherever it accepts ids: the three-term loss reads them as they are
+            loss, terms = tr.d_loss(tr.disc, context, Replies(real, human.mask), Replies(fake, rel.mask), perm)
+        tr.d_opt.zero_grad(set_to_none=True)
+        tr.backward(loss)
+        _grad_norm_clip(tr.d_params, cfg.max_grad_norm)
+        tr.d_opt.step()
+        out = {"d_loss": float(loss.detach()), **{f"d_{k}": float(v) for k, v in terms.items()}}
+        if cfg.cheat_score and context.batch_size >= 2:
+            out.update(cheating_score(real, human.mask, fake, rel.mask))
+        return out
+
+    def g_step(self) -> dict[str, float]:
+        """One update of G through the fixed D, then (every ``teacher_forcing_every`` steps) one MLE update."""
+        from seqgan.train.adversarial_core import _batch_to, _grad_norm_clip
+
+        tr, cfg = self.trainer, self.trainer.cfg
+        tr._set_trainable(g=True, d=False)
+        context, _ = _batch_to(tr.human.next(), tr.device)
+        tau = self.tau
+        tr.policy.train()
+        rel = tr.policy.relaxed_sample(context, tau=tau, mode=self.mode)  # (B, T, V) with gradient
+        with eval_mode(tr.disc):
+            logit = tr.disc(context, fake_input(rel.probs, cfg.mitigation), rel.mask).logit  # (B,)
+        loss = generator_loss(logit, self.g_loss_kind)
+        tr.g_opt.zero_grad(set_to_none=True)
+        tr.backward(loss)
+        _grad_norm_clip(tr.g_params, cfg.max_grad_norm)
+        tr.g_opt.step()
+        tr.g_step_count += 1
+        m = rel.mask.float()
+        p = rel.probs.detach().float()
+        entropy = -(p * p.clamp(min=1e-12).log()).sum(-1)  # (B, T)
+        out = {
+            "tau": tau,
+            "g_loss": float(loss.detach()),
+            "g_d_logit": float(logit.detach().float().mean()),
+            "g_max_prob": float((p.amax(-1) * m).sum() / m.sum().clamp(min=1)),
+            "g_entropy": float((entropy * m).sum() / m.sum().clamp(min=1)),
+            "sample_len": float(m.sum(1).mean()),
+        }
+        if self.g_loss_kind != "wasserstein":
+            out["g_d_prob"] = float(torch.sigmoid(logit.detach().float()).mean())
+        tf = tr.teacher_forcing_step()
+        if tf is not None:
+            out["tf_nll"] = tf
+        return out
