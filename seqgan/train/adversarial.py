@@ -71,7 +71,8 @@ def read_adversarial_metrics(run_dir: str | Path) -> list[dict]:
 
 
 def plot_adversarial(run_dir: str | Path) -> Path | None:
-    """PNG of D's accuracy per term, mean reward and baseline, G's NLL on held-out human replies, round times."""
+    """PNG of D's accuracy per term (and the relaxed routes' cheating score), mean reward and baseline (relaxed
+    routes: D's probability of G's replies and the temperature), G's NLL on held-out human replies, round times."""
     records = read_adversarial_metrics(run_dir)
     if not records:
         return None
@@ -90,10 +91,13 @@ def plot_adversarial(run_dir: str | Path) -> Path | None:
 
     for key in ("d_acc_real", "d_acc_fake", "d_acc_mismatch", "d_acc_realism", "d_acc_match"):
         curve(axes[0, 0], key, key[2:])
+    curve(axes[0, 0], "cheat_auc", "cheating score (max-prob/entropy AUC)")
     axes[0, 0].set_title("D accuracy per term")
     curve(axes[0, 1], "reward_mean", "mean reward")
     curve(axes[0, 1], "baseline", "baseline")
     curve(axes[0, 1], "reward_final", "D(c, x) of the sampled reply")
+    curve(axes[0, 1], "g_d_prob", "D(c, G's relaxed reply)")
+    curve(axes[0, 1], "tau", "temperature tau")
     axes[0, 1].set_title("reward")
     curve(axes[1, 0], "valid_nll", "held-out NLL")
     curve(axes[1, 0], "tf_nll", "teacher-forcing NLL (train)")

@@ -87,13 +87,13 @@ class RelaxedRoute:
         tr.g_opt.step()
         tr.g_step_count += 1
         m = rel.mask.float()
-        p = rel.probs.detach().float()
-        entropy = -(p * p.clamp(min=1e-12).log()).sum(-1)  # (B, T)
+        logp = torch.log_softmax(rel.logits.detach().float(), -1)  # (B, T, V) the policy itself (no noise / tau)
+        entropy = -(logp.exp() * logp).sum(-1)  # (B, T)
         out = {
             "tau": tau,
             "g_loss": float(loss.detach()),
             "g_d_logit": float(logit.detach().float().mean()),
-            "g_max_prob": float((p.amax(-1) * m).sum() / m.sum().clamp(min=1)),
+            "g_max_prob": float((rel.probs.detach().amax(-1) * m).sum() / m.sum().clamp(min=1)),  # of what D read
             "g_entropy": float((entropy * m).sum() / m.sum().clamp(min=1)),
             "sample_len": float(m.sum(1).mean()),
         }
