@@ -10,6 +10,7 @@ replaced by a ``constant`` or by ``uniform_random`` numbers. Writes ``results.md
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import logging
 import math
@@ -19,8 +20,9 @@ from pathlib import Path
 import torch
 
 from seqgan.config import save_config
-from seqgan.data.oracle import ORACLE_DIR, DATA_FILE, build_oracle, load_data, sample_sequences, save_data
-from seqgan.errors import ConfigError
+from seqgan.data.oracle import (ORACLE_DIR, DATA_FILE, build_oracle, load_data, load_oracle, sample_sequences,
+                                save_data)
+from seqgan.errors import CheckpointError, ConfigError
 from seqgan.metrics.oracle import nll_oracle, nll_test, oracle_entropy
 from seqgan.models.discriminator import Discriminator
 from seqgan.models.lstm import LSTMPolicy, LSTMShape
@@ -28,7 +30,9 @@ from seqgan.models.policy import Context, Replies, eval_mode
 from seqgan.objectives.discriminator_loss import LossWeights, discriminator_loss
 from seqgan.objectives.reinforce import reinforce_loss
 from seqgan.rewards import MonteCarloReward, PrefixReward, RolloutPolicy
-from seqgan.rewards.scorers import BleuScorer, ConstantScorer, UniformScorer
+from seqgan.rewards.scorers import BleuScorer, ConstantScorer, InputFreeRolloutReward, UniformScorer
+from seqgan.train.checkpoint import (STATE_FILE, atomic_write_text, load_module, load_state, save_module, save_state,
+                                     write_checkpoint)
 from seqgan.train.oracle_config import ROWS, OracleConfig
 
 logger = logging.getLogger(__name__)
@@ -105,17 +109,64 @@ def train_discriminator(disc: Discriminator, opt: torch.optim.Optimizer, policy:
 
 
 # --------------------------------------------------------------------------- the benchmark
-class OracleBenchmark:
-    """Holds the oracle, the data and the shared MLE / D checkpoints; :meth:`run_row` trains and scores one row."""
+MLE_CHECKPOINT = "checkpoints/mle"
+DISC_CHECKPOINT = "checkpoints/disc_pretrained"
+PROGRESS_FILE = "progress.json"
+# config keys that do not change any result (a resumed run may differ in them)
+_NOT_FINGERPRINTED = ("run_dir", "threads", "cpu", "rows")
 
-    def __init__(self, cfg: OracleConfig) -> None:
+
+def config_fingerprint(cfg: OracleConfig) -> dict:
+    """The config as a plain dict without the keys that cannot change a result (``run_dir``, ``threads``, ...)."""
+    d = dataclasses.asdict(cfg)
+    return {k: v for k, v in d.items() if k not in _NOT_FINGERPRINTED}
+
+
+class OracleBenchmark:
+    """Holds the oracle, the data and the shared MLE / D checkpoints; :meth:`run_row` trains and scores one row.
+
+    Every stage leaves an atomic checkpoint in ``run_dir`` (``checkpoints/mle``, ``checkpoints/disc_pretrained``)
+    and every finished row is recorded in ``progress.json``, so ``resume=True`` skips whatever is already done.
+    Models and data live on ``device`` (``accelerate.Accelerator().device``: a GPU when there is one).
+    """
+
+    def __init__(self, cfg: OracleConfig, device: torch.device | str = "cpu", resume: bool = False) -> None:
         cfg.validate()
         self.cfg = cfg
+        self.device = torch.device(device)
         self.dir = Path(cfg.run_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.shape = LSTMShape(cfg.data.vocab_size, cfg.data.embed_dim, cfg.data.hidden_dim, cfg.data.seq_len)
         self.metrics_file = self.dir / "metrics.jsonl"
-        self.metrics_file.write_text("")
+        self.progress = {"config": config_fingerprint(cfg), "rows": {}}
+        if resume:
+            self._load_progress()
+        else:
+            self.metrics_file.write_text("")
+        self.disc = None
+        self.disc_wall = 0.0
+
+    # ------------------------------------------------------------------ bookkeeping
+    def _load_progress(self) -> None:
+        path = self.dir / PROGRESS_FILE
+        if not path.is_file():
+            logger.info("nothing to resume in %s: starting from scratch", self.dir)
+            self.metrics_file.write_text("")
+            return
+        try:
+            saved = json.loads(path.read_text())
+        except json.JSONDecodeError as err:
+            raise CheckpointError(f"{path}: corrupt progress file ({err.msg})") from None
+        old, new = saved.get("config", {}), self.progress["config"]
+        if old != new:
+            diff = _first_difference(old, new)
+            raise ConfigError(f"{path}: written with a different config ({diff}); "
+                              "drop --resume or use another run_dir")
+        self.progress = saved
+        logger.info("resuming %s: rows done %s", self.dir, sorted(saved["rows"]))
+
+    def save_progress(self) -> None:
+        atomic_write_text(self.dir / PROGRESS_FILE, json.dumps(self.progress, indent=1))
 
     def log(self, **record) -> None:
         with self.metrics_file.open("a") as fh:
@@ -127,84 +178,137 @@ class OracleBenchmark:
 
     # ------------------------------------------------------------------ shared stages
     def prepare(self) -> None:
+        """The oracle, its train/test samples and its entropy estimate (reloaded when already on disk)."""
         d = self.cfg.data
-        self.oracle = build_oracle(self.shape, d.oracle_seed)
-        self.oracle.save(self.dir / ORACLE_DIR)
-        self.train = sample_sequences(self.oracle, d.n_train, seed=d.oracle_seed + 1)
-        self.test = sample_sequences(self.oracle, d.n_test, seed=d.oracle_seed + 2)
-        save_data(self.dir / DATA_FILE, self.train, self.test)
-        self.train, self.test = load_data(self.dir / DATA_FILE, d.vocab_size)
+        data_file, oracle_dir = self.dir / DATA_FILE, self.dir / ORACLE_DIR
+        if "entropy" in self.progress and data_file.is_file() and oracle_dir.is_dir():
+            self.oracle = load_oracle(oracle_dir).to(self.device)
+            self.train, self.test = load_data(data_file, d.vocab_size)
+            self.train, self.test = self.train.to(self.device), self.test.to(self.device)
+            self.entropy = self.progress["entropy"]
+            return
+        oracle = build_oracle(self.shape, d.oracle_seed)
+        write_checkpoint(oracle_dir, oracle.save)
+        self.oracle = oracle.to(self.device)
+        train = sample_sequences(self.oracle, d.n_train, seed=d.oracle_seed + 1)
+        test = sample_sequences(self.oracle, d.n_test, seed=d.oracle_seed + 2)
+        save_data(data_file, train.cpu(), test.cpu())
+        self.train, self.test = load_data(data_file, d.vocab_size)
+        self.train, self.test = self.train.to(self.device), self.test.to(self.device)
         torch.manual_seed(d.oracle_seed + 3)
         self.entropy = oracle_entropy(self.oracle, d.n_eval)
+        self.progress["entropy"] = self.entropy
+        self.save_progress()
         logger.info("oracle entropy (NLL-oracle of its own samples): %.3f", self.entropy)
 
     def pretrain(self) -> None:
+        """MLE pretraining of the generator, or its checkpoint when resuming."""
         c = self.cfg
         torch.manual_seed(c.seed)
-        self.random_policy = LSTMPolicy(self.shape)
+        self.random_policy = LSTMPolicy(self.shape).to(self.device)
         self.mle = copy.deepcopy(self.random_policy)
         self.mle_opt = torch.optim.Adam(self.mle.parameters(), lr=c.mle.lr)
+        ckpt = self.dir / MLE_CHECKPOINT
+        if "mle" in self.progress and (ckpt / "COMPLETE").is_file():
+            load_module(self.mle, ckpt / "generator.safetensors")
+            state = load_state(ckpt / STATE_FILE)
+            self.mle_opt.load_state_dict(state["optimizer"])
+            self.mle_curve, self.mle_wall = self.progress["mle"]["curve"], self.progress["mle"]["wall_s"]
+            logger.info("MLE checkpoint reused from %s", ckpt)
+            return
         steps_per_epoch = max(1, c.data.n_train // c.mle.batch_size)
         t0 = time.perf_counter()
         self.mle_curve = []
         for epoch in range(c.mle.epochs):
             loss = mle_steps(self.mle, self.mle_opt, self.train, steps_per_epoch, c.mle.batch_size, c.mle.grad_clip)
             if (epoch + 1) % max(1, c.mle.epochs // 10) == 0 or epoch + 1 == c.mle.epochs:
-                nll_o = nll_oracle(self.oracle, self.mle, min(c.data.n_eval, 2000))
+                nll_o = nll_oracle(self.oracle, self.mle, c.adv.curve_samples)
                 self.mle_curve.append((epoch + 1, nll_o))
                 self.log(stage="mle", epoch=epoch + 1, loss=loss, nll_oracle=nll_o)
                 logger.info("MLE epoch %d: loss %.3f NLL-oracle %.3f", epoch + 1, loss, nll_o)
         self.mle_wall = time.perf_counter() - t0
-        self.mle.save(self.dir / "generator_mle")
-        self.disc = None
+
+        def write(staging: Path) -> None:
+            save_module(self.mle, staging / "generator.safetensors")
+            save_state(staging / STATE_FILE, {"optimizer": self.mle_opt.state_dict()})
+
+        write_checkpoint(ckpt, write)
+        write_checkpoint(self.dir / "generator_mle", self.mle.save)
+        self.progress["mle"] = {"curve": self.mle_curve, "wall_s": self.mle_wall}
+        self.save_progress()
 
     def pretrain_discriminator(self) -> None:
+        """D pretraining on the MLE generator's samples, or its checkpoint when resuming."""
         c = self.cfg
         torch.manual_seed(c.seed + 1)
-        self.disc = Discriminator(c.disc.model, c.data.vocab_size, pad_id=0)
+        self.disc = Discriminator(c.disc.model, c.data.vocab_size, pad_id=0).to(self.device)
         self.disc_opt = torch.optim.Adam(self.disc.parameters(), lr=c.disc.lr)
+        ckpt = self.dir / DISC_CHECKPOINT
+        if "disc" in self.progress and (ckpt / "COMPLETE").is_file():
+            load_module(self.disc, ckpt / "discriminator.safetensors")
+            self.disc_opt.load_state_dict(load_state(ckpt / STATE_FILE)["optimizer"])
+            self.disc.eval()
+            self.disc_wall = self.progress["disc"]["wall_s"]
+            logger.info("pretrained D reused from %s", ckpt)
+            return
         t0 = time.perf_counter()
         terms = train_discriminator(self.disc, self.disc_opt, self.mle, self.train, c.disc.pretrain_refreshes,
                                     c.disc.epochs, c.disc.negatives, c.disc.batch_size)
         self.disc_wall = time.perf_counter() - t0
         self.log(stage="d_pretrain", wall_s=self.disc_wall, **terms)
         logger.info("D pretrained in %.1fs: %s", self.disc_wall, terms)
-        self.disc.save(self.dir / "discriminator_pretrained")
+
+        def write(staging: Path) -> None:
+            save_module(self.disc, staging / "discriminator.safetensors")
+            save_state(staging / STATE_FILE, {"optimizer": self.disc_opt.state_dict()})
+
+        write_checkpoint(ckpt, write)
+        write_checkpoint(self.dir / "discriminator_pretrained", self.disc.save)
+        self.progress["disc"] = {"wall_s": self.disc_wall}
+        self.save_progress()
 
     # ------------------------------------------------------------------ rows
+    def _reward(self, name: str, policy: LSTMPolicy, rollout_policy: RolloutPolicy):
+        """The per-token reward of a policy-gradient row and the (D, D optimiser) it trains, if any."""
+        c, a = self.cfg, self.cfg.adv
+        if name in ("seqgan", "prefix"):
+            disc = copy.deepcopy(self.disc)
+            disc_opt = torch.optim.Adam(disc.parameters(), lr=c.disc.lr)
+            disc_opt.load_state_dict(self.disc_opt.state_dict())
+            reward = MonteCarloReward(disc, rollout_policy, a.rollouts) if name == "seqgan" else PrefixReward(disc)
+            return reward, disc, disc_opt
+        if name == "pg_bleu":
+            bleu = BleuScorer(self.train[:c.data.bleu_references], c.data.vocab_size)
+            return MonteCarloReward(bleu, rollout_policy, a.rollouts), None, None
+        if name == "constant":  # D's score replaced by a constant: no rollout can change it
+            return InputFreeRolloutReward(ConstantScorer(a.constant_value), a.rollouts), None, None
+        if name == "uniform_random":  # D's score replaced by U(0, 1) noise: rollouts are never looked at
+            return InputFreeRolloutReward(UniformScorer(), a.rollouts), None, None
+        raise ConfigError(f"rows: no reward defined for row {name!r}")
+
     def run_row(self, name: str) -> dict:
         c, a = self.cfg, self.cfg.adv
+        torch.manual_seed(c.seed + 1000 * (ROWS.index(name) + 1))  # every row alike whatever ran before it
         if name == "random":
             nll_o, nll_t = self.evaluate(self.random_policy)
             return {"row": name, "nll_oracle": nll_o, "nll_test": nll_t, "wall_s": 0.0, "curve": []}
         if name == "mle":
             nll_o, nll_t = self.evaluate(self.mle)
             return {"row": name, "nll_oracle": nll_o, "nll_test": nll_t, "wall_s": self.mle_wall, "curve": []}
-        torch.manual_seed(c.seed + 1000 * (ROWS.index(name) + 1))
         policy = copy.deepcopy(self.mle)
         opt = torch.optim.Adam(policy.parameters(), lr=c.mle.lr)
-        opt.load_state_dict(self.mle_opt.state_dict())  # continue the MLE optimizer (reference code: same optimizer)
-        disc = disc_opt = reward = None
+        mle_rows = name in ("mle_continued", "scheduled_sampling")
+        if mle_rows or not a.fresh_optimizer:  # MLE rows continue MLE's Adam; PG rows get a new one by default
+            opt.load_state_dict(self.mle_opt.state_dict())
         rollout_policy = RolloutPolicy(policy, rate=a.rollout_rate)
-        if name in ("seqgan", "prefix"):
-            disc = copy.deepcopy(self.disc)
-            disc_opt = torch.optim.Adam(disc.parameters(), lr=c.disc.lr)
-            disc_opt.load_state_dict(self.disc_opt.state_dict())
-            reward = (MonteCarloReward(disc, rollout_policy, a.rollouts) if name == "seqgan" else PrefixReward(disc))
-        elif name == "pg_bleu":
-            reward = MonteCarloReward(BleuScorer(self.train[:c.data.bleu_references], c.data.vocab_size),
-                                      rollout_policy, a.rollouts)
-        elif name == "constant":
-            reward = MonteCarloReward(ConstantScorer(a.constant_value), rollout_policy, a.rollouts)
-        elif name == "uniform_random":
-            reward = MonteCarloReward(UniformScorer(), rollout_policy, a.rollouts)
+        reward, disc, disc_opt = (None, None, None) if mle_rows else self._reward(name, policy, rollout_policy)
         mle_steps_per_round = max(1, round(a.mle_epochs_per_round * c.data.n_train / c.mle.batch_size))
         t0 = time.perf_counter()
         eval_s = rollout_s = scorer_s = d_s = 0.0
         curve = [(0, self._curve_point(self.mle))]
         for rnd in range(1, a.rounds + 1):
             info: dict[str, float] = {}
-            if name in ("mle_continued", "scheduled_sampling"):
+            if mle_rows:
                 ss = a.ss_max_prob * rnd / a.rounds if name == "scheduled_sampling" else 0.0
                 info["loss"] = mle_steps(policy, opt, self.train, mle_steps_per_round, c.mle.batch_size,
                                          c.mle.grad_clip, ss_prob=ss)
@@ -227,18 +331,30 @@ class OracleBenchmark:
                 logger.info("%s round %d: NLL-oracle %.3f", name, rnd, curve[-1][1])
         wall = time.perf_counter() - t0 - eval_s
         nll_o, nll_t = self.evaluate(policy)
-        policy.save(self.dir / f"generator_{name}")
+        write_checkpoint(self.dir / f"generator_{name}", policy.save)
         return {"row": name, "nll_oracle": nll_o, "nll_test": nll_t, "wall_s": wall, "rollout_s": rollout_s,
                 "scorer_s": scorer_s, "d_train_s": d_s, "curve": curve}
 
     def _curve_point(self, policy: LSTMPolicy) -> float:
-        return nll_oracle(self.oracle, policy, min(self.cfg.data.n_eval, 2000))
+        return nll_oracle(self.oracle, policy, self.cfg.adv.curve_samples)
+
+
+def _first_difference(old: dict, new: dict, prefix: str = "") -> str:
+    """``key: saved X, now Y`` for the first differing (nested) config key."""
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            if a != b:
+                return _first_difference(a, b, f"{prefix}{key}.")
+        elif a != b:
+            return f"{prefix}{key}: saved {a!r}, now {b!r}"
+    return "unknown difference"
 
 
 # --------------------------------------------------------------------------- outputs
 def write_results(run_dir: Path, cfg: OracleConfig, rows: list[dict], extra: dict) -> None:
     """``results.json`` (everything) and ``results.md`` (the table)."""
-    (run_dir / "results.json").write_text(json.dumps({"seed": cfg.seed, **extra, "rows": rows}, indent=2))
+    atomic_write_text(run_dir / "results.json", json.dumps({"seed": cfg.seed, **extra, "rows": rows}, indent=2))
     lines = [f"# Synthetic oracle benchmark (seed {cfg.seed})", "",
              f"Oracle entropy (NLL-oracle of {cfg.data.n_eval} oracle samples): {extra['oracle_entropy']:.3f}; "
              f"MLE pretraining {extra['mle_wall_s']:.0f}s, D pretraining {extra['d_pretrain_wall_s']:.0f}s.", "",
@@ -246,7 +362,7 @@ def write_results(run_dir: Path, cfg: OracleConfig, rows: list[dict], extra: dic
     for r in rows:
         share = f"{r['rollout_s'] / r['wall_s']:.0%}" if r.get("rollout_s") and r["wall_s"] > 0 else "-"
         lines.append(f"| {r['row']} | {r['nll_oracle']:.3f} | {r['nll_test']:.3f} | {r['wall_s']:.0f} | {share} |")
-    (run_dir / "results.md").write_text("\n".join(lines) + "\n")
+    atomic_write_text(run_dir / "results.md", "\n".join(lines) + "\n")
 
 
 def plot_curves(run_dir: Path, rows: list[dict]) -> Path:
@@ -262,7 +378,8 @@ def plot_curves(run_dir: Path, rows: list[dict]) -> Path:
             ax.plot(xs, ys, label=r["row"], lw=2.5 if r["row"] in ("seqgan", "mle_continued") else 1.2)
     ax.set_xlabel("round after MLE pretraining")
     ax.set_ylabel("NLL-oracle")
-    ax.legend(fontsize=8)
+    if ax.lines:
+        ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     path = run_dir / "curves.png"
     fig.tight_layout()
@@ -271,29 +388,60 @@ def plot_curves(run_dir: Path, rows: list[dict]) -> Path:
     return path
 
 
-def run_oracle_benchmark(cfg: OracleConfig) -> dict:
-    """Run every row of ``cfg.rows``; returns the results dict also written to ``results.json``."""
+def pick_device(cfg: OracleConfig) -> torch.device:
+    """``accelerate``'s device: the GPU when one is visible (and ``cfg.cpu`` is false), else the CPU."""
+    from accelerate import Accelerator
+
+    return Accelerator(cpu=cfg.cpu).device
+
+
+def run_oracle_benchmark(cfg: OracleConfig, resume: bool = False) -> dict:
+    """Run every row of ``cfg.rows``; returns the results dict also written to ``results.json``.
+
+    With ``resume`` the oracle, data, MLE and pretrained-D checkpoints and every finished row recorded in
+    ``run_dir/progress.json`` are reused (the config must match the saved one, except run_dir / threads / cpu /
+    rows). Results are rewritten after every row, so an interrupted run (Ctrl-C included) keeps all finished rows.
+    """
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    bench = OracleBenchmark(cfg)
+    device = pick_device(cfg)
+    bench = OracleBenchmark(cfg, device=device, resume=resume)
     save_config(cfg, bench.dir / "config.yaml")
-    t0 = time.perf_counter()
-    bench.prepare()
-    bench.pretrain()
-    needs_d = any(r in ("seqgan", "prefix") for r in cfg.rows)
-    bench.disc_wall = 0.0
-    if needs_d:
-        bench.pretrain_discriminator()
-    rows = []
-    for name in cfg.rows:
-        row = bench.run_row(name)
-        rows.append(row)
-        logger.info("%s: NLL-oracle %.3f NLL-test %.3f (%.0fs)", name, row["nll_oracle"], row["nll_test"],
-                    row["wall_s"])
+    t0 = time.perf_counter() - bench.progress.get("elapsed_s", 0.0)
+    logger.info("oracle benchmark on %s", device)
+    try:
+        bench.prepare()
+        bench.pretrain()
+        if any(r in ("seqgan", "prefix") for r in cfg.rows):
+            bench.pretrain_discriminator()
+        done = bench.progress["rows"]
+        for name in cfg.rows:
+            if name in done:
+                logger.info("%s: done in an earlier run, skipped", name)
+                continue
+            row = bench.run_row(name)
+            done[name] = row
+            bench.progress["elapsed_s"] = time.perf_counter() - t0
+            bench.save_progress()
+            logger.info("%s: NLL-oracle %.3f NLL-test %.3f (%.0fs)", name, row["nll_oracle"], row["nll_test"],
+                        row["wall_s"])
+            _write_outputs(bench, cfg, t0)
+    except KeyboardInterrupt:
+        bench.progress["elapsed_s"] = time.perf_counter() - t0
+        bench.save_progress()
+        logger.warning("interrupted: finished rows are saved in %s; continue with --resume", bench.dir)
+        raise
+    result = _write_outputs(bench, cfg, t0)
+    if not math.isfinite(sum(r["nll_oracle"] for r in result["rows"])):
+        raise ConfigError("the benchmark produced a non-finite NLL (diverged training: lower mle.lr)")
+    return result
+
+
+def _write_outputs(bench: OracleBenchmark, cfg: OracleConfig, t0: float) -> dict:
+    """results.json / results.md / curves.png from the rows finished so far, in ``cfg.rows`` order."""
+    rows = [bench.progress["rows"][n] for n in cfg.rows if n in bench.progress["rows"]]
     extra = {"oracle_entropy": bench.entropy, "mle_wall_s": bench.mle_wall, "d_pretrain_wall_s": bench.disc_wall,
-             "mle_curve": bench.mle_curve, "total_wall_s": time.perf_counter() - t0}
+             "mle_curve": bench.mle_curve, "total_wall_s": time.perf_counter() - t0, "device": str(bench.device)}
     write_results(bench.dir, cfg, rows, extra)
     plot_curves(bench.dir, rows)
-    if not math.isfinite(sum(r["nll_oracle"] for r in rows)):
-        raise ConfigError("the benchmark produced a non-finite NLL (diverged training: lower mle.lr)")
     return {"seed": cfg.seed, **extra, "rows": rows}

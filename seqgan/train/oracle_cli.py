@@ -1,4 +1,4 @@
-"""``seqgan oracle --recipe FILE [--seed S] [key=value ...]``: the SeqGAN synthetic-oracle benchmark table."""
+"""``seqgan oracle --recipe FILE [--seed S] [--resume] [key=value ...]``: the SeqGAN synthetic-oracle benchmark table."""
 
 from __future__ import annotations
 
@@ -13,8 +13,11 @@ def add_oracle_command(subparsers) -> None:
                     "reward, constant and uniform-random reward controls). Writes results.md, results.json and "
                     "curves.png into run_dir.")
     p.add_argument("--recipe", metavar="FILE", required=True,
-                   help="YAML config, e.g. recipes/oracle_cpu.yaml (CPU, ~15 min) or recipes/oracle_paper.yaml")
+                   help="YAML config, e.g. recipes/oracle_cpu.yaml (one CPU core, ~15 min) or recipes/oracle_paper.yaml")
     p.add_argument("--seed", type=int, default=None, help="training seed (overrides the recipe's seed)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in run_dir: reuse the oracle, data, MLE and D checkpoints and skip the rows "
+                        "already finished (the config must match the saved one)")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="overrides, e.g. adv.rounds=50 run_dir=runs/x")
     p.set_defaults(handler=_run_oracle, accepts_overrides=True)
 
@@ -33,6 +36,6 @@ def _run_oracle(args: argparse.Namespace) -> int:
     if args.seed is not None:
         overrides.append(f"seed={args.seed}")
     cfg = load_config(OracleConfig, args.recipe, overrides)
-    result = run_oracle_benchmark(cfg)
+    result = run_oracle_benchmark(cfg, resume=args.resume)
     print((Path(cfg.run_dir) / "results.md").read_text(), end="")
     return 0 if result["rows"] else 1

@@ -50,10 +50,14 @@ class OracleAdvConfig:
     batch_size: int = field(64, help="sequences per policy-gradient step")
     rollouts: int = field(16, help="Monte Carlo rollouts per prefix")
     rollout_rate: float = field(0.8, help="rollout network = lagging copy of G, theta_r <- rate*theta_r + (1-rate)*theta_G")
+    fresh_optimizer: bool = field(True, help="policy-gradient rows start a new Adam (lr mle.lr) as the reference code "
+                                                 "does (its adversarial g_opt is a second AdamOptimizer); false "
+                                                 "continues the MLE optimizer's moments")
     d_refreshes: int = field(5, help="D updates per round: times fresh negatives are drawn")
     constant_value: float = field(0.5, help="control row 'constant': the reward every sequence gets")
     ss_max_prob: float = field(0.25, help="scheduled sampling: final probability of feeding the model's own token")
     eval_every: int = field(10, help="rounds between NLL-oracle evaluations (learning curves)")
+    curve_samples: int = field(1000, help="model samples per learning-curve point (the final table uses data.n_eval)")
     mle_epochs_per_round: float = field(1.0, help="MLE-continued / scheduled-sampling budget per round, in epochs")
 
 
@@ -62,6 +66,7 @@ class OracleConfig:
     seed: int = field(0, help="seed of the generator, sampling and training (the oracle has its own)")
     run_dir: str = field("runs/oracle", help="output directory (results.md/json, curves PNG, oracle, models)")
     threads: int = field(0, help="torch CPU threads (0: leave torch's default)")
+    cpu: bool = field(False, help="run on the CPU even when accelerate finds a GPU")
     rows: list[str] = field(list(ROWS), help=f"rows of the table, from {list(ROWS)}")
     data: OracleDataConfig = field(OracleDataConfig, help="oracle and data sizes")
     mle: OracleMLEConfig = field(OracleMLEConfig, help="MLE pretraining of the generator")
@@ -79,7 +84,9 @@ class OracleConfig:
         for name, value in (("data.n_train", self.data.n_train), ("data.n_test", self.data.n_test),
                             ("data.n_eval", self.data.n_eval), ("mle.batch_size", self.mle.batch_size),
                             ("adv.batch_size", self.adv.batch_size), ("adv.rollouts", self.adv.rollouts),
-                            ("adv.eval_every", self.adv.eval_every), ("disc.negatives", self.disc.negatives)):
+                            ("adv.eval_every", self.adv.eval_every), ("adv.curve_samples", self.adv.curve_samples),
+                            ("adv.rounds", self.adv.rounds), ("adv.g_steps", self.adv.g_steps),
+                            ("disc.negatives", self.disc.negatives)):
             if value < 1:
                 raise ConfigError(f"{name}: expected a positive integer, got {value}")
         if not 0.0 <= self.adv.rollout_rate < 1.0:

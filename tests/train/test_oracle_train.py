@@ -112,3 +112,21 @@ def test_oracle_command_rejects_bad_rows_and_missing_recipe(tmp_path, capsys):
     assert "rows" in capsys.readouterr().err
     assert main(["oracle", "--recipe", str(tmp_path / "none.yaml")]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_vectorised_bleu_agrees_with_sacrebleu_sentence_bleu():
+    """The BLEU scorer of PG-BLEU equals sacrebleu's sentence BLEU with add-one smoothing for n > 1 (no brevity
+    penalty arises: every reply and reference has length T), multi-reference clipping included."""
+    sacrebleu = pytest.importorskip("sacrebleu")
+    gen = torch.Generator().manual_seed(1)
+    refs = torch.randint(1, 12, (40, 10), generator=gen)  # small vocabulary: matches at every n-gram order
+    hyps = torch.cat([torch.randint(1, 12, (6, 10), generator=gen), refs[:1],  # a reference itself scores 1
+                      torch.tensor([[3, 3, 3, 3, 3, 3, 3, 3, 3, 3]]),  # clipping of a repeated unigram
+                      torch.randint(1, 40, (2, 10), generator=gen)])  # some orders without any match
+    ours = BleuScorer(refs, vocab_size=40).reward(Context.empty(hyps.shape[0]), hyps, torch.ones_like(hyps))
+    ref_text = [" ".join(map(str, r.tolist())) for r in refs]
+    for i, hyp in enumerate(hyps):
+        expected = sacrebleu.sentence_bleu(" ".join(map(str, hyp.tolist())), ref_text, smooth_method="add-k",
+                                           smooth_value=1, tokenize="none").score / 100
+        assert abs(float(ours[i]) - expected) < 1e-5, (i, float(ours[i]), expected)
+    assert len({round(float(v), 4) for v in ours}) > 5  # the examples do differ
