@@ -46,9 +46,35 @@ def stage_mle(state: QuickstartState) -> None:
     print(f"MLE pretraining: {state.timings['mle_s']:.0f} s -> {state.run.path}")
 
 
-def stage_evaluate(state: QuickstartState, num_replies: int = 8) -> None:
-    """Validation metrics table and greedy replies to held-out test contexts."""
-    from seqgan.data import encode_pairs
+def show_replies(policy, tokenizer, data_cfg, pairs, seed: int = 0) -> list[dict]:
+    """Print each held-out context with the model's greedy reply, its reply as ``seqgan chat`` decodes by default
+    (sampling, :class:`~seqgan.generate.DecodingOptions`) and the human reply; returns those rows."""
+    import torch
+
+    from seqgan.generate import DecodingOptions, reply_to_contexts
+
+    contexts = [list(c) for c in pairs["context"]]
+    greedy = reply_to_contexts(policy, tokenizer, data_cfg, contexts, DecodingOptions(mode="greedy"))
+    chat = DecodingOptions()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        sampled = reply_to_contexts(policy, tokenizer, data_cfg, contexts, chat)
+    rows = []
+    print(f"\nreplies to held-out test contexts (greedy, and sampled as `seqgan chat` does: temperature "
+          f"{chat.temperature}, top-p {chat.top_p}):")
+    for turns, g, smp, human in zip(contexts, greedy, sampled, pairs["reply"]):
+        print()
+        for turn in turns:
+            print(f"  > {turn}")
+        print(f"  bot (greedy):  {g[0]}")
+        print(f"  bot (sampled): {smp[0]}")
+        print(f"  human:         {human}")
+        rows.append({"context": turns, "greedy": g[0], "sampled": smp[0], "human": human})
+    return rows
+
+
+def stage_evaluate(state: QuickstartState, num_replies: int = 10) -> None:
+    """Validation metrics table and replies to held-out test contexts."""
     from seqgan.train.evaluate import evaluate_generator
     from seqgan.train.run import load_run
 
@@ -61,16 +87,7 @@ def stage_evaluate(state: QuickstartState, num_replies: int = 8) -> None:
     print(f"| MLE | {m['ppl']:.1f} | {m['bleu']:.2f} | {m['distinct1']:.3f} | {m['distinct2']:.3f} | "
           f"{m['mean_len']:.1f} |")
     test = state.splits.test.select(range(min(num_replies, len(state.splits.test))))
-    enc = encode_pairs(test, tokenizer, cfg.data)
-    eval_cfg = type(cfg.eval)(**{**cfg.eval.__dict__, "num_samples": num_replies})
-    shown = evaluate_generator(policy, tokenizer, enc, eval_cfg, split="test")["samples"]
-    print("\nreplies to held-out test contexts (greedy):")
-    for s in shown:
-        print()
-        for turn in s["context"]:
-            print(f"  > {turn}")
-        print(f"  bot:   {s['reply']}")
-        print(f"  human: {s['human']}")
+    state.metrics["replies"] = show_replies(policy, tokenizer, cfg.data, test, seed=cfg.seed)
 
 
 def stage_chat_hint(state: QuickstartState) -> None:
