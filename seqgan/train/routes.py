@@ -15,10 +15,14 @@ The temperature follows the schedule at the trainer's G-step counter (part of th
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
 import torch
+from torch import Tensor
 
 from seqgan.metrics.cheating import cheating_score
-from seqgan.models.policy import Replies, eval_mode
+from seqgan.models.policy import Context, Replies, eval_mode
 from seqgan.objectives.discriminator_loss import mismatch_permutation
 from seqgan.objectives.relaxed_gan import discriminator_inputs, fake_input, generator_loss, wgan_gp_critic_loss
 
@@ -70,36 +74,65 @@ class RelaxedRoute:
 
     def g_step(self) -> dict[str, float]:
         """One update of G through the fixed D, then (every ``teacher_forcing_every`` steps) one MLE update."""
-        from seqgan.train.adversarial_core import _batch_to, _grad_norm_clip
+        from seqgan.train.adversarial_core import _batch_to
 
         tr, cfg = self.trainer, self.trainer.cfg
         tr._set_trainable(g=True, d=False)
         context, _ = _batch_to(tr.human.next(), tr.device)
-        tau = self.tau
-        tr.policy.train()
-        rel = tr.policy.relaxed_sample(context, tau=tau, mode=self.mode)  # (B, T, V) with gradient
-        with eval_mode(tr.disc):
-            logit = tr.disc(context, fake_input(rel.probs, cfg.mitigation), rel.mask).logit  # (B,)
-        loss = generator_loss(logit, self.g_loss_kind)
-        tr.g_opt.zero_grad(set_to_none=True)
-        tr.backward(loss)
-        _grad_norm_clip(tr.g_params, cfg.max_grad_norm)
-        tr.g_opt.step()
+        out = relaxed_generator_step(tr.policy, tr.disc, context, tr.g_opt, self.tau, self.mode, self.g_loss_kind,
+                                     cfg.mitigation, cfg.max_grad_norm, tr.backward)
         tr.g_step_count += 1
-        m = rel.mask.float()
-        logp = torch.log_softmax(rel.logits.detach().float(), -1)  # (B, T, V) the policy itself (no noise / tau)
-        entropy = -(logp.exp() * logp).sum(-1)  # (B, T)
-        out = {
-            "tau": tau,
-            "g_loss": float(loss.detach()),
-            "g_d_logit": float(logit.detach().float().mean()),
-            "g_max_prob": float((rel.probs.detach().amax(-1) * m).sum() / m.sum().clamp(min=1)),  # of what D read
-            "g_entropy": float((entropy * m).sum() / m.sum().clamp(min=1)),
-            "sample_len": float(m.sum(1).mean()),
-        }
-        if self.g_loss_kind != "wasserstein":
-            out["g_d_prob"] = float(torch.sigmoid(logit.detach().float()).mean())
         tf = tr.teacher_forcing_step()
         if tf is not None:
             out["tf_nll"] = tf
         return out
+
+
+@contextmanager
+def frozen(module: torch.nn.Module) -> Iterator[None]:
+    """``module`` in eval mode with no parameter requiring grad for the block; both restored after."""
+    flags = [(p, p.requires_grad) for p in module.parameters()]
+    for p, _ in flags:
+        p.requires_grad_(False)
+    try:
+        with eval_mode(module):
+            yield
+    finally:
+        for p, flag in flags:
+            p.requires_grad_(flag)
+
+
+def relaxed_generator_step(policy, disc, context: Context, opt: torch.optim.Optimizer, tau: float, mode: str,
+                           loss_kind: str = "non_saturating", mitigation: str = "none", max_grad_norm: float = 1.0,
+                           backward: Callable[[Tensor], None] | None = None) -> dict[str, float]:
+    """One optimiser step of G through a frozen D (no gradient reaches D; eval mode): G's relaxed replies to
+    ``context`` (:meth:`Policy.relaxed_sample` with ``tau`` / ``mode``, G in train mode), D's logits on what it
+    reads (:func:`fake_input` with ``mitigation``), :func:`generator_loss` of kind ``loss_kind``. Works for
+    conditional and unconditional (``Context.empty(B)``) tasks. Returns ``tau``, ``g_loss``, ``g_d_logit`` (+
+    ``g_d_prob`` for the GAN losses), ``g_max_prob`` (of D's input), ``g_entropy`` (of the policy) and
+    ``sample_len``."""
+    params = [p for p in policy.parameters() if p.requires_grad]
+    policy.train()
+    rel = policy.relaxed_sample(context, tau=tau, mode=mode)  # (B, T, V) with gradient
+    with frozen(disc):
+        logit = disc(context, fake_input(rel.probs, mitigation), rel.mask).logit  # (B,)
+    loss = generator_loss(logit, loss_kind)
+    opt.zero_grad(set_to_none=True)
+    (backward or (lambda x: x.backward()))(loss)
+    if max_grad_norm > 0:
+        torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
+    opt.step()
+    m = rel.mask.float()
+    logp = torch.log_softmax(rel.logits.detach().float(), -1)  # (B, T, V) the policy itself (no noise / tau)
+    entropy = -(logp.exp() * logp).sum(-1)  # (B, T)
+    out = {
+        "tau": tau,
+        "g_loss": float(loss.detach()),
+        "g_d_logit": float(logit.detach().float().mean()),
+        "g_max_prob": float((rel.probs.detach().amax(-1) * m).sum() / m.sum().clamp(min=1)),  # of what D read
+        "g_entropy": float((entropy * m).sum() / m.sum().clamp(min=1)),
+        "sample_len": float(m.sum(1).mean()),
+    }
+    if loss_kind != "wasserstein":
+        out["g_d_prob"] = float(torch.sigmoid(logit.detach().float()).mean())
+    return out

@@ -194,3 +194,20 @@ def test_route_config_errors():
         AdversarialConfig(route="continuous", mitigation="smooth").validate()
     with pytest.raises(ConfigError, match="gumbel_mode"):
         AdversarialConfig(route="gumbel", gumbel_mode="hard").validate()
+
+
+def test_relaxed_generator_step_on_the_unconditional_lstm_leaves_d_untouched():
+    from seqgan.models.lstm import LSTMPolicy, LSTMShape
+    from seqgan.models.policy import Context
+    from seqgan.train.routes import relaxed_generator_step
+
+    torch.manual_seed(0)
+    policy = LSTMPolicy(LSTMShape(vocab_size=V, embed_dim=8, hidden_dim=8, seq_len=6))
+    disc = tiny_disc()
+    opt = torch.optim.Adam(policy.parameters(), lr=1e-2)
+    g0 = {k: v.detach().clone() for k, v in policy.named_parameters()}
+    d0 = {k: v.detach().clone() for k, v in disc.named_parameters()}
+    log = relaxed_generator_step(policy, disc, Context.empty(8), opt, tau=0.5, mode="gumbel_st")
+    assert [k for k, v in policy.named_parameters() if torch.equal(v, g0[k])] == []
+    assert all(torch.equal(v, d0[k]) and v.grad is None and v.requires_grad for k, v in disc.named_parameters())
+    assert disc.training and log["sample_len"] == 6.0 and log["g_max_prob"] == 1.0
