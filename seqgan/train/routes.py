@@ -23,7 +23,7 @@ from torch import Tensor
 
 from seqgan.metrics.cheating import cheating_score
 from seqgan.models.policy import Context, Replies, eval_mode
-from seqgan.objectives.discriminator_loss import mismatch_permutation
+from seqgan.objectives.discriminator_loss import LossWeights, discriminator_loss, mismatch_permutation
 from seqgan.objectives.relaxed_gan import discriminator_inputs, fake_input, generator_loss, wgan_gp_critic_loss
 
 
@@ -44,33 +44,18 @@ class RelaxedRoute:
         return self.schedule.tau(self.trainer.g_step_count)
 
     def d_step(self) -> dict[str, float]:
-        """One D (critic) update on human vs G's relaxed replies (G fixed); returns losses, per-term accuracies
-        (GAN critic) or critic values (WGAN-GP), and the cheating score."""
-        from seqgan.train.adversarial_core import _batch_to, _grad_norm_clip
+        """One D (critic) update on human vs G's relaxed replies vs mismatched contexts (G fixed)."""
+        from seqgan.train.adversarial_core import _batch_to
 
         tr, cfg = self.trainer, self.trainer.cfg
         tr._set_trainable(g=False, d=True)
         context, human = _batch_to(tr.human.next(), tr.device)
-        tau = self.tau
-        with torch.no_grad(), eval_mode(tr.policy):
-            rel = tr.policy.relaxed_sample(context, tau=tau, mode=self.mode)
-        real, fake = discriminator_inputs(rel.probs, human.ids, cfg.mitigation)
         perm = mismatch_permutation(context.batch_size, tr.perm_gen).to(tr.device)
-        tr.disc.train()
-        if cfg.critic == "wgan_gp":
-            real_vec = torch.nn.functional.one_hot(real, fake.shape[-1]).float()  # (B, T, V)
-            loss, terms = wgan_gp_critic_loss(tr.disc, context, real_vec, human.mask, fake, rel.mask,
-                                              cfg.gp_weight, cfg.critic_mismatch_weight, perm)
-        else:  # D accepts (B, T, V) vectors wherever it accepts ids: the three-term loss reads them as they are
-            loss, terms = tr.d_loss(tr.disc, context, Replies(real, human.mask), Replies(fake, rel.mask), perm)
-        tr.d_opt.zero_grad(set_to_none=True)
-        tr.backward(loss)
-        _grad_norm_clip(tr.d_params, cfg.max_grad_norm)
-        tr.d_opt.step()
-        out = {"d_loss": float(loss.detach()), **{f"d_{k}": float(v) for k, v in terms.items()}}
-        if cfg.cheat_score and context.batch_size >= 2:
-            out.update(cheating_score(real, human.mask, fake, rel.mask))
-        return out
+        return relaxed_discriminator_step(
+            tr.policy, tr.disc, tr.d_opt, context, human, self.tau, self.mode, critic=cfg.critic, d_loss=tr.d_loss,
+            gp_weight=cfg.gp_weight, critic_mismatch_weight=cfg.critic_mismatch_weight, mismatch_perm=perm,
+            mitigation=cfg.mitigation, max_grad_norm=cfg.max_grad_norm, backward=tr.backward,
+            cheat_score=cfg.cheat_score)
 
     def g_step(self) -> dict[str, float]:
         """One update of G through the fixed D, then (every ``teacher_forcing_every`` steps) one MLE update."""
@@ -86,6 +71,48 @@ class RelaxedRoute:
         if tf is not None:
             out["tf_nll"] = tf
         return out
+
+
+def relaxed_discriminator_step(policy, disc, d_opt: torch.optim.Optimizer, context: Context, human: Replies,
+                               tau: float, mode: str, *, critic: str = "gan", d_loss=None, gp_weight: float = 10.0,
+                               critic_mismatch_weight: float = 0.5, mismatch_perm: Tensor | None = None,
+                               mitigation: str = "none", max_grad_norm: float = 1.0,
+                               backward: Callable[[Tensor], None] | None = None,
+                               cheat_score: bool = True) -> dict[str, float]:
+    """One D (critic) update: human replies (B, T) vs G's relaxed replies to ``context`` (drawn here without
+    gradient, G in eval mode) vs human replies under the contexts ``mismatch_perm`` (B,) points to.
+
+    critic ``gan``: ``d_loss(disc, context, human, generated, perm)`` (default: the three-term
+    :func:`~seqgan.objectives.discriminator_loss.discriminator_loss` with its default weights) with the
+    generated replies' ``ids`` holding (B, T, V) vectors, which D reads as it reads ids; ``wgan_gp``:
+    :func:`wgan_gp_critic_loss`. Conditional or unconditional (``Context.empty(B)``: no mismatch term).
+    Returns ``d_loss`` and the loss's named terms prefixed ``d_`` (+ ``cheat_auc`` / ``cheat_acc``).
+    """
+    with torch.no_grad(), eval_mode(policy):
+        rel = policy.relaxed_sample(context, tau=tau, mode=mode)
+    real, fake = discriminator_inputs(rel.probs, human.ids, mitigation)
+    if mismatch_perm is None:
+        mismatch_perm = mismatch_permutation(context.batch_size).to(human.ids.device)
+    disc.train()
+    if critic == "wgan_gp":
+        real_vec = torch.nn.functional.one_hot(real, fake.shape[-1]).float()  # (B, T, V)
+        loss, terms = wgan_gp_critic_loss(disc, context, real_vec, human.mask, fake, rel.mask, gp_weight,
+                                          critic_mismatch_weight, mismatch_perm)
+    else:  # D accepts (B, T, V) vectors wherever it accepts ids: the three-term loss reads them as they are
+        if d_loss is None:
+            loss, terms = discriminator_loss(disc, context, Replies(real, human.mask), Replies(fake, rel.mask),
+                                             LossWeights(), mismatch_perm=mismatch_perm)
+        else:
+            loss, terms = d_loss(disc, context, Replies(real, human.mask), Replies(fake, rel.mask), mismatch_perm)
+    d_opt.zero_grad(set_to_none=True)
+    (backward or (lambda x: x.backward()))(loss)
+    if max_grad_norm > 0:
+        torch.nn.utils.clip_grad_norm_([p for p in disc.parameters() if p.requires_grad], max_grad_norm)
+    d_opt.step()
+    out = {"d_loss": float(loss.detach()), **{f"d_{k}": float(v) for k, v in terms.items()}}
+    if cheat_score and context.batch_size >= 2:
+        out.update(cheating_score(real, human.mask, fake, rel.mask))
+    return out
 
 
 @contextmanager

@@ -211,3 +211,16 @@ def test_relaxed_generator_step_on_the_unconditional_lstm_leaves_d_untouched():
     assert [k for k, v in policy.named_parameters() if torch.equal(v, g0[k])] == []
     assert all(torch.equal(v, d0[k]) and v.grad is None and v.requires_grad for k, v in disc.named_parameters())
     assert disc.training and log["sample_len"] == 6.0 and log["g_max_prob"] == 1.0
+    # the D step of the same unconditional task: only D moves, no mismatch term without a context
+    from seqgan.models.policy import Replies
+    from seqgan.train.routes import relaxed_discriminator_step
+
+    g1 = {k: v.detach().clone() for k, v in policy.named_parameters()}
+    real = torch.randint(3, V, (8, 6))
+    d_opt = torch.optim.Adam(disc.parameters(), lr=1e-2)
+    log = relaxed_discriminator_step(policy, disc, d_opt, Context.empty(8), Replies(real, torch.ones_like(real)),
+                                     tau=0.5, mode="softmax")
+    assert all(torch.equal(v, g1[k]) for k, v in policy.named_parameters())
+    assert any(not torch.equal(v, d0[k]) for k, v in disc.named_parameters())
+    assert {"d_loss_real", "d_loss_fake", "cheat_auc"} <= set(log) and "d_loss_mismatch" not in log
+    assert log["cheat_auc"] > 0.9  # softmax vectors vs one-hots
