@@ -68,3 +68,17 @@ def test_wgan_gp_critic_loss_terms_and_padding_to_a_common_length():
     expected = (terms["critic_fake"] - terms["critic_real"] + 10.0 * terms["gp"]
                 + 0.5 * (terms["critic_mismatch"] - terms["critic_real"]))
     assert loss.item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_straight_through_mitigation_is_hard_forward_with_the_soft_gradient():
+    from seqgan.objectives.relaxed_gan import fake_input
+
+    logits = torch.randn(3, 4, V, requires_grad=True)
+    probs = torch.softmax(logits, -1)
+    hard = fake_input(probs, "straight_through")
+    assert torch.equal(hard.detach().sum(-1), torch.ones(3, 4)) and set(hard.detach().unique().tolist()) == {0.0, 1.0}
+    weights = torch.randn(3, 4, V)
+    (g_hard,) = torch.autograd.grad((hard * weights).sum(), logits)
+    (g_soft,) = torch.autograd.grad((probs * weights).sum(), logits)
+    assert torch.allclose(g_hard, g_soft)
+    assert fake_input(probs, "none") is probs
