@@ -78,7 +78,7 @@ def test_straight_through_mitigation_is_hard_forward_with_the_soft_gradient():
     hard = fake_input(probs, "straight_through")
     assert torch.equal(hard.detach().sum(-1), torch.ones(3, 4)) and set(hard.detach().unique().tolist()) == {0.0, 1.0}
     weights = torch.randn(3, 4, V)
-    (g_hard,) = torch.autograd.grad((hard * weights).sum(), logits)
+    (g_hard,) = torch.autograd.grad((hard * weights).sum(), logits, retain_graph=True)
     (g_soft,) = torch.autograd.grad((probs * weights).sum(), logits)
     assert torch.allclose(g_hard, g_soft)
     assert fake_input(probs, "none") is probs
