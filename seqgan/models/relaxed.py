@@ -69,7 +69,8 @@ def relax(logits: Tensor, tau: float, mode: str, generator: torch.Generator | No
 
 
 def finish_relaxed(probs: Tensor, logits: Tensor, eos_id: int | None, pad_id: int) -> RelaxedReplies:
-    """Stack-free helper: hard ids = argmax of probs (B, T, V); mask ends at the first hard eos (inclusive)."""
+    """Relaxed replies from stacked probs/logits (B, T, V): hard ids = argmax of probs, ``pad_id`` after the first
+    hard eos; mask (B, T) ends at that eos (inclusive); all ones when ``eos_id`` is None."""
     ids = probs.detach().argmax(-1)  # (B, T)
     if eos_id is None:
         return RelaxedReplies(probs, ids, torch.ones_like(ids), logits)
