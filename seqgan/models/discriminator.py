@@ -250,18 +250,22 @@ class Discriminator(nn.Module):
         realism = self.realism_head(h_x).squeeze(-1)
         return DiscOutput(_log_odds_of_product(realism, pair), realism, pair)
 
-    def _features(self, context: Context, reply: Tensor, reply_mask: Tensor,
-                  prefixes: bool) -> tuple[Tensor, Tensor | None]:
-        """Pooled reply features, of every prefix (B, T, F) or of the whole reply (B, F), after ``readout``; and
-        the context's features (B, F) (None for an empty context)."""
-        if reply.shape[:2] != reply_mask.shape or reply.shape[0] != context.batch_size:
-            raise ValueError(f"reply {tuple(reply.shape)}, reply_mask {tuple(reply_mask.shape)} and context "
-                             f"{tuple(context.ids.shape)} disagree on (B, T)")
+    def _reply_features(self, reply: Tensor, reply_mask: Tensor, prefixes: bool) -> Tensor:
+        """Pooled reply features after ``readout``: of every prefix (B, T, F) or of the whole reply (B, F)."""
+        if reply.shape[:2] != reply_mask.shape:
+            raise ValueError(f"reply {tuple(reply.shape)} and reply_mask {tuple(reply_mask.shape)} disagree on (B, T)")
         if reply.dim() == 2:
             h_x = self._encode(self.reply_encoder, reply, reply_mask, prefixes)
         else:  # (B, T, V) distributions: embedded as probs @ E
             h_x = self.reply_encoder(self._embed(reply), reply_mask, prefixes)
-        return self.reply_encoder.readout(h_x), self._context_features(context)
+        return self.reply_encoder.readout(h_x)
+
+    def _features(self, context: Context, reply: Tensor, reply_mask: Tensor,
+                  prefixes: bool) -> tuple[Tensor, Tensor | None]:
+        """Reply features (see :meth:`_reply_features`) and the context's features (B, F) (None when empty)."""
+        if reply.shape[0] != context.batch_size:
+            raise ValueError(f"reply {tuple(reply.shape)} and context {tuple(context.ids.shape)} disagree on B")
+        return self._reply_features(reply, reply_mask, prefixes), self._context_features(context)
 
     # -- public API --------------------------------------------------------------------------------------------
     def forward(self, context: Context, reply: Tensor, reply_mask: Tensor) -> DiscOutput:
@@ -282,6 +286,17 @@ class Discriminator(nn.Module):
         """(B,) probability in (0, 1) that each reply is a human reply to its context (eval mode, no grad)."""
         with eval_mode(self):
             return torch.sigmoid(self(context, reply_ids, reply_mask).logit.float())
+
+    @torch.no_grad()
+    def reward_rows(self, context: Context, rows: Tensor, reply_ids: Tensor, reply_mask: Tensor) -> Tensor:
+        """(M,) the same as ``reward(context.index(rows), reply_ids, reply_mask)``, but each of the B contexts is
+        encoded once, not once per reply: rows (M,) picks the context row of each reply (M, T). Monte Carlo
+        rollouts score n * (T-1) completions per context, so this skips most of D's context encoding there."""
+        with eval_mode(self):
+            h_x = self._reply_features(reply_ids, reply_mask, prefixes=False)  # (M, F)
+            h_c = self._context_features(context)  # (B, F) | None
+            out = self._heads(h_x, None if h_c is None else h_c[rows])
+            return torch.sigmoid(out.logit.float())
 
     @torch.no_grad()
     def prefix_reward(self, context: Context, reply_ids: Tensor, reply_mask: Tensor) -> Tensor:

@@ -110,10 +110,14 @@ class MonteCarloReward(Reward):
     def _score_chunks(self, context: Context, rows: Tensor, ids: Tensor, mask: Tensor) -> Tensor:
         """D on (M, T) completions whose contexts are ``context`` rows ``rows`` (M,), ``chunk_size`` at a time."""
         out = []
+        grouped = getattr(self.disc, "reward_rows", None)  # a Discriminator encodes each context once
         for start in range(0, ids.shape[0], self.chunk_size):
             stop = start + self.chunk_size
-            ctx = context.index(rows[start:stop])
-            out.append(self.disc.reward(ctx, ids[start:stop], mask[start:stop]).float())
+            if grouped is not None:
+                out.append(grouped(context, rows[start:stop], ids[start:stop], mask[start:stop]).float())
+            else:
+                ctx = context.index(rows[start:stop])
+                out.append(self.disc.reward(ctx, ids[start:stop], mask[start:stop]).float())
         return torch.cat(out) if out else ids.new_zeros(0, dtype=torch.float32)
 
     @torch.no_grad()

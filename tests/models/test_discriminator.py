@@ -172,3 +172,23 @@ def test_folded_table_scores_equal_the_convolution(head):
     off.load_state_dict(disc.state_dict())
     assert torch.allclose(off.eval().reward(ctx, ids, mask), torch.sigmoid(ref2), atol=1e-5)
     assert off.reply_encoder._table is None
+
+
+@pytest.mark.parametrize("encoder", ["cnn", "transformer"])
+@pytest.mark.parametrize("head", ["joint", "split"])
+def test_reward_rows_equals_reward_on_indexed_contexts(encoder, head):
+    disc = tiny(encoder, head)
+    ctx, ids, mask = batch(B=3)
+    rows = torch.tensor([2, 0, 0, 1, 2, 2])
+    g = torch.Generator().manual_seed(3)
+    replies = torch.randint(1, V, (6, 7), generator=g)
+    rmask = torch.ones(6, 7, dtype=torch.long)
+    rmask[1, 3:] = 0
+    want = disc.reward(ctx.index(rows), replies, rmask)
+    got = disc.reward_rows(ctx, rows, replies, rmask)
+    assert got.shape == (6,) and torch.allclose(got, want, atol=1e-6)
+    assert not torch.allclose(got, disc.reward_rows(ctx, rows.flip(0), replies, rmask))  # the rows matter
+    # no context (the oracle task): rows are ignored
+    empty = Context.empty(3)
+    assert torch.allclose(disc.reward_rows(empty, rows, replies, rmask),
+                          disc.reward(Context.empty(6), replies, rmask), atol=1e-6)

@@ -222,3 +222,22 @@ def test_mc_layout_with_the_real_seq2seq_policy():
         expected[b, p:] = 1.0
     expected *= mask
     assert torch.equal(r, expected)
+
+
+def test_mc_reward_encodes_each_context_once_with_the_same_result():
+    """With a real Discriminator the rollout reward scores completions by ``reward_rows`` (each context encoded
+    once); a scorer without it gets one context copy per completion. Both give the same rewards."""
+    from seqgan.models.discriminator import Discriminator, DiscriminatorConfig
+
+    policy = BigramPolicy(vocab_size=12, max_reply_len=6)
+    cfg = DiscriminatorConfig(embed_dim=8, filter_sizes=[1, 2], num_filters=[4, 4], dropout=0.0)
+    torch.manual_seed(0)
+    disc = Discriminator(cfg, vocab_size=12, pad_id=PAD)
+    ctx = Context(torch.tensor([[4, 5], [6, 7], [8, 0]]), torch.tensor([[1, 1], [1, 1], [1, 0]]))
+    replies = make_replies([[3, 4, 5, 6, EOS], [6, 6, EOS], [5, 5, 5, 5, 5, 5]], T=6)
+    per_copy = FunctionDisc(lambda c, x, m: disc.reward(c, x, m))
+    torch.manual_seed(1)
+    grouped = MonteCarloReward(disc, RolloutPolicy(policy), n=3, chunk_size=7)(ctx, replies)
+    torch.manual_seed(1)
+    copied = MonteCarloReward(per_copy, RolloutPolicy(policy), n=3, chunk_size=7)(ctx, replies)
+    assert torch.allclose(grouped, copied, atol=1e-6) and (grouped > 0).sum() == replies.mask.sum()
