@@ -103,6 +103,7 @@ class BleuScorer:
         if vocab_size ** max_n >= 2**62:
             raise ValueError(f"vocabulary {vocab_size} too large for exact {max_n}-gram hashing")
         self.base, self.max_n = int(vocab_size), int(max_n)
+        references = references.cpu()  # scoring runs on the CPU (hash lookups), whatever the device of the model
         self.tables: list[tuple[Tensor, Tensor]] = []
         for n in range(1, max_n + 1):
             h = _ngram_hashes(references, n, self.base)  # (R, K)

@@ -388,6 +388,60 @@ def plot_curves(run_dir: Path, rows: list[dict]) -> Path:
     return path
 
 
+def summarize_seeds(results: list[dict]) -> str:
+    """Markdown table of several seeds' ``results.json`` dicts: one column per seed and mean ± sample std per row
+    (NLL-oracle and NLL-test), rows in the order of the first result."""
+    import statistics
+
+    seeds = [r["seed"] for r in results]
+    names = [row["row"] for row in results[0]["rows"]]
+    by_seed = [{row["row"]: row for row in r["rows"]} for r in results]
+
+    def cell(values: list[float]) -> str:
+        sd = statistics.stdev(values) if len(values) > 1 else 0.0
+        return f"{statistics.fmean(values):.3f} ± {sd:.3f}"
+
+    head = ["row", *[f"NLL-oracle s{s}" for s in seeds], "NLL-oracle mean ± std", "NLL-test mean ± std",
+            "wall s mean"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name in names:
+        if not all(name in rows for rows in by_seed):
+            continue
+        oracle_v = [rows[name]["nll_oracle"] for rows in by_seed]
+        test_v = [rows[name]["nll_test"] for rows in by_seed]
+        wall = statistics.fmean(rows[name]["wall_s"] for rows in by_seed)
+        lines.append(f"| {name} | " + " | ".join(f"{v:.3f}" for v in oracle_v)
+                     + f" | {cell(oracle_v)} | {cell(test_v)} | {wall:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_seed_curves(results: list[dict], path: Path) -> Path:
+    """NLL-oracle vs round of every continued row, mean over seeds (shaded: min..max), one PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    for name in [row["row"] for row in results[0]["rows"]]:
+        curves = [dict((int(x), y) for x, y in row["curve"]) for r in results for row in r["rows"] if row["row"] == name]
+        if not curves or not curves[0]:
+            continue
+        xs = sorted(set.intersection(*(set(c) for c in curves)))
+        ys = torch.tensor([[c[x] for x in xs] for c in curves])  # (seeds, points)
+        line, = ax.plot(xs, ys.mean(0).tolist(), label=name, lw=2.5 if name in ("seqgan", "mle_continued") else 1.2)
+        ax.fill_between(xs, ys.min(0).values.tolist(), ys.max(0).values.tolist(), color=line.get_color(), alpha=0.15)
+    ax.set_xlabel("round after MLE pretraining")
+    ax.set_ylabel(f"NLL-oracle (mean of {len(results)} seeds; band: min..max)")
+    if ax.lines:
+        ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
 def pick_device(cfg: OracleConfig) -> torch.device:
     """``accelerate``'s device: the GPU when one is visible (and ``cfg.cpu`` is false), else the CPU."""
     from accelerate import Accelerator

@@ -77,3 +77,6 @@ def test_cli_resume_flag(tmp_path, capsys):
     assert main([*args, "--resume"]) == 0
     assert (tmp_path / "checkpoints/mle/generator.safetensors").stat().st_mtime_ns == before
     assert "| mle |" in capsys.readouterr().out
+    from accelerate import Accelerator
+
+    assert json.loads((tmp_path / "results.json").read_text())["device"] == str(Accelerator().device)

@@ -130,3 +130,19 @@ def test_vectorised_bleu_agrees_with_sacrebleu_sentence_bleu():
                                            smooth_value=1, tokenize="none").score / 100
         assert abs(float(ours[i]) - expected) < 1e-5, (i, float(ours[i]), expected)
     assert len({round(float(v), 4) for v in ours}) > 5  # the examples do differ
+
+
+def test_seed_summary_table_and_curves(tmp_path):
+    from seqgan.train.oracle import plot_seed_curves, summarize_seeds
+
+    def result(seed, mle, gan):
+        return {"seed": seed, "rows": [
+            {"row": "mle", "nll_oracle": mle, "nll_test": 7.7, "wall_s": 100.0, "curve": []},
+            {"row": "seqgan", "nll_oracle": gan, "nll_test": 7.9, "wall_s": 50.0, "curve": [[0, mle], [10, gan]]}]}
+
+    results = [result(0, 9.5, 9.1), result(1, 9.4, 9.2), result(2, 9.6, 9.0)]
+    table = summarize_seeds(results)
+    assert "| seqgan | 9.100 | 9.200 | 9.000 | 9.100 ± 0.100 | 7.900 ± 0.000 | 50 |" in table
+    assert "| mle | 9.500 | 9.400 | 9.600 | 9.500 ± 0.100 |" in table
+    png = plot_seed_curves(results, tmp_path / "c.png")
+    assert png.stat().st_size > 1000
