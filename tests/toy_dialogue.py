@@ -1,5 +1,9 @@
-"""A toy dialogue task shared by the discriminator tests: the human reply is the context's first token twice, then
-eos, so both realism and relevance are learnable by a tiny D in a few hundred steps."""
+"""Toy dialogue tasks shared by the tests.
+
+- ``toy_pairs`` / ``ToyPolicy`` (discriminator tests): the human reply is the context's first token twice, then eos,
+  so both realism and relevance are learnable by a tiny D in a few hundred steps.
+- ``text_pairs`` (evaluation / comparison tests): 8 short English (context, reply) pairs with a trained tokenizer.
+"""
 
 import torch
 from datasets import Dataset
@@ -44,3 +48,20 @@ class ToyPolicy(Policy):
 
     def rollout(self, context, replies, n, temperature=1.0):
         raise NotImplementedError("the toy policy only samples")
+
+
+TEXTS = ["hi there how are you", "i am fine thanks", "what do you do", "i like to read books",
+         "where do you live", "in a small town", "do you like music", "yes i play the guitar"]
+
+
+def text_pairs(max_reply_tokens: int = 8):
+    """(tokenizer, encoded dataset of 8 pairs with ``context``/``reply`` text columns, DataConfig)."""
+    from seqgan.data import encode_pairs, train_tokenizer
+    from seqgan.data.config import DataConfig
+
+    tok = train_tokenizer(TEXTS * 4, vocab_size=120, min_frequency=1)
+    pairs = Dataset.from_dict({"conv_id": [str(i) for i in range(8)],
+                               "context": [[TEXTS[i]] for i in range(0, 8, 2)] * 2,
+                               "reply": [TEXTS[i + 1] for i in range(0, 8, 2)] * 2})
+    cfg = DataConfig(max_reply_tokens=max_reply_tokens)
+    return tok, encode_pairs(pairs, tok, cfg), cfg

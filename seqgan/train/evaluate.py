@@ -36,7 +36,9 @@ def evaluate_generator(policy, tokenizer, data: Any, eval_cfg=None, device: Any 
     ``split`` ("valid"/"test") of its data is prepared and encoded (``num`` pairs; default ``cfg.eval.num_pairs``).
     ``device`` may be a torch device or an ``accelerate.Accelerator`` (default: the policy's device).
 
-    Returns ``nll`` (mean per reply token), ``ppl`` = exp(nll), ``bleu`` (sacrebleu corpus BLEU of decoded replies
+    Returns ``nll`` (mean per reply token), ``ppl`` = exp(nll), ``context_gain`` (how much the context helps: the
+    NLL of the same human replies under another pair's context minus ``nll``, in nats per token; about 0 means the
+    generator ignores its context), ``bleu`` (sacrebleu corpus BLEU of decoded replies
     against the human replies), ``distinct1``/``distinct2``, ``mean_len`` (words), ``num_pairs``, ``split``,
     ``tag`` (e.g. ``valid500``; metric files name BLEU ``bleu_<tag>``) and ``samples`` (list of
     ``{context, reply, human}``). The global RNGs are left untouched.
@@ -63,6 +65,7 @@ def evaluate_generator(policy, tokenizer, data: Any, eval_cfg=None, device: Any 
     was_training = policy.training
     policy.eval()
     total_nll, total_tokens = 0.0, 0
+    wrong_nll, wrong_tokens = 0.0, 0
     hyps: list[str] = []
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(eval_cfg.seed)
@@ -70,6 +73,10 @@ def evaluate_generator(policy, tokenizer, data: Any, eval_cfg=None, device: Any 
             context, gold = to_context(batch), to_replies(batch)
             total_nll += float(policy.sequence_nll(context, gold.ids, gold.mask).sum())
             total_tokens += int(gold.mask.sum())
+            if context.batch_size > 1:  # the same replies under the neighbouring pair's context
+                other = context.index(torch.roll(torch.arange(context.batch_size), 1))
+                wrong_nll += float(policy.sequence_nll(other, gold.ids, gold.mask).sum())
+                wrong_tokens += int(gold.mask.sum())
             if eval_cfg.decoding == "sample":
                 out = policy.generate_replies(context, do_sample=True, temperature=eval_cfg.temperature)
             else:
@@ -86,6 +93,7 @@ def evaluate_generator(policy, tokenizer, data: Any, eval_cfg=None, device: Any 
     return {
         "split": split, "num_pairs": len(data), "tag": f"{split}{len(data)}",
         "nll": nll, "ppl": math.exp(min(nll, 50.0)),
+        "context_gain": wrong_nll / wrong_tokens - nll if wrong_tokens else float("nan"),
         "bleu": corpus_bleu(hyps, refs), "distinct1": distinct_n(hyps, 1), "distinct2": distinct_n(hyps, 2),
         "mean_len": mean_length(hyps), "samples": samples,
     }

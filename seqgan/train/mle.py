@@ -225,15 +225,16 @@ class _Trainer:
             m = evaluate_generator(self.policy, self.tokenizer, self.valid, self.cfg.eval, self.acc.device)
             result = m
             rec = {"stage": STAGE, "step": self.step, "epoch": self.epoch, "valid_nll": m["nll"],
-                   "valid_ppl": m["ppl"], f"bleu_{m['tag']}": m["bleu"], "distinct1": m["distinct1"],
+                   "valid_ppl": m["ppl"], "context_gain": m["context_gain"], f"bleu_{m['tag']}": m["bleu"],
+                   "distinct1": m["distinct1"],
                    "distinct2": m["distinct2"], "mean_len": m["mean_len"],
                    "eval_s": round(time.perf_counter() - t0, 3)}
             self.run.append_metrics(rec)
             from seqgan.train.checkpoint import atomic_write_text
 
             atomic_write_text(self.run.samples, f"step {self.step}\n\n" + format_samples(m["samples"]))
-            _log().info("step %d: valid ppl %.2f, bleu %.2f, distinct-1/2 %.3f/%.3f", self.step, m["ppl"],
-                        m["bleu"], m["distinct1"], m["distinct2"])
+            _log().info("step %d: valid ppl %.2f, context gain %.3f nats/token, bleu %.2f, distinct-1/2 %.3f/%.3f",
+                        self.step, m["ppl"], m["context_gain"], m["bleu"], m["distinct1"], m["distinct2"])
         self.acc.wait_for_everyone()
         self.last_eval = self.step
         return result

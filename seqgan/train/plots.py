@@ -32,10 +32,13 @@ def plot_mle_curves(records: list[dict], path: Path, title: str = "") -> Path | 
         for key in ("distinct1", "distinct2"):
             axes[1, 0].plot([r["step"] for r in evals], [100 * r.get(key, 0.0) for r in evals], marker=".",
                             label=f"{key} x100")
+        if any("context_gain" in r for r in evals):
+            axes[1, 0].plot([r["step"] for r in evals], [100 * r.get("context_gain", 0.0) for r in evals],
+                            marker="x", label="context gain x100 (nats/token)")
     if train:
         axes[1, 1].plot([r["step"] for r in train], [r.get("lr", 0.0) for r in train])
     for ax, name in zip(axes.flat, ("negative log-likelihood per token", "validation perplexity",
-                                    "BLEU / distinct-n", "learning rate")):
+                                    "BLEU / distinct-n / context gain", "learning rate")):
         ax.set_title(name)
         ax.set_xlabel("optimizer step")
         if ax.get_legend_handles_labels()[0]:

@@ -82,10 +82,12 @@ def stage_evaluate(state: QuickstartState, num_replies: int = 10) -> None:
     m = evaluate_generator(policy, tokenizer, cfg, split="valid")
     state.metrics["mle"] = m
     print()
-    print(f"| model | valid ppl | BLEU ({m['tag']}) | distinct-1 | distinct-2 | mean length |")
-    print("|---|---|---|---|---|---|")
-    print(f"| MLE | {m['ppl']:.1f} | {m['bleu']:.2f} | {m['distinct1']:.3f} | {m['distinct2']:.3f} | "
-          f"{m['mean_len']:.1f} |")
+    print(f"| model | valid ppl | context gain | BLEU ({m['tag']}) | distinct-1 | distinct-2 | mean length |")
+    print("|---|---|---|---|---|---|---|")
+    print(f"| MLE | {m['ppl']:.1f} | {m['context_gain']:.3f} | {m['bleu']:.2f} | {m['distinct1']:.3f} | "
+          f"{m['distinct2']:.3f} | {m['mean_len']:.1f} |")
+    print("(context gain: NLL of the human replies under another pair's context minus under their own, nats per "
+          "token; 0 = the replies ignore the context)")
     test = state.splits.test.select(range(min(num_replies, len(state.splits.test))))
     state.metrics["replies"] = show_replies(policy, tokenizer, cfg.data, test, seed=cfg.seed)
 

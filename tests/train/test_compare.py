@@ -10,23 +10,12 @@ import torch
 
 from seqgan.models.seq2seq import GeneratorConfig, Seq2SeqPolicy
 
-TEXTS = ["hi there how are you", "i am fine thanks", "what do you do", "i like to read books",
-         "where do you live", "in a small town", "do you like music", "yes i play the guitar"] * 4
-
-
 @pytest.fixture(scope="module")
 def task():
     """(tokenizer, encoded pairs, three differently initialised tiny generators)."""
-    from datasets import Dataset
+    from toy_dialogue import text_pairs
 
-    from seqgan.data import encode_pairs, train_tokenizer
-    from seqgan.data.config import DataConfig
-
-    tok = train_tokenizer(TEXTS, vocab_size=120, min_frequency=1)
-    pairs_ds = Dataset.from_dict({"conv_id": [str(i) for i in range(8)],
-                                  "context": [[TEXTS[i]] for i in range(0, 16, 2)],
-                                  "reply": [TEXTS[i + 1] for i in range(0, 16, 2)]})
-    enc = encode_pairs(pairs_ds, tok, DataConfig(max_reply_tokens=8))
+    tok, enc, _ = text_pairs()
     gcfg = GeneratorConfig(d_model=32, encoder_layers=1, decoder_layers=1, attention_heads=2, ffn_dim=64,
                            dropout=0.0, max_positions=80)
     ids = dict(pad_id=tok.pad_token_id, bos_id=tok.bos_token_id, eos_id=tok.eos_token_id)
