@@ -61,6 +61,19 @@ def test_config_from_yaml_dict_and_validation():
         Seq2SeqPolicy.build(GeneratorConfig(**TINY), VOCAB, PAD, BOS, VOCAB, 8)
 
 
+def test_init_std_sets_the_bart_weight_scale():
+    def fc1_std(init_std: float) -> float:
+        torch.manual_seed(0)
+        cfg = GeneratorConfig(**{**TINY, "d_model": 64, "ffn_dim": 256, "init_std": init_std})
+        policy = Seq2SeqPolicy.build(cfg, VOCAB, PAD, BOS, EOS, 8)
+        return float(policy.model.get_encoder().layers[0].fc1.weight.std())
+
+    assert fc1_std(0.02) == pytest.approx(0.02, rel=0.05)
+    assert fc1_std(0.05) == pytest.approx(0.05, rel=0.05)
+    with pytest.raises(ConfigError, match="generator.init_std"):
+        GeneratorConfig(init_std=0.0).validate()
+
+
 def test_context_longer_than_positions_is_a_config_error():
     policy = tiny("bart")
     with pytest.raises(ConfigError, match="max_positions"):
