@@ -13,7 +13,7 @@ def add_oracle_command(subparsers) -> None:
                     "reward, constant and uniform-random reward controls). Writes results.md, results.json and "
                     "curves.png into run_dir.")
     p.add_argument("--recipe", metavar="FILE", required=True,
-                   help="YAML config, e.g. recipes/oracle_cpu.yaml (one CPU core, ~15 min) or recipes/oracle_paper.yaml")
+                   help="YAML config, e.g. recipes/oracle_cpu.yaml (one CPU core, ~12 min) or recipes/oracle_paper.yaml")
     p.add_argument("--seed", type=int, default=None, help="training seed (overrides the recipe's seed)")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in run_dir: reuse the oracle, data, MLE and D checkpoints and skip the rows "

@@ -146,3 +146,22 @@ def test_seed_summary_table_and_curves(tmp_path):
     assert "| mle | 9.500 | 9.400 | 9.600 | 9.500 ± 0.100 |" in table
     png = plot_seed_curves(results, tmp_path / "c.png")
     assert png.stat().st_size > 1000
+
+
+def test_rollout_free_control_rewards_match_the_monte_carlo_reward():
+    from seqgan.rewards.scorers import InputFreeRolloutReward
+
+    torch.manual_seed(0)
+    policy = LSTMPolicy(SHAPE)
+    replies = policy.sample(Context.empty(4))
+    ctx = Context.empty(4)
+    mc = MonteCarloReward(ConstantScorer(0.3), RolloutPolicy(policy), n=3)(ctx, replies)
+    assert torch.allclose(InputFreeRolloutReward(ConstantScorer(0.3), 3)(ctx, replies), mc)
+    big = policy.sample(Context.empty(4000))
+    r = InputFreeRolloutReward(UniformScorer(), 4)(Context.empty(4000), big)  # (B, T)
+    mc = MonteCarloReward(UniformScorer(), RolloutPolicy(policy), n=4)(Context.empty(4000), big)
+    for got in (r, mc):  # mean of 4 uniforms per prefix (variance 1/48), one uniform for the full reply (1/12)
+        assert abs(float(got[:, :-1].mean()) - 0.5) < 0.01 and abs(float(got[:, :-1].var()) - 1 / 48) < 0.002
+        assert abs(float(got[:, -1].var()) - 1 / 12) < 0.01
+    with pytest.raises(TypeError):
+        InputFreeRolloutReward(BleuScorer(replies.ids, SHAPE.vocab_size), 2)
