@@ -129,6 +129,8 @@ def add_decoding_arguments(parser: argparse.ArgumentParser) -> None:
                    help="candidates per context (sample, or beam with n <= beams; default: 1)")
     g.add_argument("--max-len", type=int, default=None,
                    help="reply tokens at most (default: the run's data.max_reply_tokens)")
+    g.add_argument("--no-repeat-ngram", type=int, default=d.no_repeat_ngram,
+                   help=f"never repeat an n-gram of this size within a reply; 0 = off (default: {d.no_repeat_ngram})")
     g.add_argument("--seed", type=int, default=0, help="seed of the sampler (default: 0)")
     g.add_argument("--generator", choices=("auto", "mle", "adv"), default="auto",
                    help="mle: generator/, adv: generator_adv/ (after `seqgan train`), auto: adv when present "
@@ -140,7 +142,7 @@ def decoding_from_args(args: argparse.Namespace):
     from seqgan.generate import DecodingOptions
 
     opts = DecodingOptions(mode=args.mode, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
-                           beams=args.beams, n=args.n, max_len=args.max_len)
+                           beams=args.beams, n=args.n, max_len=args.max_len, no_repeat_ngram=args.no_repeat_ngram)
     opts.validate()
     return opts
 

@@ -27,7 +27,8 @@ MODES = ("greedy", "sample", "beam")
 # Names accepted by DecodingOptions.parse_value (``/set`` in the chat) -> field names.
 OPTION_ALIASES = {"mode": "mode", "temperature": "temperature", "temp": "temperature", "top_k": "top_k",
                   "top-k": "top_k", "top_p": "top_p", "top-p": "top_p", "beams": "beams", "num_beams": "beams",
-                  "n": "n", "max_len": "max_len", "max-len": "max_len"}
+                  "n": "n", "max_len": "max_len", "max-len": "max_len", "no_repeat_ngram": "no_repeat_ngram",
+                  "no-repeat-ngram": "no_repeat_ngram"}
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,9 @@ class DecodingOptions:
 
     mode: ``greedy`` (most likely token each step), ``sample`` (temperature, then top-k and top-p filtering) or
     ``beam`` (beam search of width ``beams``). ``n`` candidates per context need ``sample`` or ``beam`` with
-    ``n <= beams``. ``max_len`` caps reply tokens (None: the run's ``data.max_reply_tokens``).
+    ``n <= beams``. ``max_len`` caps reply tokens (None: the run's ``data.max_reply_tokens``). ``no_repeat_ngram``
+    forbids repeating any n-gram of that size within a reply (HF ``no_repeat_ngram_size``; 0 = off): small models
+    otherwise loop on one phrase ("I'm not sure. I'm not sure.") under greedy and beam decoding.
     """
 
     mode: str = "sample"
@@ -46,6 +49,7 @@ class DecodingOptions:
     beams: int = 4
     n: int = 1
     max_len: int | None = None
+    no_repeat_ngram: int = 3
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` naming the first invalid option."""
@@ -61,6 +65,8 @@ class DecodingOptions:
             raise ConfigError(f"beams: expected a positive integer, got {self.beams}")
         if self.n < 1:
             raise ConfigError(f"n: expected a positive integer, got {self.n}")
+        if self.no_repeat_ngram < 0:
+            raise ConfigError(f"no_repeat_ngram: expected 0 (off) or a positive integer, got {self.no_repeat_ngram}")
         if self.max_len is not None and self.max_len < 1:
             raise ConfigError(f"max_len: expected a positive integer, got {self.max_len}")
         if self.n > 1 and self.mode == "greedy":
@@ -117,6 +123,7 @@ class DecodingOptions:
             "num_beams": self.beams if self.mode == "beam" else 1,
             "num_return_sequences": self.n,
             "max_len": self.max_len,
+            "no_repeat_ngram_size": self.no_repeat_ngram,
         }
 
 

@@ -160,3 +160,11 @@ def test_decoding_options_generate_kwargs():
     sample = DecodingOptions(mode="sample", top_k=5, top_p=0.8, temperature=0.7).generate_kwargs()
     assert (sample["do_sample"], sample["top_k"], sample["top_p"], sample["temperature"], sample["num_beams"]) == (
         True, 5, 0.8, 0.7, 1)
+
+
+def test_no_repeat_ngram_option():
+    assert DecodingOptions().generate_kwargs()["no_repeat_ngram_size"] == 3  # on by default
+    opts = DecodingOptions().updated({"no-repeat-ngram": "0"})
+    assert opts.no_repeat_ngram == 0 and opts.generate_kwargs()["no_repeat_ngram_size"] == 0
+    with pytest.raises(ConfigError, match="no_repeat_ngram"):
+        DecodingOptions().updated({"no_repeat_ngram": "-1"})

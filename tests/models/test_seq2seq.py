@@ -190,3 +190,15 @@ def test_generate_replies_beams_topk_topp():
     assert len({tuple(r) for r in many.ids[:4].tolist()}) > 1
     with pytest.raises(ConfigError, match="num_return_sequences"):
         policy.generate_replies(ctx, num_return_sequences=3)
+
+
+def test_generate_replies_no_repeat_ngram_blocks_repeats():
+    policy = tiny(max_reply_len=12)
+    ctx = contexts()
+    plain = policy.generate_replies(ctx)
+    blocked = policy.generate_replies(ctx, no_repeat_ngram_size=1)
+    def repeats(replies):
+        return sum(len(row[m.bool()].tolist()) - len(set(row[m.bool()].tolist()))
+                   for row, m in zip(replies.ids, replies.mask))
+    assert repeats(plain) > 0  # a random tiny model loops ...
+    assert repeats(blocked) == 0  # ... and n-gram blocking (n = 1: no token twice) stops it
