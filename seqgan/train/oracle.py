@@ -3,7 +3,8 @@
 One command runs every row from one MLE checkpoint: ``random`` (untrained), ``mle``, ``mle_continued`` (MLE for the
 same extra rounds), ``scheduled_sampling``, ``pg_bleu`` (rollout reward with BLEU against oracle samples),
 ``seqgan`` (rollout reward from D), ``prefix`` (D scoring every prefix) and two controls where D's score is
-replaced by a ``constant`` or by ``uniform_random`` numbers. Writes ``results.md``, ``results.json``,
+replaced by a ``constant`` or by ``uniform_random`` numbers; ``gumbel_st`` and ``continuous`` train G through D's
+gradient instead (:mod:`seqgan.train.oracle_relaxed`). Writes ``results.md``, ``results.json``,
 ``curves.png`` (NLL-oracle vs round), ``metrics.jsonl`` and the oracle/data/checkpoints into the run directory.
 """
 
@@ -34,6 +35,7 @@ from seqgan.rewards.scorers import BleuScorer, ConstantScorer, InputFreeRolloutR
 from seqgan.train.checkpoint import (STATE_FILE, atomic_write_text, load_module, load_state, save_module, save_state,
                                      write_checkpoint)
 from seqgan.train.oracle_config import ROWS, OracleConfig
+from seqgan.train.oracle_relaxed import RELAXED_ROWS, run_relaxed_row
 
 logger = logging.getLogger(__name__)
 NO_MISMATCH = LossWeights(weight_real=1.0, weight_fake=1.0, weight_mismatch=0.0)
@@ -289,6 +291,8 @@ class OracleBenchmark:
     def run_row(self, name: str) -> dict:
         c, a = self.cfg, self.cfg.adv
         torch.manual_seed(c.seed + 1000 * (ROWS.index(name) + 1))  # every row alike whatever ran before it
+        if name in RELAXED_ROWS:
+            return run_relaxed_row(self, name)
         if name == "random":
             nll_o, nll_t = self.evaluate(self.random_policy)
             return {"row": name, "nll_oracle": nll_o, "nll_test": nll_t, "wall_s": 0.0, "curve": []}
@@ -466,7 +470,7 @@ def run_oracle_benchmark(cfg: OracleConfig, resume: bool = False) -> dict:
     try:
         bench.prepare()
         bench.pretrain()
-        if any(r in ("seqgan", "prefix") for r in cfg.rows):
+        if any(r in ("seqgan", "prefix", *RELAXED_ROWS) for r in cfg.rows):
             bench.pretrain_discriminator()
         done = bench.progress["rows"]
         for name in cfg.rows:

@@ -9,7 +9,7 @@ from seqgan.errors import ConfigError
 from seqgan.models.discriminator import DiscriminatorConfig
 
 ROWS = ("random", "mle", "mle_continued", "scheduled_sampling", "pg_bleu", "seqgan", "prefix", "constant",
-        "uniform_random")
+        "uniform_random", "gumbel_st", "continuous")
 
 
 @dataclass
