@@ -55,8 +55,9 @@ def _ensure_mle_run(run_dir: Path, recipe: Path, overrides: list[str]) -> None:
     train_mle(cfg, resume=(run_dir / "checkpoints").is_dir())
 
 
-def _prepare_variant_dir(mle_run: Path, out: Path, head: str, encoder: str) -> None:
-    """``out`` = config, tokenizer and generator of the MLE run, plus its D when the design matches."""
+def _prepare_variant_dir(mle_run: Path, out: Path, disc_cfg) -> None:
+    """``out`` = config, tokenizer and generator of the MLE run, plus its pretrained D when the variant's
+    discriminator config is the same (otherwise the variant pretrains its own)."""
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
@@ -67,8 +68,7 @@ def _prepare_variant_dir(mle_run: Path, out: Path, head: str, encoder: str) -> N
     if disc.is_dir():
         from seqgan.models.discriminator import Discriminator
 
-        saved = Discriminator.load(disc).cfg
-        if (saved.head, saved.encoder) == (head, encoder):
+        if Discriminator.load(disc).cfg == disc_cfg:
             shutil.copytree(disc, out / "discriminator")
 
 
@@ -80,7 +80,7 @@ def run_variant(name: str, mle_run: Path, out_root: Path, rounds: int | None, ex
     recipe, overrides = VARIANTS[name]
     out = out_root / name
     probe = load_train_config(mle_run, str(RECIPES / recipe), overrides + extra)
-    _prepare_variant_dir(mle_run, out, probe.discriminator.head, probe.discriminator.encoder)
+    _prepare_variant_dir(mle_run, out, probe.discriminator)
     pretrain_d = not (out / "discriminator").is_dir()
     more = [f"adversarial.rounds={rounds}"] if rounds else []
     cfg = load_train_config(out, str(RECIPES / recipe), overrides + extra + more)
