@@ -51,6 +51,16 @@ def add_train_command(subparsers) -> None:
     p.set_defaults(handler=_run_train, accepts_overrides=True)
 
 
+def describe_route(acfg) -> str:
+    """How G learns from D, in words: e.g. "policy gradient, rollout reward" or "gumbel route (st)"."""
+    route = getattr(acfg, "route", "policy_gradient")
+    if route == "policy_gradient":
+        return f"policy gradient, {acfg.reward} reward"
+    if route == "gumbel":
+        return f"Gumbel-softmax route ({acfg.gumbel_mode}, {acfg.critic} critic)"
+    return f"continuous route ({acfg.critic} critic, mitigation {acfg.mitigation})"
+
+
 def run_adversarial_stage(cfg, run_dir: str | Path, resume: bool = False, compare: bool = True):
     """Adversarial fine-tuning of ``run_dir`` (D pretrained first when absent), then the comparison table.
     Prints the wall time of each part; returns the Comparison (None with ``compare=False``)."""
@@ -62,7 +72,7 @@ def run_adversarial_stage(cfg, run_dir: str | Path, resume: bool = False, compar
     t0 = time.perf_counter()
     train_adversarial(cfg, run_dir, resume=resume)
     t1 = time.perf_counter()
-    print(f"adversarial stage ({cfg.adversarial.reward} reward, {cfg.adversarial.rounds} rounds, D pretraining "
+    print(f"adversarial stage ({describe_route(cfg.adversarial)}, {cfg.adversarial.rounds} rounds, D pretraining "
           f"included when the run had no D): {t1 - t0:.0f} s")
     if not compare:
         return None
@@ -83,7 +93,7 @@ def stage_adversarial(state) -> None:
     import time
 
     t0 = time.perf_counter()
-    print(f"\nadversarial fine-tuning ({state.cfg.adversarial.reward} reward, {state.cfg.adversarial.rounds} rounds)"
+    print(f"\nadversarial fine-tuning ({describe_route(state.cfg.adversarial)}, {state.cfg.adversarial.rounds} rounds)"
           " against a conditional discriminator ...")
     state.metrics["comparison"] = run_adversarial_stage(state.cfg, state.run.path, resume=state.resume)
     state.timings["adversarial_s"] = time.perf_counter() - t0
