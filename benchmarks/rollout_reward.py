@@ -131,6 +131,16 @@ def main(argv: list[str] | None = None) -> None:
     split = dict(mc.last_timing)
     print(f"\nbatched MC split: rollout sampling {split['rollout_s'] * 1000:,.0f} ms, D on "
           f"{B * (T - 1) * n:,} completions {split['disc_s'] * 1000:,.0f} ms", flush=True)
+    # D's share: each context encoded once per batch (Discriminator.reward_rows, what MonteCarloReward uses) vs one
+    # context copy per completion
+    completions = B * (T - 1) * n
+    rows_of = torch.arange(B).repeat_interleave((T - 1) * n)
+    comp = torch.randint(3, vocab, (completions, T))
+    comp_mask = torch.ones_like(comp)
+    grouped = timed(lambda: disc.reward_rows(context, rows_of, comp, comp_mask), args.repeats)
+    copied = timed(lambda: disc.reward(context.index(rows_of), comp, comp_mask), args.repeats)
+    print(f"D on {completions:,} completions: each context once {grouped:,.0f} ms vs a context copy per completion "
+          f"{copied:,.0f} ms ({copied / grouped:.1f}x)", flush=True)
     if not args.skip_naive:
         naive = timed(lambda: naive_rollout_reward(policy, disc, context, replies, n), 0)
         row(f"MC rollout reward, naive loop (n={n})", naive)
