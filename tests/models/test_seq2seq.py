@@ -66,7 +66,7 @@ def test_init_std_sets_the_bart_weight_scale():
         torch.manual_seed(0)
         cfg = GeneratorConfig(**{**TINY, "d_model": 64, "ffn_dim": 256, "init_std": init_std})
         policy = Seq2SeqPolicy.build(cfg, VOCAB, PAD, BOS, EOS, 8)
-        return float(policy.model.get_encoder().layers[0].fc1.weight.std())
+        return float(policy.model.get_encoder().layers[0].fc1.weight.detach().std())
 
     assert fc1_std(0.02) == pytest.approx(0.02, rel=0.05)
     assert fc1_std(0.05) == pytest.approx(0.05, rel=0.05)
