@@ -1,5 +1,5 @@
-"""Cost of the per-token rewards per batch on the default chatbot sizes: Monte Carlo rollout (batched) vs a naive
-rollout loop vs the prefix reward vs the sequence reward, measured side by side in one process.
+"""Cost of the per-token rewards per batch on the default chatbot sizes: sequence reward vs prefix reward vs Monte
+Carlo rollout reward, measured side by side in one process (batched vs naive rollout loops: benchmarks/rollout.py).
 
     python benchmarks/rollout_reward.py [--batch 32] [--reply-len 24] [--rollouts 8] [--repeats 3] [--threads 2]
 
@@ -28,42 +28,15 @@ import torch  # noqa: E402
 
 from seqgan.data.config import DataConfig  # noqa: E402
 from seqgan.models.discriminator import Discriminator, DiscriminatorConfig  # noqa: E402
-from seqgan.models.policy import Context, Replies  # noqa: E402
-from seqgan.models.sampling import sample_logits  # noqa: E402
+from seqgan.models.policy import Context  # noqa: E402
 from seqgan.models.seq2seq import GeneratorConfig, Seq2SeqPolicy  # noqa: E402
 from seqgan.rewards import MonteCarloReward, PrefixReward, RolloutPolicy, SequenceReward  # noqa: E402
 
 PAD, BOS, EOS = 0, 1, 2
 
 
-@torch.no_grad()
-def naive_rollout_reward(policy: Seq2SeqPolicy, disc: Discriminator, context: Context, replies: Replies,
-                         n: int) -> torch.Tensor:
-    """The textbook loop (as in popular reference code): for every rollout k and every prefix length t, decode the
-    rest of the reply from scratch, one token at a time, re-running the model over the whole prefix at each step
-    (no cache), then score that batch with D. Same sampler as the batched version; batched over rows only."""
-    B, T = replies.ids.shape
-    rewards = torch.zeros(B, T)
-    for t in range(1, T):
-        total = torch.zeros(B)
-        for _ in range(n):
-            ids = replies.ids[:, :t].clone()
-            while ids.shape[1] < T:
-                logits = policy.logits(context, ids, torch.ones_like(ids))[:, -1]  # (B, V)
-                tok, _ = sample_logits(logits)
-                ids = torch.cat([ids, tok], 1)
-            total += disc.reward(context, ids, torch.ones_like(ids))
-        rewards[:, t - 1] = total / n
-    rewards[:, T - 1] = disc.reward(context, replies.ids, replies.mask)
-    return rewards
-
-
 def timed(fn, repeats: int) -> float:
-    """Median wall time in ms of ``repeats`` calls after one warm-up call (repeats 0: the single call itself)."""
-    if repeats == 0:
-        t0 = time.perf_counter()
-        fn()
-        return (time.perf_counter() - t0) * 1000.0
+    """Median wall time in ms of ``repeats`` calls after one warm-up call."""
     fn()  # warm-up
     times = []
     for _ in range(repeats):
@@ -95,7 +68,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--vocab", type=int, default=DataConfig().vocab_size)
-    parser.add_argument("--skip-naive", action="store_true", help="leave out the (slow) naive loop")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -114,7 +86,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"machine: {machine_info(args.threads)}")
     print(f"sizes: batch {B}, reply length {T}, context length {args.context_len}, vocabulary {vocab}, rollouts {n}, "
           f"generator d_model {GeneratorConfig().d_model}, D {DiscriminatorConfig().encoder}; "
-          f"median of {args.repeats} (naive: 1 run)\n")
+          f"median of {args.repeats}\n")
     print("| reward | ms / batch | x sequence |")
     print("|---|---:|---:|", flush=True)
     rows: dict[str, float] = {}
@@ -141,10 +113,6 @@ def main(argv: list[str] | None = None) -> None:
     copied = timed(lambda: disc.reward(context.index(rows_of), comp, comp_mask), args.repeats)
     print(f"D on {completions:,} completions: each context once {grouped:,.0f} ms vs a context copy per completion "
           f"{copied:,.0f} ms ({copied / grouped:.1f}x)", flush=True)
-    if not args.skip_naive:
-        naive = timed(lambda: naive_rollout_reward(policy, disc, context, replies, n), 0)
-        row(f"MC rollout reward, naive loop (n={n})", naive)
-        print(f"\nnaive / batched MC: {naive / rows[f'MC rollout reward, batched (n={n})']:.1f}x", flush=True)
 
 
 if __name__ == "__main__":
