@@ -23,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from seqgan.errors import CheckpointError, ConfigError
 from seqgan.train.checkpoint import (
@@ -306,56 +307,58 @@ def train_mle(cfg, resume: bool = False, accelerator=None,
     _log().info("mle: %d optimizer steps (%d micro-batches of %d per epoch and process, %d process(es))",
                 tr.total, tr.batches_per_epoch, mcfg.batch_size, tr.world)
 
-    bar = _progress(cfg, accelerator, tr.total, tr.step)
-    t0 = time.perf_counter()
-    policy.train()
-    micro = 0
-    try:
-        while tr.step < tr.total:
-            plan_epoch = tr.epoch
-            plan = tr.batch_plan(plan_epoch)
-            while tr.epoch == plan_epoch and tr.batch_in_epoch < len(plan) and tr.step < tr.total:
-                batch = tr.micro_batch(plan[tr.batch_in_epoch])
-                micro += 1
-                sync = micro % mcfg.grad_accum_steps == 0
-                ctx = contextlib.nullcontext() if sync or tr.world == 1 else accelerator.no_sync(tr.model)
-                with ctx, accelerator.autocast():
-                    loss = tr.loss(batch)
-                    accelerator.backward(loss / mcfg.grad_accum_steps)
-                tr.loss_sum += float(loss.detach())
-                tr.loss_count += 1
-                tr.batch_in_epoch += 1
-                if not sync:
-                    continue
-                if mcfg.max_grad_norm > 0:
-                    accelerator.clip_grad_norm_(tr.model.parameters(), mcfg.max_grad_norm)
-                tr.optimizer.step()
-                tr.scheduler.step()
-                tr.optimizer.zero_grad(set_to_none=True)
-                tr.step += 1
-                if tr.batch_in_epoch >= len(plan):
+    # log lines (evaluations) go through tqdm.write, so they never break the progress bar
+    with logging_redirect_tqdm():
+        bar = _progress(cfg, accelerator, tr.total, tr.step)
+        t0 = time.perf_counter()
+        policy.train()
+        micro = 0
+        try:
+            while tr.step < tr.total:
+                plan_epoch = tr.epoch
+                plan = tr.batch_plan(plan_epoch)
+                while tr.epoch == plan_epoch and tr.batch_in_epoch < len(plan) and tr.step < tr.total:
+                    batch = tr.micro_batch(plan[tr.batch_in_epoch])
+                    micro += 1
+                    sync = micro % mcfg.grad_accum_steps == 0
+                    ctx = contextlib.nullcontext() if sync or tr.world == 1 else accelerator.no_sync(tr.model)
+                    with ctx, accelerator.autocast():
+                        loss = tr.loss(batch)
+                        accelerator.backward(loss / mcfg.grad_accum_steps)
+                    tr.loss_sum += float(loss.detach())
+                    tr.loss_count += 1
+                    tr.batch_in_epoch += 1
+                    if not sync:
+                        continue
+                    if mcfg.max_grad_norm > 0:
+                        accelerator.clip_grad_norm_(tr.model.parameters(), mcfg.max_grad_norm)
+                    tr.optimizer.step()
+                    tr.scheduler.step()
+                    tr.optimizer.zero_grad(set_to_none=True)
+                    tr.step += 1
+                    if tr.batch_in_epoch >= len(plan):
+                        tr.epoch, tr.batch_in_epoch = tr.epoch + 1, 0
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{float(loss.detach()):.3f}")
+                    if mcfg.log_every and tr.step % mcfg.log_every == 0:
+                        tr.log_train(time.perf_counter() - t0)
+                    tr.snapshot = tr.counters() | {"rng": capture_rng()}
+                    if mcfg.eval_every and tr.step % mcfg.eval_every == 0 and tr.step < tr.total:
+                        tr.evaluate()
+                    if mcfg.save_every and tr.step % mcfg.save_every == 0 and tr.step < tr.total:
+                        tr.save()
+                    if callback is not None:
+                        callback(tr.step, tr.counters())
+                if tr.epoch == plan_epoch and tr.batch_in_epoch >= len(plan):
                     tr.epoch, tr.batch_in_epoch = tr.epoch + 1, 0
-                bar.update(1)
-                bar.set_postfix(loss=f"{float(loss.detach()):.3f}")
-                if mcfg.log_every and tr.step % mcfg.log_every == 0:
-                    tr.log_train(time.perf_counter() - t0)
-                tr.snapshot = tr.counters() | {"rng": capture_rng()}
-                if mcfg.eval_every and tr.step % mcfg.eval_every == 0 and tr.step < tr.total:
-                    tr.evaluate()
-                if mcfg.save_every and tr.step % mcfg.save_every == 0 and tr.step < tr.total:
-                    tr.save()
-                if callback is not None:
-                    callback(tr.step, tr.counters())
-            if tr.epoch == plan_epoch and tr.batch_in_epoch >= len(plan):
-                tr.epoch, tr.batch_in_epoch = tr.epoch + 1, 0
-    except KeyboardInterrupt:
+        except KeyboardInterrupt:
+            bar.close()
+            if tr.last_saved != tr.snapshot["step"]:
+                tr.save()
+            _log().warning("interrupted: checkpoint of step %d saved in %s; continue with --resume",
+                           tr.snapshot["step"], run.last_checkpoint)
+            raise
         bar.close()
-        if tr.last_saved != tr.snapshot["step"]:
-            tr.save()
-        _log().warning("interrupted: checkpoint of step %d saved in %s; continue with --resume",
-                       tr.snapshot["step"], run.last_checkpoint)
-        raise
-    bar.close()
 
     tr.snapshot = tr.counters() | {"rng": capture_rng()}
     if tr.last_saved != tr.step:
