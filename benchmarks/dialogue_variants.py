@@ -9,7 +9,8 @@ Each variant is ``(recipe, overrides)``; its adversarial/discriminator/d_pretrai
 with ``seqgan train RUN --config RECIPE``. A variant runs in ``OUT/<name>/`` (a copy of the MLE run's config,
 tokenizer and generator; the MLE run's pretrained D is reused when the variant asks for the same D design, else
 the variant pretrains its own). Writes ``OUT/comparison.md`` and ``OUT/comparison.json``: BLEU, self-BLEU, distinct-1/2,
-mean length, perplexity on human replies, AdverSuc, wall seconds per round (and for D pretraining).
+mean length, perplexity on human replies, AdverSuc, wall seconds per round (and for D pretraining), and from each
+variant's training log the mean over its last 10 rounds of D's accuracy per term and of the cheating AUC.
 """
 
 from __future__ import annotations
@@ -92,6 +93,23 @@ def run_variant(name: str, mle_run: Path, out_root: Path, rounds: int | None, ex
     return {"wall_s": wall, "round_s": round_s, "rounds": len(records), "d_pretrained_here": pretrain_d}
 
 
+TRAINING_SIGNALS = ("d_acc_real", "d_acc_fake", "d_acc_mismatch", "cheat_auc")
+
+
+def training_signals(out_root: Path, names: list[str], last: int = 10) -> dict[str, dict[str, float]]:
+    """Mean over the last ``last`` rounds of each variant's D accuracy per term and cheating AUC (``metrics.jsonl``);
+    ``{f"{key}_last{last}": {variant: value}}``, NaN where a variant does not log the key (e.g. the WGAN critic)."""
+    from seqgan.train.adversarial import read_adversarial_metrics
+
+    table: dict[str, dict[str, float]] = {f"{k}_last{last}": {"mle": float("nan")} for k in TRAINING_SIGNALS}
+    for name in names:
+        records = [r for r in read_adversarial_metrics(out_root / name) if r.get("round", 0) > 0][-last:]
+        for key in TRAINING_SIGNALS:
+            vals = [r[key] for r in records if key in r]
+            table[f"{key}_last{last}"][name] = sum(vals) / len(vals) if vals else float("nan")
+    return table
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mle-run", type=Path, default=ROOT / "runs" / "chat_cpu",
@@ -144,6 +162,7 @@ def main() -> None:
                                   title="Adversarial variants from one MLE run")
     comparison.metrics["round_s"] = {"mle": float("nan"), **{n: t["round_s"] for n, t in timings.items()}}
     comparison.metrics["train_wall_s"] = {"mle": float("nan"), **{n: t["wall_s"] for n, t in timings.items()}}
+    comparison.metrics.update(training_signals(args.out, args.variants))
     per_variant = ", ".join(f"{n} {t['rounds']}" for n, t in timings.items())
     own_d = [n for n, t in timings.items() if t["d_pretrained_here"]]
     comparison.notes.append(
