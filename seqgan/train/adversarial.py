@@ -12,6 +12,13 @@ discriminator (``discriminator/``, pretrained here if absent), alternates D and 
 
 Resuming continues exactly: N rounds + resume to 2N gives the same metrics and weights as 2N rounds straight.
 Ctrl-C writes the checkpoint before exiting.
+
+Several processes (``accelerate launch`` / ``torchrun``): data parallelism. Each rank takes its own shard of the
+training pairs and its own sampling seed, gradients are averaged over the ranks after every backward pass
+(:func:`data_parallel_backward`), so all ranks take the same optimiser steps and keep identical weights; the
+logged metrics are means over the ranks; only the main process writes files. A missing D is pretrained by the
+main process alone. The checkpoint holds every rank's data position, baseline and RNG state, so ``--resume`` with
+the same number of processes continues exactly; Ctrl-C in a multi-process run keeps the last periodic checkpoint.
 """
 
 from __future__ import annotations
@@ -118,29 +125,119 @@ def plot_adversarial(run_dir: str | Path) -> Path | None:
     return path
 
 
-def _save_checkpoint(trainer: AdversarialTrainer, path: Path) -> None:
+def data_parallel_backward(accelerator, modules: list[torch.nn.Module]):
+    """The trainer's ``backward``: ``accelerator.backward(loss)``, then, with several processes, the gradients of
+    every trainable parameter of ``modules`` averaged over the processes in one all-reduce. The models stay plain
+    modules (no DDP wrapper), so the Policy's own methods (sample, score, rollout) are called as they are."""
+    world = accelerator.num_processes
+    if world == 1:
+        return accelerator.backward
+    import torch.distributed as dist
+
+    params = [p for m in modules for p in m.parameters()]
+
+    def backward(loss: torch.Tensor) -> None:
+        accelerator.backward(loss)
+        grads = [p.grad for p in params if p.requires_grad and p.grad is not None]  # the same set on every rank
+        if not grads:
+            return
+        flat = torch.cat([g.reshape(-1) for g in grads])
+        dist.all_reduce(flat)
+        flat /= world
+        for g, synced in zip(grads, flat.split([g.numel() for g in grads])):
+            g.copy_(synced.view_as(g))
+
+    return backward
+
+
+def _cpu(obj):
+    """``obj`` with every tensor moved to the CPU (before exchanging it between processes)."""
+    if isinstance(obj, torch.Tensor):
+        return obj.cpu()
+    if isinstance(obj, dict):
+        return {k: _cpu(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_cpu(v) for v in obj)
+    return obj
+
+
+def _rank_state(trainer: AdversarialTrainer) -> dict:
+    """What differs between the ranks of a multi-process run: data position, baseline, RNG streams."""
+    return _cpu({"human": trainer.human.state_dict(), "baseline": trainer.baseline.state_dict(),
+                 "perm_gen": trainer.perm_gen.get_state(), "rng": capture_rng()})
+
+
+def _save_checkpoint(trainer: AdversarialTrainer, path: Path, accelerator=None) -> None:
+    """Atomic checkpoint of the whole adversarial state (collective when several processes run)."""
+    world = accelerator.num_processes if accelerator is not None else 1
+    ranks = None
+    if world > 1:
+        from accelerate.utils import gather_object
+
+        ranks = gather_object([_rank_state(trainer)])
+        if not accelerator.is_main_process:
+            accelerator.wait_for_everyone()
+            return
+
     def writer(staging: Path) -> None:
         save_module(trainer.policy, staging / "generator.safetensors")
         save_module(trainer.disc, staging / "discriminator.safetensors")
         if trainer.rollout_policy is not None and trainer.rollout_policy.copy is not None:
             save_module(trainer.rollout_policy.copy, staging / "rollout_policy.safetensors")
-        save_state(staging / STATE_FILE, {"trainer": trainer.state_dict(), "rng": capture_rng()})
+        state = {"trainer": _cpu(trainer.state_dict()), "rng": capture_rng()}
+        if ranks is not None:
+            state["ranks"] = ranks
+        save_state(staging / STATE_FILE, state)
 
     write_checkpoint(path, writer)
+    if world > 1:
+        accelerator.wait_for_everyone()
 
 
-def _load_checkpoint(trainer: AdversarialTrainer, path: Path) -> None:
+def _load_checkpoint(trainer: AdversarialTrainer, path: Path, accelerator=None) -> None:
+    rank, world = (accelerator.process_index, accelerator.num_processes) if accelerator is not None else (0, 1)
     check_complete(path)
     load_module(trainer.policy, path / "generator.safetensors")
     load_module(trainer.disc, path / "discriminator.safetensors")
     if trainer.rollout_policy is not None and trainer.rollout_policy.copy is not None:
         load_module(trainer.rollout_policy.copy, path / "rollout_policy.safetensors")
     state = load_state(path / STATE_FILE)
+    saved_world = len(state.get("ranks") or [None])
+    if saved_world != world:
+        raise CheckpointError(f"{path}: written by {saved_world} process(es); resume it with the same number "
+                              f"(this run has {world})")
     try:
         trainer.load_state_dict(state["trainer"])
+        if world > 1:
+            mine = state["ranks"][rank]
+            trainer.human.load_state_dict(mine["human"])
+            trainer.baseline.load_state_dict(mine["baseline"])
+            trainer.perm_gen.set_state(mine["perm_gen"])
     except (KeyError, ValueError, RuntimeError) as err:
         raise CheckpointError(f"{path}: training state does not fit this config ({err})") from None
-    restore_rng(state["rng"])
+    restore_rng(state["ranks"][rank]["rng"] if world > 1 else state["rng"])
+
+
+def _mean_over_ranks(log: dict[str, float], accelerator) -> dict[str, float]:
+    """Each metric of a round averaged over the processes (identity for one process)."""
+    if accelerator.num_processes == 1:
+        return log
+    from accelerate.utils import gather_object
+
+    logs = gather_object([log])
+    return {k: sum(lg[k] for lg in logs if k in lg) / sum(k in lg for lg in logs) for k in log}
+
+
+def _write_rank_report(path: str | Path, trainer: AdversarialTrainer, accelerator) -> None:
+    """Append ``rank world g_checksum d_checksum shard_checksum`` (the multi-process test reads it)."""
+    def checksum(params) -> float:
+        return sum(float(p.detach().double().sum()) for p in params)
+
+    shard = sum(sum(r["reply_ids"]) for r in trainer.human.rows[:8])
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(f"{accelerator.process_index} {accelerator.num_processes} "
+                     f"{checksum(trainer.policy.parameters()):.10e} {checksum(trainer.disc.parameters()):.10e} "
+                     f"{shard}\n")
 
 
 def _load_data(cfg, tokenizer):
@@ -183,10 +280,12 @@ def _d_loss(cfg):
         disc, context, human, generated, cfg.d_pretrain, mismatch_perm=perm)
 
 
-def train_adversarial(cfg, run_dir: str | Path, resume: bool = False) -> Path:
+def train_adversarial(cfg, run_dir: str | Path, resume: bool = False,
+                      rank_report: str | Path | None = None) -> Path:
     """Adversarial fine-tuning of the MLE generator in ``run_dir`` with ``cfg.adversarial``; returns the path of
     ``generator_adv/``. ``resume`` continues from ``checkpoints/adversarial`` (exactly); without it an existing
-    adversarial checkpoint is ignored and the stage starts again from the MLE generator."""
+    adversarial checkpoint is ignored and the stage starts again from the MLE generator. ``rank_report``: each
+    process appends its rank, the number of processes and checksums of its final weights to that file."""
     from accelerate import Accelerator
     from accelerate.utils import set_seed
 
@@ -200,51 +299,69 @@ def train_adversarial(cfg, run_dir: str | Path, resume: bool = False) -> Path:
     if not (run_dir / "generator").is_dir():
         raise CheckpointError(f"{run_dir}: no MLE generator (generator/) to fine-tune; run `seqgan pretrain` first")
     accelerator = Accelerator(cpu=not torch.cuda.is_available())
-    device = accelerator.device
+    device, rank, world, main = (accelerator.device, accelerator.process_index, accelerator.num_processes,
+                                 accelerator.is_main_process)
     set_seed(cfg.seed)
     tokenizer = load_tokenizer(run_dir / "tokenizer")
     policy = Seq2SeqPolicy.from_pretrained(run_dir / "generator").to(device)
     _, train, valid = _load_data(cfg, tokenizer)
-    disc = _discriminator(cfg, run_dir, policy, tokenizer, train, valid, device)
+    if main:  # pretrains and saves D when the run has none; the other ranks then load that D
+        disc = _discriminator(cfg, run_dir, policy, tokenizer, train, valid, device)
+    accelerator.wait_for_everyone()
+    if not main:
+        disc = _discriminator(cfg, run_dir, policy, tokenizer, train, valid, device)
 
-    set_seed(cfg.seed + 1)
-    stream = PairStream.from_dataset(train, tokenizer.pad_token_id, acfg.batch_size, seed=cfg.seed)
+    set_seed(cfg.seed + 1 + 1000 * rank)  # each rank samples its own replies
+    shard = train.shard(num_shards=world, index=rank, contiguous=False) if world > 1 else train
+    stream = PairStream.from_dataset(shard, tokenizer.pad_token_id, acfg.batch_size, seed=cfg.seed)
     trainer = AdversarialTrainer(policy, disc, acfg, _d_loss(cfg), stream, seed=cfg.seed, device=device,
-                                 backward=accelerator.backward)
+                                 backward=data_parallel_backward(accelerator, [policy, disc]))
     rows = PairStream.from_dataset(valid, tokenizer.pad_token_id, 64, 0).rows
     valid_batches = [stream.collate(rows[i:i + 64]) for i in range(0, len(rows), 64)]
     ckpt = run_dir / CHECKPOINT
     run = RunDir(run_dir)
     if resume and ckpt.exists():
-        _load_checkpoint(trainer, ckpt)
-        run.truncate_metrics_after("adversarial", trainer.round)  # lines written after that checkpoint
+        _load_checkpoint(trainer, ckpt, accelerator)
+        if main:
+            run.truncate_metrics_after("adversarial", trainer.round)  # lines written after that checkpoint
         logger.info("resumed adversarial training at round %d", trainer.round)
     else:
-        run.truncate_metrics_after("adversarial", -1)  # a fresh start replaces an earlier attempt's lines
-        _append_metrics(run_dir, {"stage": "adversarial", "round": 0, "step": 0,
-                                  "valid_nll": trainer.held_out_nll(valid_batches)})
+        valid_nll = trainer.held_out_nll(valid_batches)
+        if main:
+            run.truncate_metrics_after("adversarial", -1)  # a fresh start replaces an earlier attempt's lines
+            _append_metrics(run_dir, {"stage": "adversarial", "round": 0, "step": 0, "valid_nll": valid_nll})
 
     start = time.perf_counter()
     try:
         while trainer.round < acfg.rounds:
-            log = trainer.run_round()
+            log = _mean_over_ranks(trainer.run_round(), accelerator)
             r = trainer.round
             if (acfg.eval_every and r % acfg.eval_every == 0) or r == acfg.rounds:
                 log["valid_nll"] = trainer.held_out_nll(valid_batches)
-            _append_metrics(run_dir, {"stage": "adversarial", "step": r, **log})
-            logger.info("adversarial round %d/%d: %s", r, acfg.rounds,
-                        ", ".join(f"{k} {v:.3g}" for k, v in log.items() if k != "round"))
+            if main:
+                _append_metrics(run_dir, {"stage": "adversarial", "step": r, **log})
+                logger.info("adversarial round %d/%d: %s", r, acfg.rounds,
+                            ", ".join(f"{k} {v:.3g}" for k, v in log.items() if k != "round"))
             if acfg.save_every and r % acfg.save_every == 0 and r < acfg.rounds:
-                _save_checkpoint(trainer, ckpt)
+                _save_checkpoint(trainer, ckpt, accelerator)
     except KeyboardInterrupt:
-        _save_checkpoint(trainer, ckpt)
-        logger.warning("interrupted: adversarial checkpoint saved at round %d (resume with --resume)", trainer.round)
+        if world == 1:
+            _save_checkpoint(trainer, ckpt, accelerator)
+            logger.warning("interrupted: adversarial checkpoint saved at round %d (resume with --resume)",
+                           trainer.round)
+        elif main:
+            logger.warning("interrupted: a multi-process run resumes from its last periodic checkpoint "
+                           "(adversarial.save_every)")
         raise
-    _save_checkpoint(trainer, ckpt)
+    _save_checkpoint(trainer, ckpt, accelerator)
     out = run_dir / GENERATOR_ADV
-    write_checkpoint(out, lambda staging: policy.save_pretrained(staging))
-    disc.save(run_dir / DISCRIMINATOR_ADV)
-    plot_adversarial(run_dir)
-    logger.info("adversarial stage: %d rounds in %.1f s; generator saved to %s", trainer.round,
-                time.perf_counter() - start, out)
+    if main:
+        write_checkpoint(out, lambda staging: policy.save_pretrained(staging))
+        disc.save(run_dir / DISCRIMINATOR_ADV)
+        plot_adversarial(run_dir)
+        logger.info("adversarial stage: %d rounds in %.1f s on %d process(es); generator saved to %s",
+                    trainer.round, time.perf_counter() - start, world, out)
+    if rank_report:
+        _write_rank_report(rank_report, trainer, accelerator)
+    accelerator.wait_for_everyone()
     return out

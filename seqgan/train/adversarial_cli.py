@@ -61,16 +61,22 @@ def describe_route(acfg) -> str:
     return f"continuous route ({acfg.critic} critic, mitigation {acfg.mitigation})"
 
 
-def run_adversarial_stage(cfg, run_dir: str | Path, resume: bool = False, compare: bool = True):
+def run_adversarial_stage(cfg, run_dir: str | Path, resume: bool = False, compare: bool = True,
+                          rank_report: str | None = None):
     """Adversarial fine-tuning of ``run_dir`` (D pretrained first when absent), then the comparison table.
-    Prints the wall time of each part; returns the Comparison (None with ``compare=False``)."""
+    Prints the wall time of each part; returns the Comparison (None with ``compare=False`` and on every process
+    but the main one of a multi-process run, which alone evaluates)."""
     import time
+
+    from accelerate import PartialState
 
     from seqgan.train.adversarial import train_adversarial
     from seqgan.train.compare import run_comparison
 
     t0 = time.perf_counter()
-    train_adversarial(cfg, run_dir, resume=resume)
+    train_adversarial(cfg, run_dir, resume=resume, rank_report=rank_report)
+    if not PartialState().is_main_process:
+        return None
     t1 = time.perf_counter()
     print(f"adversarial stage ({describe_route(cfg.adversarial)}, {cfg.adversarial.rounds} rounds, D pretraining "
           f"included when the run had no D): {t1 - t0:.0f} s")
