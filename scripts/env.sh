@@ -9,7 +9,13 @@ if [ ! -x .venv/bin/python ]; then
 fi
 . .venv/bin/activate
 if ! python -c "import seqgan, pytest, sklearn" 2>/dev/null || [ pyproject.toml -nt .venv/.installed ]; then
-    python -m pip install -q --disable-pip-version-check "torch==${SEQGAN_TORCH_VERSION:-2.13.0}" -e '.[dev]'
+    echo "installing seqgan and its dependencies into .venv (first run: about a minute) ..." >&2
+    if ! python -m pip install -q --disable-pip-version-check "torch==${SEQGAN_TORCH_VERSION:-2.13.0}" -e '.[dev]' \
+            > .venv/pip-install.log 2>&1; then
+        cat .venv/pip-install.log >&2
+        echo "error: pip install failed (log above, also in .venv/pip-install.log)" >&2
+        exit 1
+    fi
     touch .venv/.installed
 fi
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 HF_HUB_DISABLE_PROGRESS_BARS=1 TOKENIZERS_PARALLELISM=false
