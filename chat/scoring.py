@@ -63,5 +63,5 @@ def load_scorer(run_dir: str | Path, tokenizer, data_cfg) -> Scorer | None:
     if disc is None:
         return None
     disc.eval()
-    logger.info("showing the scores of %s", run_dir / names[0])
+    logger.info("discriminator scores from %s (shown in a terminal; /set scores=on|off)", run_dir / names[0])
     return make_scorer(disc, tokenizer, data_cfg)

@@ -30,7 +30,7 @@ Type a message to get a reply. Commands:
   /help                 this text
   /show                 the decoding options
   /set KEY=VALUE ...    change options: mode=greedy|sample|beam, temperature, top_k, top_p, beams, n, max_len,
-                        no_repeat_ngram
+                        no_repeat_ngram, scores=on|off (show D's probability that a reply is human)
   /pick K               continue the conversation with candidate K of the last reply (when n > 1)
   /history              the conversation so far (the last {k} turns are the model's context)
   /reset                forget the conversation
