@@ -61,6 +61,19 @@ def describe_route(acfg) -> str:
     return f"continuous route ({acfg.critic} critic, mitigation {acfg.mitigation})"
 
 
+def describe_d_pretraining(run_dir: str | Path) -> str | None:
+    """One line with the pretrained D's held-out accuracy per loss term (from metrics.jsonl), or None."""
+    from seqgan.train.run import RunDir
+
+    records = [r for r in RunDir(run_dir).read_metrics("d_pretrain") if "valid_acc_real" in r]
+    if not records:
+        return None
+    rec = records[-1]
+    names = {"real": "human pairs", "fake": "generated replies", "mismatch": "human replies under a wrong context"}
+    shown = [f"{names[t]} {rec[f'valid_acc_{t}']:.2f}" for t in names if f"valid_acc_{t}" in rec]
+    return f"pretrained D, accuracy on {rec.get('valid_num_pairs', '?')} held-out pairs: " + "; ".join(shown)
+
+
 def run_adversarial_stage(cfg, run_dir: str | Path, resume: bool = False, compare: bool = True,
                           rank_report: str | None = None):
     """Adversarial fine-tuning of ``run_dir`` (D pretrained first when absent), then the comparison table.
@@ -80,6 +93,9 @@ def run_adversarial_stage(cfg, run_dir: str | Path, resume: bool = False, compar
     t1 = time.perf_counter()
     print(f"adversarial stage ({describe_route(cfg.adversarial)}, {cfg.adversarial.rounds} rounds, D pretraining "
           f"included when the run had no D): {t1 - t0:.0f} s")
+    held_out = describe_d_pretraining(run_dir)
+    if held_out:
+        print(held_out)
     if not compare:
         return None
     comparison = run_comparison(cfg, run_dir)

@@ -21,6 +21,7 @@ def test_quickstart_tiny_runs_every_stage(tmp_path, capsys, one_thread):
     assert printed.count("human:") >= 10
     # the adversarial stage and its side-by-side table, then how to chat
     assert "adversarial fine-tuning" in printed and "| metric | mle | adversarial |" in printed
+    assert "pretrained D, accuracy on" in printed and "generated replies" in printed
     assert printed.rstrip().endswith(f"seqgan chat {out}")
     for name in ("generator", "generator_adv", "discriminator", "tokenizer", "comparison.md", "metrics.jsonl"):
         assert (out / name).exists(), name
