@@ -26,7 +26,7 @@ enable_offline()
 def main(argv: list[str] | None = None) -> int:
     import logging
 
-    from seqgan.errors import SeqGANError
+    from seqgan.cli import exit_status
     from seqgan.train.adversarial_cli import load_train_config, run_adversarial_stage
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -38,17 +38,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("overrides", nargs="*", metavar="key=value")
     args = parser.parse_intermixed_args(argv)  # overrides may follow the options
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
+
+    def job() -> None:
         cfg = load_train_config(args.run_dir, args.config, args.overrides)
         run_adversarial_stage(cfg, args.run_dir, resume=args.resume, compare=not args.no_compare,
                               rank_report=args.rank_report)
-    except SeqGANError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted: continue with --resume", file=sys.stderr)
-        return 130
-    return 0
+
+    return exit_status(job, Path(__file__).name, "interrupted: continue with --resume")
 
 
 if __name__ == "__main__":

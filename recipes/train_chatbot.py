@@ -24,8 +24,8 @@ enable_offline()
 def main(argv: list[str] | None = None) -> int:
     import logging
 
+    from seqgan.cli import exit_status
     from seqgan.config import load_config
-    from seqgan.errors import SeqGANError
     from seqgan.train.config import ChatbotConfig
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -35,9 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("overrides", nargs="*", metavar="key=value")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        import torch
 
+    def job() -> None:
         from seqgan.train.mle import make_accelerator, train_mle
 
         cfg = load_config(ChatbotConfig, args.config, args.overrides)
@@ -49,16 +48,10 @@ def main(argv: list[str] | None = None) -> int:
             total = sum(float(p.detach().double().sum()) for p in model.parameters()) if model is not None else 0.0
             with open(args.rank_report, "a", encoding="utf-8") as handle:
                 handle.write(f"{accelerator.process_index} {accelerator.num_processes} {total:.10e}\n")
-            del torch
         if accelerator.is_main_process:
             print(run.path)
-    except SeqGANError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted: checkpoint saved; continue with --resume", file=sys.stderr)
-        return 130
-    return 0
+
+    return exit_status(job, Path(__file__).name, "interrupted: checkpoint saved; continue with --resume")
 
 
 if __name__ == "__main__":

@@ -333,25 +333,35 @@ def _setup_logging(args: argparse.Namespace) -> None:
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
 
+def exit_status(job: Callable[[], int | None], prog: str = "seqgan", interrupted: str = "") -> int:
+    """Run ``job`` and turn its outcome into an exit status: its own (0 for None), 2 with a one-line
+    ``PROG: error: ...`` for a :class:`SeqGANError`, 130 after Ctrl-C (printing ``interrupted`` when given).
+    Shared by the ``seqgan`` command and the recipe scripts."""
+    try:
+        return int(job() or 0)
+    except SeqGANError as err:
+        message = " ".join(str(err).split()) or type(err).__name__
+        print(f"{prog}: error: {message}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print(interrupted, file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``seqgan`` console script; returns the exit status."""
     from seqgan.offline import enable_offline
 
     enable_offline()
     argv = sys.argv[1:] if argv is None else argv
-    try:
-        parser = build_parser()
-        args = _parse(parser, argv)
+
+    def job() -> int | None:
+        args = _parse(build_parser(), argv)
         _setup_logging(args)
-        status = args.handler(args)
-        return int(status or 0)
-    except SeqGANError as err:
-        message = " ".join(str(err).split()) or type(err).__name__
-        print(f"seqgan: error: {message}", file=sys.stderr)
-        return EXIT_USER_ERROR
-    except KeyboardInterrupt:
-        print(file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return args.handler(args)
+
+    try:
+        return exit_status(job)
     except BrokenPipeError:  # `seqgan generate ... | head`: the reader left; not an error of ours
         try:
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at interpreter exit
