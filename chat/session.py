@@ -204,7 +204,7 @@ class ChatSession:
     def _save(self, rest: str) -> Output:
         if not rest:
             return Output(messages=["usage: /save FILE"])
-        from seqgan.train.checkpoint import atomic_write_text
+        from seqgan.runs.checkpoint import atomic_write_text
 
         path = Path(rest).expanduser()
         fmt = "json" if path.suffix.lower() in (".json", ".jsonl") else "text"

@@ -209,7 +209,7 @@ def _add_eval(subparsers) -> None:
 def _run_eval(args: argparse.Namespace) -> int:
     import json
 
-    from seqgan.train.checkpoint import atomic_write_text
+    from seqgan.runs.checkpoint import atomic_write_text
     from seqgan.generate import load_chatbot
     from seqgan.train.evaluate import evaluate_generator
 

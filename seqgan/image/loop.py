@@ -32,7 +32,7 @@ from seqgan.image.data import ImageData, load_image_data
 from seqgan.image.grid import save_grid
 from seqgan.image.metrics import Evaluator, load_or_train_classifier
 from seqgan.image.variants import Pix2Pix, StackGAN, Variant, build_variant, make_source
-from seqgan.train.checkpoint import (capture_rng, check_complete, load_module, load_state, restore_rng,
+from seqgan.runs.checkpoint import (capture_rng, check_complete, load_module, load_state, restore_rng,
                                      save_module, save_state, write_checkpoint)
 
 logger = logging.getLogger(__name__)

@@ -23,7 +23,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from seqgan.image.data import ImageData
-from seqgan.train.checkpoint import load_module, save_module, write_checkpoint
+from seqgan.runs.checkpoint import load_module, save_module, write_checkpoint
 
 
 class Classifier(nn.Module):

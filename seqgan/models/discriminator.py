@@ -34,7 +34,7 @@ from torch import Tensor, nn
 from seqgan.config import field, from_dict, to_dict
 from seqgan.errors import CheckpointError, ConfigError
 from seqgan.models.policy import Context, eval_mode
-from seqgan.train.checkpoint import atomic_directory, load_module, save_module
+from seqgan.runs.checkpoint import atomic_directory, load_module, save_module
 
 DISCRIMINATOR_DIR = "discriminator"
 

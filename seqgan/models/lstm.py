@@ -25,7 +25,7 @@ from seqgan.errors import CheckpointError, ConfigError
 from seqgan.models.policy import Context, Policy, Replies
 from seqgan.models.relaxed import RelaxedReplies, check_mode, finish_relaxed, relax
 from seqgan.models.sampling import sample_logits
-from seqgan.train.checkpoint import load_module, save_module
+from seqgan.runs.checkpoint import load_module, save_module
 
 LSTM_CONFIG = "lstm_config.json"
 LSTM_WEIGHTS = "lstm.safetensors"

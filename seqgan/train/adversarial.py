@@ -33,7 +33,7 @@ import torch
 
 from seqgan.errors import CheckpointError, ConfigError
 from seqgan.train.adversarial_core import AdversarialConfig, AdversarialTrainer, PairStream
-from seqgan.train.checkpoint import (
+from seqgan.runs.checkpoint import (
     capture_rng,
     check_complete,
     load_module,
@@ -56,7 +56,7 @@ __all__ = ["AdversarialConfig", "train_adversarial", "GENERATOR_ADV", "DISCRIMIN
 
 
 def _append_metrics(run_dir: Path, record: dict) -> None:
-    from seqgan.train.run import RunDir
+    from seqgan.runs.rundir import RunDir
 
     RunDir(run_dir).append_metrics(record)
 
@@ -291,7 +291,7 @@ def train_adversarial(cfg, run_dir: str | Path, resume: bool = False,
 
     from seqgan.data import load_tokenizer
     from seqgan.models.seq2seq import Seq2SeqPolicy
-    from seqgan.train.run import RunDir
+    from seqgan.runs.rundir import RunDir
 
     run_dir = Path(run_dir)
     acfg: AdversarialConfig = cfg.adversarial

@@ -63,7 +63,7 @@ def describe_route(acfg) -> str:
 
 def describe_d_pretraining(run_dir: str | Path) -> str | None:
     """One line with the pretrained D's held-out accuracy per loss term (from metrics.jsonl), or None."""
-    from seqgan.train.run import RunDir
+    from seqgan.runs.rundir import RunDir
 
     records = [r for r in RunDir(run_dir).read_metrics("d_pretrain") if "valid_acc_real" in r]
     if not records:

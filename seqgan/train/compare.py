@@ -20,7 +20,7 @@ from seqgan.config import field
 from seqgan.errors import ConfigError
 from seqgan.models.policy import Context, Policy
 from seqgan.rewards.base import eval_mode
-from seqgan.train.checkpoint import atomic_write_text
+from seqgan.runs.checkpoint import atomic_write_text
 
 COMPARISON_MD = "comparison.md"
 COMPARISON_JSON = "comparison.json"

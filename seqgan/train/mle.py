@@ -26,7 +26,7 @@ import torch
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from seqgan.errors import CheckpointError, ConfigError
-from seqgan.train.checkpoint import (
+from seqgan.runs.checkpoint import (
     STATE_FILE,
     capture_rng,
     check_complete,
@@ -37,7 +37,7 @@ from seqgan.train.checkpoint import (
     save_state,
     write_checkpoint,
 )
-from seqgan.train.run import RunDir
+from seqgan.runs.rundir import RunDir
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ def prepare_run(cfg, run: RunDir, resume: bool, accelerator):
         if not (resume and (run.tokenizer / "tokenizer.json").is_file()):
             tok = train_tokenizer(tokenizer_texts(splits.train), cfg.data.vocab_size, cfg.data.min_frequency)
             with contextlib.ExitStack():
-                from seqgan.train.checkpoint import atomic_directory
+                from seqgan.runs.checkpoint import atomic_directory
 
                 with atomic_directory(run.tokenizer) as staging:
                     tok.save_pretrained(str(staging))
@@ -231,7 +231,7 @@ class _Trainer:
                    "distinct2": m["distinct2"], "mean_len": m["mean_len"],
                    "eval_s": round(time.perf_counter() - t0, 3)}
             self.run.append_metrics(rec)
-            from seqgan.train.checkpoint import atomic_write_text
+            from seqgan.runs.checkpoint import atomic_write_text
 
             atomic_write_text(self.run.samples, f"step {self.step}\n\n" + format_samples(m["samples"]))
             _log().info("step %d: valid ppl %.2f, context gain %.3f nats/token, bleu %.2f, distinct-1/2 %.3f/%.3f",
@@ -271,7 +271,7 @@ def train_mle(cfg, resume: bool = False, accelerator=None,
 
     from seqgan.data import encode_pairs
     from seqgan.models.seq2seq import Seq2SeqPolicy
-    from seqgan.train.checkpoint import atomic_directory
+    from seqgan.runs.checkpoint import atomic_directory
     from seqgan.train.plots import plot_mle_curves
 
     cfg.validate()

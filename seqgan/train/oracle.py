@@ -32,7 +32,7 @@ from seqgan.objectives.discriminator_loss import LossWeights, discriminator_loss
 from seqgan.objectives.reinforce import reinforce_loss
 from seqgan.rewards import MonteCarloReward, PrefixReward, RolloutPolicy
 from seqgan.rewards.scorers import BleuScorer, ConstantScorer, InputFreeRolloutReward, UniformScorer
-from seqgan.train.checkpoint import (STATE_FILE, atomic_write_text, load_module, load_state, save_module, save_state,
+from seqgan.runs.checkpoint import (STATE_FILE, atomic_write_text, load_module, load_state, save_module, save_state,
                                      write_checkpoint)
 from seqgan.train.oracle_config import ROWS, OracleConfig
 from seqgan.train.oracle_relaxed import RELAXED_ROWS, run_relaxed_row

@@ -68,7 +68,7 @@ def run_relaxed_row(bench, name: str) -> dict:
             bench.log(stage=name, round=rnd, nll_oracle=curve[-1][1], **info)
     wall = time.perf_counter() - t0 - eval_s
     nll_o, nll_t = bench.evaluate(policy)
-    from seqgan.train.checkpoint import write_checkpoint
+    from seqgan.runs.checkpoint import write_checkpoint
 
     write_checkpoint(bench.dir / f"generator_{name}", policy.save)
     return {"row": name, "nll_oracle": nll_o, "nll_test": nll_t, "wall_s": wall, "curve": curve}

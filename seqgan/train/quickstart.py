@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from seqgan.train.run import RunDir
+from seqgan.runs.rundir import RunDir
 
 
 @dataclass
@@ -76,7 +76,7 @@ def show_replies(policy, tokenizer, data_cfg, pairs, seed: int = 0) -> list[dict
 def stage_evaluate(state: QuickstartState, num_replies: int = 10) -> None:
     """Validation metrics table and replies to held-out test contexts."""
     from seqgan.train.evaluate import evaluate_generator
-    from seqgan.train.run import load_run
+    from seqgan.runs.rundir import load_run
 
     policy, tokenizer, cfg = load_run(state.run.path)
     m = evaluate_generator(policy, tokenizer, cfg, split="valid")

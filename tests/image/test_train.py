@@ -13,7 +13,7 @@ from seqgan.image.data import load_image_data
 from seqgan.image.loop import evaluate, train
 from seqgan.image.metrics import Evaluator, train_classifier
 from seqgan.image.variants import build_variant
-from seqgan.train.checkpoint import load_state
+from seqgan.runs.checkpoint import load_state
 
 TINY = {"model": {"hidden": 64, "z_dim": 8, "cond_dim": 16, "conv_width": 8},
         "train": {"batch_size": 32, "log_every": 1, "save_every": 1000, "lr_g": 1e-3, "lr_d": 1e-3},

@@ -29,7 +29,7 @@ class BagDisc(nn.Module):
     def save(self, directory):
         from pathlib import Path
 
-        from seqgan.train.checkpoint import save_module
+        from seqgan.runs.checkpoint import save_module
 
         Path(directory).mkdir(parents=True, exist_ok=True)
         save_module(self, Path(directory) / "model.safetensors")

@@ -103,8 +103,8 @@ def test_load_run_round_trip_gives_identical_outputs(tiny_run):
     from seqgan.data import load_tokenizer
     from seqgan.models.policy import Context
     from seqgan.models.seq2seq import Seq2SeqPolicy
-    from seqgan.train.checkpoint import load_module
-    from seqgan.train.run import load_run
+    from seqgan.runs.checkpoint import load_module
+    from seqgan.runs.rundir import load_run
 
     policy, tokenizer, cfg = load_run(tiny_run.path)
     assert cfg.generator.d_model == 32 and len(tokenizer) == len(load_tokenizer(tiny_run.tokenizer))
@@ -124,7 +124,7 @@ def test_load_run_round_trip_gives_identical_outputs(tiny_run):
 
 def test_existing_run_needs_resume_and_bad_dirs_fail_cleanly(tiny_run, tmp_path):
     from seqgan.train.mle import train_mle
-    from seqgan.train.run import load_run
+    from seqgan.runs.rundir import load_run
 
     with pytest.raises(ConfigError, match="--resume"):
         train_mle(load_config(ChatbotConfig, tiny_run.config))
@@ -172,7 +172,7 @@ def test_ctrl_c_saves_and_resume_matches_an_uninterrupted_run(tmp_path):
     cfg = tiny_cfg(tmp_path / "resumed", *extra)
     with pytest.raises(KeyboardInterrupt):
         train_mle(cfg, callback=interrupt)
-    from seqgan.train.checkpoint import load_state
+    from seqgan.runs.checkpoint import load_state
 
     assert load_state(tmp_path / "resumed" / "checkpoints" / "last" / "state.pt")["counters"]["step"] == 13
     assert not (tmp_path / "resumed" / "generator").exists()

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from seqgan.errors import CheckpointError
-from seqgan.train.checkpoint import (
+from seqgan.runs.checkpoint import (
     atomic_directory,
     capture_rng,
     check_complete,

@@ -1,4 +1,4 @@
-"""Crash-safe checkpoints shared by every trainer (text and image).
+"""Crash-safe checkpoints and atomic writes shared by every trainer (text and image).
 
 A checkpoint is a directory. It is written next to its final place under a temporary name and then swapped in with
 ``os.replace``, so a crash or Ctrl-C mid-write never leaves a half-written checkpoint where a good one was.

@@ -69,7 +69,7 @@ class RunDir:
         """Drop ``stage`` records past ``step`` (written after the checkpoint a resumed run restarts from)."""
         if not self.metrics.is_file():
             return
-        from seqgan.train.checkpoint import atomic_write_text
+        from seqgan.runs.checkpoint import atomic_write_text
 
         kept = []
         for line in self.metrics.read_text(encoding="utf-8").splitlines():
