@@ -48,8 +48,8 @@ def _ensure_mle_run(run_dir: Path, recipe: Path, overrides: list[str]) -> None:
     if (run_dir / "generator").is_dir():
         return
     from seqgan.config import load_config
-    from seqgan.train.config import ChatbotConfig
-    from seqgan.train.mle import train_mle
+    from seqgan.chatbot import ChatbotConfig
+    from seqgan.mle.trainer import train_mle
 
     cfg = load_config(ChatbotConfig, recipe, [f"output_dir={run_dir}", *overrides])
     print(f"no MLE run in {run_dir}: pretraining one with {recipe}")

@@ -37,7 +37,7 @@ def main() -> None:
     from seqgan.data import encode_pairs, make_loader, prepare_data, to_context, to_replies
     from seqgan.models.discriminator import Discriminator, DiscriminatorConfig
     from seqgan.models.policy import Context, eval_mode
-    from seqgan.runs.rundir import load_run
+    from seqgan.chatbot import load_run
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)

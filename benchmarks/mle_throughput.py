@@ -26,8 +26,8 @@ def main() -> None:
 
     from seqgan.config import load_config
     from seqgan.models.seq2seq import Seq2SeqPolicy
-    from seqgan.train.config import ChatbotConfig
-    from seqgan.train.mle import build_optimizer
+    from seqgan.chatbot import ChatbotConfig
+    from seqgan.mle.trainer import build_optimizer
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--config", default=str(Path(__file__).resolve().parents[1] / "recipes" / "chat_cpu.yaml"))

@@ -53,7 +53,7 @@ from seqgan.models.policy import Context, Replies  # noqa: E402
 from seqgan.models.sampling import sample_logits  # noqa: E402
 from seqgan.models.seq2seq import Seq2SeqPolicy  # noqa: E402
 from seqgan.rewards import MonteCarloReward, RolloutPolicy  # noqa: E402
-from seqgan.train.config import ChatbotConfig  # noqa: E402
+from seqgan.chatbot import ChatbotConfig  # noqa: E402
 
 PAD, BOS, EOS = 0, 1, 2
 

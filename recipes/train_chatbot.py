@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from seqgan.cli import exit_status
     from seqgan.config import load_config
-    from seqgan.train.config import ChatbotConfig
+    from seqgan.chatbot import ChatbotConfig
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", required=True, metavar="FILE", help="YAML recipe")
@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     def job() -> None:
-        from seqgan.train.mle import make_accelerator, train_mle
+        from seqgan.mle.trainer import make_accelerator, train_mle
 
         cfg = load_config(ChatbotConfig, args.config, args.overrides)
         cfg.validate()

@@ -93,13 +93,13 @@ def add_config_arguments(parser: argparse.ArgumentParser, default_recipe: str | 
 def load_chatbot_config(args: argparse.Namespace, cls: type | None = None) -> Any:
     """The run config from ``args.config`` (or the default recipe) and ``args.overrides``.
 
-    ``cls`` defaults to :class:`seqgan.train.config.ChatbotConfig`. Without ``--config`` the repository's default
+    ``cls`` defaults to :class:`seqgan.mle.config.ChatbotConfig`. Without ``--config`` the repository's default
     recipe is used when it can be found, else the dataclass defaults (a note goes to the log).
     """
     from seqgan.config import load_config
 
     if cls is None:
-        from seqgan.train.config import ChatbotConfig as cls  # noqa: N813
+        from seqgan.chatbot import ChatbotConfig as cls  # noqa: N813
     path = args.config
     if path is None and getattr(args, "default_recipe", None):
         found = find_recipe(args.default_recipe)
@@ -182,7 +182,7 @@ def _add_pretrain(subparsers) -> None:
 
 
 def _run_pretrain(args: argparse.Namespace) -> int:
-    from seqgan.train.mle import train_mle
+    from seqgan.mle.trainer import train_mle
 
     run = train_mle(load_chatbot_config(args), resume=args.resume)
     print(getattr(run, "path", run))
@@ -211,7 +211,7 @@ def _run_eval(args: argparse.Namespace) -> int:
 
     from seqgan.runs.checkpoint import atomic_write_text
     from seqgan.generate import load_chatbot
-    from seqgan.train.evaluate import evaluate_generator
+    from seqgan.mle.evaluate import evaluate_generator
 
     if args.num < 0:
         raise ConfigError(f"--num: expected 0 (the run's setting) or a positive count, got {args.num}")
@@ -223,7 +223,7 @@ def _run_eval(args: argparse.Namespace) -> int:
         if isinstance(value, (int, float, str)):
             print(f"{key}: {value:.4g}" if isinstance(value, float) else f"{key}: {value}")
     if metrics.get("samples"):
-        from seqgan.train.evaluate import format_samples
+        from seqgan.mle.evaluate import format_samples
 
         print("samples:")
         print(format_samples(metrics["samples"]))

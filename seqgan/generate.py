@@ -183,7 +183,7 @@ def load_chatbot(run_dir: str | Path, generator: str = "auto"):
     import logging
 
     from seqgan.errors import CheckpointError
-    from seqgan.runs.rundir import load_run
+    from seqgan.chatbot import load_run
 
     if generator not in GENERATORS:
         raise ConfigError(f"generator: expected one of {list(GENERATORS)}, got {generator!r}")

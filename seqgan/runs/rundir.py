@@ -17,9 +17,6 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from seqgan.errors import CheckpointError
-
-
 @dataclass(frozen=True)
 class RunDir:
     """Paths of one run directory (nothing is created until written)."""
@@ -81,31 +78,3 @@ class RunDir:
                 continue
             kept.append(line)
         atomic_write_text(self.metrics, "".join(k + "\n" for k in kept))
-
-
-def load_run(run_dir: str | Path):
-    """``(policy, tokenizer, cfg)`` of a finished run (its final ``generator/``) for chat, generate and eval.
-
-    A directory without a config, tokenizer or generator raises :class:`CheckpointError` with one line.
-    """
-    from seqgan.config import load_config
-    from seqgan.data import load_tokenizer
-    from seqgan.models.seq2seq import Seq2SeqPolicy
-    from seqgan.train.config import ChatbotConfig
-
-    run = RunDir(Path(run_dir))
-    if not run.path.is_dir():
-        raise CheckpointError(f"{run.path}: run directory not found")
-    if not run.config.is_file():
-        raise CheckpointError(f"{run.path}: not a run directory (no config.yaml)")
-    if not run.generator.is_dir():
-        raise CheckpointError(f"{run.path}: no trained model (no generator/; train with `seqgan pretrain` "
-                              "or resume the run)")
-    cfg = load_config(ChatbotConfig, run.config)
-    tokenizer = load_tokenizer(run.tokenizer)
-    policy = Seq2SeqPolicy.from_pretrained(run.generator)
-    if policy.model.config.vocab_size != len(tokenizer):
-        raise CheckpointError(f"{run.generator}: vocabulary of {policy.model.config.vocab_size} does not match "
-                              f"the run's tokenizer ({len(tokenizer)})")
-    policy.eval()
-    return policy, tokenizer, cfg

@@ -18,7 +18,7 @@ def load_train_config(run_dir: Path, config: str | None, overrides: list[str]):
     """ChatbotConfig of ``run_dir`` with the adversarial sections of ``config`` and ``overrides`` applied."""
     from seqgan.config import from_dict, merge, parse_overrides, read_yaml, read_yaml_with_base
     from seqgan.errors import CheckpointError
-    from seqgan.train.config import ChatbotConfig
+    from seqgan.chatbot import ChatbotConfig
 
     run_yaml = Path(run_dir) / "config.yaml"
     if not run_yaml.is_file():

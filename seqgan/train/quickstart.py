@@ -38,7 +38,7 @@ def stage_data(state: QuickstartState) -> None:
 
 def stage_mle(state: QuickstartState) -> None:
     """MLE pretraining into ``cfg.output_dir`` (resumable)."""
-    from seqgan.train.mle import train_mle
+    from seqgan.mle.trainer import train_mle
 
     t0 = time.perf_counter()
     state.run = train_mle(state.cfg, resume=state.resume)
@@ -75,8 +75,8 @@ def show_replies(policy, tokenizer, data_cfg, pairs, seed: int = 0) -> list[dict
 
 def stage_evaluate(state: QuickstartState, num_replies: int = 10) -> None:
     """Validation metrics table and replies to held-out test contexts."""
-    from seqgan.train.evaluate import evaluate_generator
-    from seqgan.runs.rundir import load_run
+    from seqgan.mle.evaluate import evaluate_generator
+    from seqgan.chatbot import load_run
 
     policy, tokenizer, cfg = load_run(state.run.path)
     m = evaluate_generator(policy, tokenizer, cfg, split="valid")

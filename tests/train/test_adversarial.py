@@ -195,7 +195,7 @@ def mle_run(tmp_path_factory):
 def _run_cfg(dcfg, rounds, **adv):
     """The real run config: tiny CNN discriminator, a few D pretraining steps, the adversarial section."""
     from seqgan.models.discriminator import DiscriminatorConfig
-    from seqgan.train.config import ChatbotConfig
+    from seqgan.chatbot import ChatbotConfig
     from seqgan.train.d_pretrain import DPretrainConfig
 
     base = dict(rounds=rounds, d_steps=1, g_steps=1, reward="rollout", rollout_n=2, batch_size=8, eval_every=2,
@@ -277,7 +277,7 @@ def test_train_command_config_takes_only_adversarial_sections_from_the_recipe(tm
     from seqgan.config import save_config
     from seqgan.errors import CheckpointError
     from seqgan.train.adversarial_cli import load_train_config
-    from seqgan.train.config import ChatbotConfig
+    from seqgan.chatbot import ChatbotConfig
 
     run = tmp_path / "run"
     cfg = ChatbotConfig()

@@ -13,7 +13,7 @@ import pytest
 
 from seqgan.config import load_config
 from seqgan.errors import CheckpointError
-from seqgan.train.config import ChatbotConfig
+from seqgan.chatbot import ChatbotConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "recipes" / "train_adversarial.py"
@@ -36,7 +36,7 @@ def ranks(report: Path) -> list[list[str]]:
 
 @pytest.fixture(scope="module")
 def mle_run(tmp_path_factory):
-    from seqgan.train.mle import train_mle
+    from seqgan.mle.trainer import train_mle
 
     out = tmp_path_factory.mktemp("adv_ddp") / "mle"
     cfg = load_config(ChatbotConfig, ROOT / "recipes" / "tiny.yaml",

@@ -168,7 +168,7 @@ def test_relaxed_run_directory_resume_is_exact(mle_run, tmp_path, monkeypatch):
                                   "chat_continuous_mitigated", "chat_wgan_gp"])
 def test_route_recipes_load_and_validate(name):
     from seqgan.config import load_config
-    from seqgan.train.config import ChatbotConfig
+    from seqgan.chatbot import ChatbotConfig
 
     cfg = load_config(ChatbotConfig, str(RECIPES / f"{name}.yaml"), ["adversarial.rounds=3"])
     cfg.validate()

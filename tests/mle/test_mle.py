@@ -12,7 +12,7 @@ import torch
 
 from seqgan.config import load_config
 from seqgan.errors import CheckpointError, ConfigError
-from seqgan.train.config import ChatbotConfig
+from seqgan.chatbot import ChatbotConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ROOT / "recipes" / "tiny.yaml"
@@ -58,7 +58,7 @@ def test_config_rejects_unknown_key_and_bad_combinations():
 
 
 def test_epoch_batches_are_a_seeded_sharded_permutation():
-    from seqgan.train.mle import epoch_batches
+    from seqgan.mle.trainer import epoch_batches
 
     a = epoch_batches(10, 3, epoch=0, seed=1, rank=0, world=1)
     assert sorted(i for b in a for i in b) == list(range(10)) and [len(b) for b in a] == [3, 3, 3, 1]
@@ -72,7 +72,7 @@ def test_epoch_batches_are_a_seeded_sharded_permutation():
 # ---------------------------------------------------------------------------------------------- a tiny run
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
-    from seqgan.train.mle import train_mle
+    from seqgan.mle.trainer import train_mle
 
     out = tmp_path_factory.mktemp("mle") / "run"
     torch.manual_seed(0)
@@ -104,7 +104,7 @@ def test_load_run_round_trip_gives_identical_outputs(tiny_run):
     from seqgan.models.policy import Context
     from seqgan.models.seq2seq import Seq2SeqPolicy
     from seqgan.runs.checkpoint import load_module
-    from seqgan.runs.rundir import load_run
+    from seqgan.chatbot import load_run
 
     policy, tokenizer, cfg = load_run(tiny_run.path)
     assert cfg.generator.d_model == 32 and len(tokenizer) == len(load_tokenizer(tiny_run.tokenizer))
@@ -123,8 +123,8 @@ def test_load_run_round_trip_gives_identical_outputs(tiny_run):
 
 
 def test_existing_run_needs_resume_and_bad_dirs_fail_cleanly(tiny_run, tmp_path):
-    from seqgan.train.mle import train_mle
-    from seqgan.runs.rundir import load_run
+    from seqgan.mle.trainer import train_mle
+    from seqgan.chatbot import load_run
 
     with pytest.raises(ConfigError, match="--resume"):
         train_mle(load_config(ChatbotConfig, tiny_run.config))
@@ -138,7 +138,7 @@ def test_existing_run_needs_resume_and_bad_dirs_fail_cleanly(tiny_run, tmp_path)
 
 
 def test_corrupt_or_incomplete_checkpoint_is_a_checkpoint_error(tiny_run, tmp_path):
-    from seqgan.train.mle import train_mle
+    from seqgan.mle.trainer import train_mle
 
     copy = tmp_path / "run"
     shutil.copytree(tiny_run.path, copy)
@@ -160,7 +160,7 @@ def test_corrupt_or_incomplete_checkpoint_is_a_checkpoint_error(tiny_run, tmp_pa
 # ---------------------------------------------------------------------------------------------- resume
 @pytest.mark.slow
 def test_ctrl_c_saves_and_resume_matches_an_uninterrupted_run(tmp_path):
-    from seqgan.train.mle import train_mle
+    from seqgan.mle.trainer import train_mle
 
     extra = ("mle.grad_accum_steps=2", "mle.save_every=5", "mle.eval_every=5")
     straight = train_mle(tiny_cfg(tmp_path / "straight", *extra))

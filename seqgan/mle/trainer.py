@@ -2,7 +2,7 @@
 
 The same code runs on CPU, one GPU or several processes (DDP via ``accelerate launch`` / ``torchrun``), in fp32 or
 fp16/bf16 mixed precision. AdamW with warm-up and linear/cosine decay, gradient clipping and accumulation,
-periodic evaluation (:func:`seqgan.train.evaluate.evaluate_generator`) written to ``metrics.jsonl``, checkpoints
+periodic evaluation (:func:`seqgan.mle.evaluate.evaluate_generator`) written to ``metrics.jsonl``, checkpoints
 every ``mle.save_every`` steps and at the end.
 
 Data order: epoch ``e`` visits the training pairs in ``randperm(N)`` seeded by ``seed + e``; each process takes
@@ -218,7 +218,7 @@ class _Trainer:
 
     # ---------------------------------------------------------------- events
     def evaluate(self) -> dict | None:
-        from seqgan.train.evaluate import evaluate_generator, format_samples
+        from seqgan.mle.evaluate import evaluate_generator, format_samples
 
         result = None
         if self.acc.is_main_process:
@@ -272,7 +272,7 @@ def train_mle(cfg, resume: bool = False, accelerator=None,
     from seqgan.data import encode_pairs
     from seqgan.models.seq2seq import Seq2SeqPolicy
     from seqgan.runs.checkpoint import atomic_directory
-    from seqgan.train.plots import plot_mle_curves
+    from seqgan.mle.curves import plot_mle_curves
 
     cfg.validate()
     if cfg.mle.cpu_threads:

@@ -32,7 +32,7 @@ def evaluate_generator(policy, tokenizer, data: Any, eval_cfg=None, device: Any 
     """Evaluate ``policy`` on held-out pairs.
 
     ``data`` is either an encoded dataset (columns ``context``, ``reply``, ``context_ids``, ``reply_ids``; the first
-    ``eval_cfg.num_pairs`` rows are used) or a :class:`~seqgan.train.config.ChatbotConfig`, in which case the
+    ``eval_cfg.num_pairs`` rows are used) or a :class:`~seqgan.mle.config.ChatbotConfig`, in which case the
     ``split`` ("valid"/"test") of its data is prepared and encoded (``num`` pairs; default ``cfg.eval.num_pairs``).
     ``device`` may be a torch device or an ``accelerate.Accelerator`` (default: the policy's device).
 
@@ -45,7 +45,7 @@ def evaluate_generator(policy, tokenizer, data: Any, eval_cfg=None, device: Any 
     """
     from seqgan.data import make_loader, to_context, to_replies
     from seqgan.metrics.text import corpus_bleu, distinct_n, mean_length
-    from seqgan.train.config import ChatbotConfig
+    from seqgan.chatbot import ChatbotConfig
 
     if isinstance(data, ChatbotConfig):
         eval_cfg = data.eval

@@ -1,21 +1,11 @@
-"""The top-level run config of the chatbot: data, generator, MLE training, evaluation (and later stages).
-
-One flat dataclass per section; :class:`ChatbotConfig` composes them. Load with
-``seqgan.config.load_config(ChatbotConfig, "recipes/chat_cpu.yaml", ["mle.lr=3e-4"])``.
-"""
+"""The ``mle`` and ``eval`` sections of a chatbot run (:class:`seqgan.chatbot.ChatbotConfig` composes them)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from seqgan.config import field
-from seqgan.data.config import DataConfig
 from seqgan.errors import ConfigError
-from seqgan.models.discriminator import DiscriminatorConfig
-from seqgan.models.seq2seq import GeneratorConfig
-from seqgan.train.adversarial_core import AdversarialConfig
-from seqgan.train.compare import CompareConfig
-from seqgan.train.d_pretrain import DPretrainConfig
 
 SCHEDULES = ("linear", "cosine", "constant_with_warmup")
 PRECISIONS = ("no", "fp16", "bf16")
@@ -83,38 +73,3 @@ class EvalConfig:
             raise ConfigError(f"eval.decoding: expected greedy | beam | sample, got {self.decoding!r}")
         if self.temperature <= 0:
             raise ConfigError(f"eval.temperature: expected > 0, got {self.temperature}")
-
-
-@dataclass
-class ChatbotConfig:
-    """Everything one chatbot run needs; saved resolved as ``RUN_DIR/config.yaml``."""
-
-    seed: int = field(0, help="seed of model init, data order and dropout")
-    output_dir: str = field("runs/chatbot", help="the run directory")
-    run_name: str = field("chatbot", help="name shown in logs and plots")
-    data: DataConfig = field(default_factory=DataConfig, help="dialogue data")
-    generator: GeneratorConfig = field(default_factory=GeneratorConfig, help="the seq2seq generator")
-    mle: MLEConfig = field(default_factory=MLEConfig, help="MLE pretraining")
-    eval: EvalConfig = field(default_factory=EvalConfig, help="evaluation")
-    discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig, help="the conditional D(c, x)")
-    d_pretrain: DPretrainConfig = field(default_factory=DPretrainConfig, help="D pretraining against the MLE generator")
-    adversarial: AdversarialConfig = field(default_factory=AdversarialConfig, help="adversarial fine-tuning")
-    compare: CompareConfig = field(default_factory=CompareConfig, help="MLE vs adversarial comparison")
-
-    def validate(self) -> None:
-        """Validate every section and the combinations between them."""
-        self.data.validate()
-        self.generator.validate()
-        self.mle.validate()
-        self.eval.validate()
-        self.discriminator.validate()
-        self.d_pretrain.validate()
-        if not self.output_dir:
-            raise ConfigError("output_dir: expected a directory path")
-        if self.data.max_reply_tokens + 1 > self.generator.max_positions:
-            raise ConfigError(f"generator.max_positions: {self.generator.max_positions} is too small for "
-                              f"data.max_reply_tokens={self.data.max_reply_tokens} (needs at least "
-                              f"{self.data.max_reply_tokens + 1})")
-        if self.generator.arch == "bart" and self.data.max_context_tokens > self.generator.max_positions:
-            raise ConfigError(f"generator.max_positions: {self.generator.max_positions} is smaller than "
-                              f"data.max_context_tokens={self.data.max_context_tokens}")

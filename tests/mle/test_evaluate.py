@@ -1,4 +1,4 @@
-"""Held-out evaluation of a generator (seqgan.train.evaluate): metrics, and the context gain that exposes a
+"""Held-out evaluation of a generator (seqgan.mle.evaluate): metrics, and the context gain that exposes a
 generator which ignores its context."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from seqgan.models.seq2seq import GeneratorConfig, Seq2SeqPolicy
-from seqgan.train.config import EvalConfig
+from seqgan.mle.config import EvalConfig
 
 from toy_dialogue import text_pairs
 
@@ -30,7 +30,7 @@ def test_metrics_samples_and_context_gain_after_training(task, one_thread):
     import copy
 
     from seqgan.data import make_loader, to_context, to_replies
-    from seqgan.train.evaluate import evaluate_generator
+    from seqgan.mle.evaluate import evaluate_generator
 
     tok, enc, policy = task
     cfg = EvalConfig(num_pairs=8, batch_size=4, num_samples=2)
@@ -58,7 +58,7 @@ def test_context_gain_is_zero_when_cross_attention_is_cut(task, one_thread):
     get the same likelihood under any context, so the gain is exactly 0."""
     import copy
 
-    from seqgan.train.evaluate import evaluate_generator
+    from seqgan.mle.evaluate import evaluate_generator
 
     tok, enc, policy = task
     blind = copy.deepcopy(policy)
