@@ -75,8 +75,8 @@ def _prepare_variant_dir(mle_run: Path, out: Path, disc_cfg) -> None:
 
 def run_variant(name: str, mle_run: Path, out_root: Path, rounds: int | None, extra: list[str]) -> dict:
     """Adversarial training of one variant; returns its timings (seconds)."""
-    from seqgan.train.adversarial import read_adversarial_metrics, train_adversarial
-    from seqgan.train.adversarial_cli import load_train_config
+    from seqgan.adversarial.stage import read_adversarial_metrics, train_adversarial
+    from seqgan.adversarial.cli import load_train_config
 
     recipe, overrides = VARIANTS[name]
     out = out_root / name
@@ -99,7 +99,7 @@ TRAINING_SIGNALS = ("d_acc_real", "d_acc_fake", "d_acc_mismatch", "cheat_auc")
 def training_signals(out_root: Path, names: list[str], last: int = 10) -> dict[str, dict[str, float]]:
     """Mean over the last ``last`` rounds of each variant's D accuracy per term and cheating AUC (``metrics.jsonl``);
     ``{f"{key}_last{last}": {variant: value}}``, NaN where a variant does not log the key (e.g. the WGAN critic)."""
-    from seqgan.train.adversarial import read_adversarial_metrics
+    from seqgan.adversarial.stage import read_adversarial_metrics
 
     table: dict[str, dict[str, float]] = {f"{k}_last{last}": {"mle": float("nan")} for k in TRAINING_SIGNALS}
     for name in names:
@@ -129,8 +129,8 @@ def main() -> None:
 
     from seqgan.data import encode_pairs, load_tokenizer, prepare_data
     from seqgan.models.seq2seq import Seq2SeqPolicy
-    from seqgan.train.adversarial_cli import load_train_config
-    from seqgan.train.compare import compare_policies, write_comparison
+    from seqgan.adversarial.cli import load_train_config
+    from seqgan.adversarial.compare import compare_policies, write_comparison
 
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     torch.set_num_threads(args.threads)

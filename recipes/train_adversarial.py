@@ -5,7 +5,7 @@
     torchrun --standalone --nproc_per_node 2 recipes/train_adversarial.py RUN_DIR adversarial.rounds=4
 
 With several processes each rank trains on its own shard of the pairs and the gradients are averaged over the
-ranks (see :mod:`seqgan.train.adversarial`); the main process writes the run directory and the comparison.
+ranks (see :mod:`seqgan.adversarial.stage`); the main process writes the run directory and the comparison.
 Extra option ``--rank-report FILE``: each process appends ``rank world_size g_checksum d_checksum shard_checksum``
 to FILE at the end (a check that the ranks really trained in sync on different data).
 """
@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     import logging
 
     from seqgan.cli import exit_status
-    from seqgan.train.adversarial_cli import load_train_config, run_adversarial_stage
+    from seqgan.adversarial.cli import load_train_config, run_adversarial_stage
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("run_dir", metavar="RUN_DIR", type=Path, help="a run directory written by MLE pretraining")

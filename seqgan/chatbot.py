@@ -10,6 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from seqgan.adversarial.compare import CompareConfig
+from seqgan.adversarial.config import AdversarialConfig
+from seqgan.adversarial.d_pretrain import DPretrainConfig
 from seqgan.config import field, load_config
 from seqgan.data.config import DataConfig
 from seqgan.errors import CheckpointError, ConfigError
@@ -17,9 +20,6 @@ from seqgan.mle.config import EvalConfig, MLEConfig
 from seqgan.models.discriminator import DiscriminatorConfig
 from seqgan.models.seq2seq import GeneratorConfig
 from seqgan.runs.rundir import RunDir
-from seqgan.train.adversarial_core import AdversarialConfig
-from seqgan.train.compare import CompareConfig
-from seqgan.train.d_pretrain import DPretrainConfig
 
 
 @dataclass

@@ -6,13 +6,13 @@ object, adds its parser and arguments, and sets ``handler`` (a function ``(args)
 
 Adding a subcommand from another module::
 
-    # seqgan/train/adversarial_cli.py
+    # seqgan/adversarial/cli.py
     def add_train_command(subparsers):
         p = subparsers.add_parser("train", help="adversarial fine-tuning of a pretrained run")
-        add_config_arguments(p, default_recipe="chat_adv_cpu.yaml")
+        p.add_argument("run_dir", type=Path)
         p.set_defaults(handler=_run_train)
 
-    # and one line in this file's EXTERNAL_COMMANDS:  "train": "seqgan.train.adversarial_cli:add_train_command"
+    # and one line in this file's EXTERNAL_COMMANDS:  "train": "seqgan.adversarial.cli:add_train_command"
 
 or, inside this file, decorate the builder with ``@command("name")``. Subcommands that take ``key=value`` config
 overrides get them in ``args.overrides`` wherever they appear on the command line.
@@ -42,8 +42,8 @@ COMMANDS: dict[str, Builder] = {}
 
 EXTERNAL_COMMANDS: dict[str, str] = {
     # "name": "module.path:builder_function" -- imported when the parser is built; keep those modules light.
-    "train": "seqgan.train.adversarial_cli:add_train_command",
-    "oracle": "seqgan.train.oracle_cli:add_oracle_command",
+    "train": "seqgan.adversarial.cli:add_train_command",
+    "oracle": "seqgan.oracle.cli:add_oracle_command",
     "image": "seqgan.image.cli:add_image_command",
 }
 
@@ -164,7 +164,7 @@ def _add_quickstart(subparsers) -> None:
 
 
 def _run_quickstart(args: argparse.Namespace) -> int:
-    from seqgan.train.quickstart import run_quickstart
+    from seqgan.quickstart import run_quickstart
 
     run_quickstart(load_chatbot_config(args), resume=args.resume)
     return 0

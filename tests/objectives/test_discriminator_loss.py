@@ -79,12 +79,14 @@ def test_mismatch_term_dropped_by_weight_and_for_empty_context():
     assert "loss_mismatch" not in terms
 
 
-def test_mismatch_permutation_has_no_fixed_points():
+def test_mismatch_permutation_has_no_fixed_points_and_is_seeded():
     g = torch.Generator().manual_seed(0)
     for n in range(2, 40):
         perm = mismatch_permutation(n, g)
         assert sorted(perm.tolist()) == list(range(n))
         assert (perm != torch.arange(n)).all()
+    a = mismatch_permutation(10, torch.Generator().manual_seed(4))
+    assert torch.equal(a, mismatch_permutation(10, torch.Generator().manual_seed(4)))
 
 
 def _split_d():

@@ -8,7 +8,7 @@ import pytest
 
 from seqgan.errors import ConfigError
 from seqgan.objectives.temperature import TemperatureSchedule
-from seqgan.train.adversarial_core import AdversarialConfig
+from seqgan.adversarial.config import AdversarialConfig
 
 
 def test_schedule_values_at_chosen_steps():

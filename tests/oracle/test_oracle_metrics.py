@@ -2,8 +2,8 @@ import math
 
 import torch
 
-from seqgan.data.oracle import build_oracle, sample_sequences
-from seqgan.metrics.oracle import mean_nll, nll_oracle, nll_test, oracle_entropy
+from seqgan.oracle.data import build_oracle, sample_sequences
+from seqgan.oracle.metrics import mean_nll, nll_oracle, nll_test, oracle_entropy
 from seqgan.models.lstm import LSTMPolicy, LSTMShape
 
 SHAPE = LSTMShape(vocab_size=300, embed_dim=8, hidden_dim=8, seq_len=10)

@@ -11,7 +11,8 @@ from seqgan.errors import ConfigError
 from seqgan.config import from_dict
 from seqgan.models.policy import Context
 from seqgan.models.seq2seq import GeneratorConfig, Seq2SeqPolicy
-from seqgan.train.adversarial_core import AdversarialConfig, AdversarialTrainer, PairStream, derangement
+from seqgan.adversarial.config import AdversarialConfig
+from seqgan.adversarial.trainer import AdversarialTrainer, PairStream
 
 from adv_toys import BagDisc, bag_loss
 
@@ -131,16 +132,6 @@ def test_trainer_state_round_trip_continues_identically():
         assert torch.equal(v, w), k
 
 
-def test_derangement_has_no_fixed_points_and_is_seeded():
-    g = torch.Generator().manual_seed(0)
-    for n in (2, 3, 8, 31):
-        perm = derangement(n, g)
-        assert sorted(perm.tolist()) == list(range(n))
-        assert not (perm == torch.arange(n)).any()
-    a = derangement(10, torch.Generator().manual_seed(4))
-    assert torch.equal(a, derangement(10, torch.Generator().manual_seed(4)))
-
-
 def test_pair_stream_resumes_where_it_stopped():
     a = PairStream(pairs(10), PAD, 4, seed=1)
     seq = [a.next()["reply_ids"] for _ in range(5)]
@@ -196,7 +187,7 @@ def _run_cfg(dcfg, rounds, **adv):
     """The real run config: tiny CNN discriminator, a few D pretraining steps, the adversarial section."""
     from seqgan.models.discriminator import DiscriminatorConfig
     from seqgan.chatbot import ChatbotConfig
-    from seqgan.train.d_pretrain import DPretrainConfig
+    from seqgan.adversarial.d_pretrain import DPretrainConfig
 
     base = dict(rounds=rounds, d_steps=1, g_steps=1, reward="rollout", rollout_n=2, batch_size=8, eval_every=2,
                 save_every=1, eval_pairs=8)
@@ -216,14 +207,14 @@ def _copy_run(src, dst):
 
 
 def _adv_lines(run):
-    from seqgan.train.adversarial import read_adversarial_metrics
+    from seqgan.adversarial.stage import read_adversarial_metrics
 
     return [{k: v for k, v in rec.items() if not k.endswith("_s")} for rec in read_adversarial_metrics(run)]
 
 
 @pytest.mark.slow
 def test_train_adversarial_writes_outputs_and_resume_is_exact(mle_run, tmp_path):
-    from seqgan.train.adversarial import train_adversarial
+    from seqgan.adversarial.stage import train_adversarial
 
     run, dcfg = mle_run
     straight = _copy_run(run, tmp_path / "straight")
@@ -252,8 +243,8 @@ def test_train_adversarial_writes_outputs_and_resume_is_exact(mle_run, tmp_path)
 
 
 def test_ctrl_c_saves_a_checkpoint_that_resumes(mle_run, tmp_path, monkeypatch):
-    from seqgan.train import adversarial as adv_mod
-    from seqgan.train.adversarial_core import AdversarialTrainer
+    from seqgan.adversarial import stage as adv_mod
+    from seqgan.adversarial.trainer import AdversarialTrainer
 
     run = _copy_run(mle_run[0], tmp_path / "run")
     original = AdversarialTrainer.run_round
@@ -276,7 +267,7 @@ def test_ctrl_c_saves_a_checkpoint_that_resumes(mle_run, tmp_path, monkeypatch):
 def test_train_command_config_takes_only_adversarial_sections_from_the_recipe(tmp_path):
     from seqgan.config import save_config
     from seqgan.errors import CheckpointError
-    from seqgan.train.adversarial_cli import load_train_config
+    from seqgan.adversarial.cli import load_train_config
     from seqgan.chatbot import ChatbotConfig
 
     run = tmp_path / "run"

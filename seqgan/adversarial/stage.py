@@ -2,7 +2,7 @@
 
 Starts from the run's MLE generator (``generator/``, kept unchanged for comparison) and its pretrained
 discriminator (``discriminator/``, pretrained here if absent), alternates D and G updates
-(:class:`~seqgan.train.adversarial_core.AdversarialTrainer`) and writes into the run directory:
+(:class:`~seqgan.adversarial.trainer.AdversarialTrainer`) and writes into the run directory:
 
 - ``generator_adv/``  the adversarially fine-tuned generator (``save_pretrained``; load with
   ``Seq2SeqPolicy.from_pretrained``), ``discriminator_adv/`` the final D,
@@ -32,7 +32,8 @@ from pathlib import Path
 import torch
 
 from seqgan.errors import CheckpointError, ConfigError
-from seqgan.train.adversarial_core import AdversarialConfig, AdversarialTrainer, PairStream
+from seqgan.adversarial.config import AdversarialConfig
+from seqgan.adversarial.trainer import AdversarialTrainer, PairStream
 from seqgan.runs.checkpoint import (
     capture_rng,
     check_complete,
@@ -162,8 +163,8 @@ def _cpu(obj):
 
 
 def _rank_state(trainer: AdversarialTrainer) -> dict:
-    """What differs between the ranks of a multi-process run: data position, baseline, RNG streams."""
-    return _cpu({"human": trainer.human.state_dict(), "baseline": trainer.baseline.state_dict(),
+    """What differs between the ranks of a multi-process run: data position, the route's baseline, RNG streams."""
+    return _cpu({"human": trainer.human.state_dict(), "route": trainer.route.state_dict(),
                  "perm_gen": trainer.perm_gen.get_state(), "rng": capture_rng()})
 
 
@@ -211,7 +212,7 @@ def _load_checkpoint(trainer: AdversarialTrainer, path: Path, accelerator=None) 
         if world > 1:
             mine = state["ranks"][rank]
             trainer.human.load_state_dict(mine["human"])
-            trainer.baseline.load_state_dict(mine["baseline"])
+            trainer.route.load_state_dict(mine["route"])
             trainer.perm_gen.set_state(mine["perm_gen"])
     except (KeyError, ValueError, RuntimeError) as err:
         raise CheckpointError(f"{path}: training state does not fit this config ({err})") from None
@@ -262,7 +263,7 @@ def _discriminator(cfg, run_dir: Path, policy, tokenizer, train, valid, device):
                 f"discriminator: {run_dir / 'discriminator'} holds a {saved[0]}/{saved[1]} D but the config asks for "
                 f"{wanted[0]}/{wanted[1]}; use a copy of the MLE run without discriminator/ (or matching settings)")
         return disc.to(device)
-    from seqgan.train.d_pretrain import pretrain_discriminator
+    from seqgan.adversarial.d_pretrain import pretrain_discriminator
 
     logger.info("no discriminator in %s: pretraining one", run_dir)
     disc = Discriminator(cfg.discriminator, len(tokenizer), tokenizer.pad_token_id).to(device)

@@ -5,7 +5,7 @@ import torch
 
 from seqgan.models.discriminator import Discriminator, DiscriminatorConfig
 from seqgan.errors import ConfigError
-from seqgan.train.d_pretrain import DPretrainConfig, heldout_metrics, pretrain_discriminator
+from seqgan.adversarial.d_pretrain import DPretrainConfig, heldout_metrics, pretrain_discriminator
 from toy_dialogue import PAD, V, ToyPolicy, toy_pairs
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread is faster

@@ -5,15 +5,15 @@ import pytest
 import torch
 
 from seqgan.cli import main
-from seqgan.data.oracle import build_oracle, sample_sequences
-from seqgan.metrics.oracle import nll_oracle
+from seqgan.oracle.data import build_oracle, sample_sequences
+from seqgan.oracle.metrics import nll_oracle
 from seqgan.models.discriminator import Discriminator, DiscriminatorConfig
 from seqgan.models.lstm import LSTMPolicy, LSTMShape
 from seqgan.models.policy import Context, Replies
 from seqgan.rewards import MonteCarloReward, RolloutPolicy
-from seqgan.rewards.scorers import BleuScorer, ConstantScorer, UniformScorer
-from seqgan.train.oracle import mle_steps
-from seqgan.train.oracle_config import ROWS
+from seqgan.oracle.scorers import BleuScorer, ConstantScorer, UniformScorer
+from seqgan.oracle.benchmark import mle_steps
+from seqgan.oracle.config import ROWS
 
 SHAPE = LSTMShape(vocab_size=60, embed_dim=8, hidden_dim=16, seq_len=8)
 
@@ -133,7 +133,7 @@ def test_vectorised_bleu_agrees_with_sacrebleu_sentence_bleu():
 
 
 def test_seed_summary_table_and_curves(tmp_path):
-    from seqgan.train.oracle import plot_seed_curves, summarize_seeds
+    from seqgan.oracle.benchmark import plot_seed_curves, summarize_seeds
 
     def result(seed, mle, gan):
         return {"seed": seed, "rows": [
@@ -149,7 +149,7 @@ def test_seed_summary_table_and_curves(tmp_path):
 
 
 def test_rollout_free_control_rewards_match_the_monte_carlo_reward():
-    from seqgan.rewards.scorers import InputFreeRolloutReward
+    from seqgan.oracle.scorers import InputFreeRolloutReward
 
     torch.manual_seed(0)
     policy = LSTMPolicy(SHAPE)

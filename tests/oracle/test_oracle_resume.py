@@ -7,9 +7,9 @@ import pytest
 from seqgan.cli import main
 from seqgan.config import load_config
 from seqgan.errors import ConfigError
-from seqgan.train import oracle as oracle_mod
-from seqgan.train.oracle import run_oracle_benchmark
-from seqgan.train.oracle_config import OracleConfig
+from seqgan.oracle import benchmark as oracle_mod
+from seqgan.oracle.benchmark import run_oracle_benchmark
+from seqgan.oracle.config import OracleConfig
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 ROWS = "rows=[random,mle,mle_continued,seqgan,constant]"

@@ -97,10 +97,15 @@ def stage_chat_hint(state: QuickstartState) -> None:
 
 
 def stage_adversarial(state: QuickstartState) -> None:
-    """D pretraining, adversarial fine-tuning and the MLE vs adversarial table (seqgan.train.adversarial_cli)."""
-    from seqgan.train.adversarial_cli import stage_adversarial as run_stage
+    """D pretraining + adversarial fine-tuning of the quickstart's run, then the MLE vs adversarial comparison
+    table (timings land in ``state.timings``)."""
+    from seqgan.adversarial.cli import describe_route, run_adversarial_stage
 
-    run_stage(state)
+    t0 = time.perf_counter()
+    print(f"\nadversarial fine-tuning ({describe_route(state.cfg.adversarial)}, {state.cfg.adversarial.rounds} rounds)"
+          " against a conditional discriminator ...")
+    state.metrics["comparison"] = run_adversarial_stage(state.cfg, state.run.path, resume=state.resume)
+    state.timings["adversarial_s"] = time.perf_counter() - t0
 
 
 STAGES: list[Callable[[QuickstartState], None]] = [stage_data, stage_mle, stage_evaluate, stage_adversarial,

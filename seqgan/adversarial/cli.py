@@ -83,8 +83,8 @@ def run_adversarial_stage(cfg, run_dir: str | Path, resume: bool = False, compar
 
     from accelerate import PartialState
 
-    from seqgan.train.adversarial import train_adversarial
-    from seqgan.train.compare import run_comparison
+    from seqgan.adversarial.stage import train_adversarial
+    from seqgan.adversarial.compare import run_comparison
 
     t0 = time.perf_counter()
     train_adversarial(cfg, run_dir, resume=resume, rank_report=rank_report)
@@ -107,15 +107,3 @@ def _run_train(args: argparse.Namespace) -> int:
     cfg = load_train_config(args.run_dir, args.config, list(args.overrides or []))
     run_adversarial_stage(cfg, args.run_dir, resume=args.resume, compare=not args.no_compare)
     return 0
-
-
-def stage_adversarial(state) -> None:
-    """Quickstart stage: D pretraining + adversarial fine-tuning of the quickstart's run, then the MLE vs
-    adversarial comparison table (timings land in ``state.timings``)."""
-    import time
-
-    t0 = time.perf_counter()
-    print(f"\nadversarial fine-tuning ({describe_route(state.cfg.adversarial)}, {state.cfg.adversarial.rounds} rounds)"
-          " against a conditional discriminator ...")
-    state.metrics["comparison"] = run_adversarial_stage(state.cfg, state.run.path, resume=state.resume)
-    state.timings["adversarial_s"] = time.perf_counter() - t0

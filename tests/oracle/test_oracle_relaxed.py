@@ -15,9 +15,9 @@ RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "oracle_tiny.yaml"
 
 def test_relaxed_rows_train_g_through_d_and_log_tau_and_the_cheating_score(tmp_path):
     from seqgan.config import load_config
-    from seqgan.train.oracle import OracleBenchmark
-    from seqgan.train.oracle_config import OracleConfig
-    from seqgan.train.oracle_relaxed import BETA_MAX, RELAXED_ROWS, run_relaxed_row
+    from seqgan.oracle.benchmark import OracleBenchmark
+    from seqgan.oracle.config import OracleConfig
+    from seqgan.oracle.relaxed import BETA_MAX, RELAXED_ROWS, run_relaxed_row
 
     cfg = load_config(OracleConfig, str(RECIPE), [f"run_dir={tmp_path}", "rows=[mle]", "adv.rounds=4",
                                                  "adv.eval_every=2"])

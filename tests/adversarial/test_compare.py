@@ -1,4 +1,4 @@
-"""Side-by-side comparison of generators (seqgan.train.compare): metrics, files, any number of models."""
+"""Side-by-side comparison of generators (seqgan.adversarial.compare): metrics, files, any number of models."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def task():
 
 
 def test_compare_models_table_and_files(task, tmp_path):
-    from seqgan.train.compare import CompareConfig, compare_models, write_comparison
+    from seqgan.adversarial.compare import CompareConfig, compare_models, write_comparison
 
     tok, enc, (mle, adv, _) = task
     cfg = CompareConfig(num_pairs=6, adversuc=False, examples=2, batch_size=4)
@@ -43,7 +43,7 @@ def test_compare_models_table_and_files(task, tmp_path):
 
 
 def test_compare_policies_any_number_of_models_in_order(task):
-    from seqgan.train.compare import CompareConfig, compare_models, compare_policies
+    from seqgan.adversarial.compare import CompareConfig, compare_models, compare_policies
 
     tok, enc, (a, b, c) = task
     cfg = CompareConfig(num_pairs=6, adversuc=False, examples=1, batch_size=4)

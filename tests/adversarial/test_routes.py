@@ -13,7 +13,8 @@ import torch.nn.functional as F
 from seqgan.errors import ConfigError
 from seqgan.models.discriminator import DiscOutput, Discriminator, DiscriminatorConfig
 from seqgan.objectives.discriminator_loss import LossWeights, discriminator_loss
-from seqgan.train.adversarial_core import AdversarialConfig, AdversarialTrainer, PairStream
+from seqgan.adversarial.config import AdversarialConfig
+from seqgan.adversarial.trainer import AdversarialTrainer, PairStream
 from test_adversarial import PAD, TARGET, V, _adv_lines, _copy_run, _run_cfg, mle_run, pairs, target_rate, tiny_policy
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -122,12 +123,12 @@ def test_relaxed_trainer_state_round_trip_continues_identically():
 @pytest.mark.slow
 def test_relaxed_run_directory_resume_is_exact(mle_run, tmp_path, monkeypatch):
     """N rounds + resume == 2N straight, through ``train_adversarial`` (checkpoints, metrics.jsonl, plot)."""
-    from seqgan.train.adversarial import train_adversarial
+    from seqgan.adversarial.stage import train_adversarial
 
     import dataclasses
 
     from seqgan.config import read_yaml_with_base
-    from seqgan.train.route_config import RouteConfig
+    from seqgan.adversarial.config import RouteConfig
 
     run, dcfg = mle_run
     section = read_yaml_with_base(str(RECIPES / "chat_gumbel_st.yaml"))["adversarial"]
@@ -199,7 +200,7 @@ def test_route_config_errors():
 def test_relaxed_generator_step_on_the_unconditional_lstm_leaves_d_untouched():
     from seqgan.models.lstm import LSTMPolicy, LSTMShape
     from seqgan.models.policy import Context
-    from seqgan.train.routes import relaxed_generator_step
+    from seqgan.adversarial.routes import make_update, relaxed_generator_step
 
     torch.manual_seed(0)
     policy = LSTMPolicy(LSTMShape(vocab_size=V, embed_dim=8, hidden_dim=8, seq_len=6))
@@ -207,19 +208,22 @@ def test_relaxed_generator_step_on_the_unconditional_lstm_leaves_d_untouched():
     opt = torch.optim.Adam(policy.parameters(), lr=1e-2)
     g0 = {k: v.detach().clone() for k, v in policy.named_parameters()}
     d0 = {k: v.detach().clone() for k, v in disc.named_parameters()}
-    log = relaxed_generator_step(policy, disc, Context.empty(8), opt, tau=0.5, mode="gumbel_st")
+    disc.requires_grad_(False)  # the caller freezes D's parameters for G's step
+    log = relaxed_generator_step(policy, disc, Context.empty(8), make_update(opt, list(policy.parameters()), 1.0),
+                                 tau=0.5, mode="gumbel_st")
+    disc.requires_grad_(True)
     assert [k for k, v in policy.named_parameters() if torch.equal(v, g0[k])] == []
-    assert all(torch.equal(v, d0[k]) and v.grad is None and v.requires_grad for k, v in disc.named_parameters())
+    assert all(torch.equal(v, d0[k]) and v.grad is None for k, v in disc.named_parameters())
     assert disc.training and log["sample_len"] == 6.0 and log["g_max_prob"] == 1.0
     # the D step of the same unconditional task: only D moves, no mismatch term without a context
     from seqgan.models.policy import Replies
-    from seqgan.train.routes import relaxed_discriminator_step
+    from seqgan.adversarial.routes import relaxed_discriminator_step
 
     g1 = {k: v.detach().clone() for k, v in policy.named_parameters()}
     real = torch.randint(3, V, (8, 6))
     d_opt = torch.optim.Adam(disc.parameters(), lr=1e-2)
-    log = relaxed_discriminator_step(policy, disc, d_opt, Context.empty(8), Replies(real, torch.ones_like(real)),
-                                     tau=0.5, mode="softmax")
+    log = relaxed_discriminator_step(policy, disc, make_update(d_opt, list(disc.parameters()), 1.0), Context.empty(8),
+                                     Replies(real, torch.ones_like(real)), tau=0.5, mode="softmax")
     assert all(torch.equal(v, g1[k]) for k, v in policy.named_parameters())
     assert any(not torch.equal(v, d0[k]) for k, v in disc.named_parameters())
     assert {"d_loss_real", "d_loss_fake", "cheat_auc"} <= set(log) and "d_loss_mismatch" not in log

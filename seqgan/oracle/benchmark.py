@@ -4,7 +4,7 @@ One command runs every row from one MLE checkpoint: ``random`` (untrained), ``ml
 same extra rounds), ``scheduled_sampling``, ``pg_bleu`` (rollout reward with BLEU against oracle samples),
 ``seqgan`` (rollout reward from D), ``prefix`` (D scoring every prefix) and two controls where D's score is
 replaced by a ``constant`` or by ``uniform_random`` numbers; ``gumbel_st`` and ``continuous`` train G through D's
-gradient instead (:mod:`seqgan.train.oracle_relaxed`). Writes ``results.md``, ``results.json``,
+gradient instead (:mod:`seqgan.oracle.relaxed`). Writes ``results.md``, ``results.json``,
 ``curves.png`` (NLL-oracle vs round), ``metrics.jsonl`` and the oracle/data/checkpoints into the run directory.
 """
 
@@ -21,21 +21,21 @@ from pathlib import Path
 import torch
 
 from seqgan.config import save_config
-from seqgan.data.oracle import (ORACLE_DIR, DATA_FILE, build_oracle, load_data, load_oracle, sample_sequences,
+from seqgan.oracle.data import (ORACLE_DIR, DATA_FILE, build_oracle, load_data, load_oracle, sample_sequences,
                                 save_data)
 from seqgan.errors import CheckpointError, ConfigError
-from seqgan.metrics.oracle import nll_oracle, nll_test, oracle_entropy
+from seqgan.oracle.metrics import nll_oracle, nll_test, oracle_entropy
 from seqgan.models.discriminator import Discriminator
 from seqgan.models.lstm import LSTMPolicy, LSTMShape
 from seqgan.models.policy import Context, Replies, eval_mode
 from seqgan.objectives.discriminator_loss import LossWeights, discriminator_loss
 from seqgan.objectives.reinforce import reinforce_loss
 from seqgan.rewards import MonteCarloReward, PrefixReward, RolloutPolicy
-from seqgan.rewards.scorers import BleuScorer, ConstantScorer, InputFreeRolloutReward, UniformScorer
+from seqgan.oracle.scorers import BleuScorer, ConstantScorer, InputFreeRolloutReward, UniformScorer
 from seqgan.runs.checkpoint import (STATE_FILE, atomic_write_text, load_module, load_state, save_module, save_state,
                                      write_checkpoint)
-from seqgan.train.oracle_config import ROWS, OracleConfig
-from seqgan.train.oracle_relaxed import RELAXED_ROWS, run_relaxed_row
+from seqgan.oracle.config import ROWS, OracleConfig
+from seqgan.oracle.relaxed import RELAXED_ROWS, run_relaxed_row
 
 logger = logging.getLogger(__name__)
 NO_MISMATCH = LossWeights(weight_real=1.0, weight_fake=1.0, weight_mismatch=0.0)

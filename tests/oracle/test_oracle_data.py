@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from seqgan.data.oracle import build_oracle, load_data, load_oracle, sample_sequences, save_data
+from seqgan.oracle.data import build_oracle, load_data, load_oracle, sample_sequences, save_data
 from seqgan.errors import DataError
 from seqgan.models.lstm import LSTMShape
 

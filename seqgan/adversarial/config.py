@@ -1,9 +1,10 @@
-"""The ``adversarial`` section's keys that choose how G learns from D (the route) and configure the relaxed routes.
+"""The ``adversarial`` section: :class:`AdversarialConfig` (rounds, steps, reward, baseline, learning rates ...)
+and the keys it inherits from :class:`RouteConfig`, which choose how G learns from D (the route) and configure the
+relaxed routes.
 
 ``route``: ``policy_gradient`` (default: REINFORCE with rewards from D), ``gumbel`` (G decodes with
 Gumbel-softmax vectors, soft or straight-through, and D's gradient flows into G) or ``continuous`` (G feeds D its
-plain softmax vectors). :class:`~seqgan.train.adversarial_core.AdversarialConfig` inherits these fields, so they
-are set as ``adversarial.route=gumbel`` etc.
+plain softmax vectors); set as ``adversarial.route=gumbel`` etc.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from seqgan.config import field
 from seqgan.errors import ConfigError
 from seqgan.objectives.relaxed_gan import MITIGATIONS
 from seqgan.objectives.temperature import TemperatureSchedule
+from seqgan.rewards import BASELINES, REWARDS
 
 ROUTES = ("policy_gradient", "gumbel", "continuous")
 CRITICS = ("gan", "wgan_gp")
@@ -67,3 +69,54 @@ class RouteConfig:
         if not self.relaxed and (self.critic != "gan" or self.mitigation != "none"):
             raise ConfigError(f"adversarial.critic={self.critic} / mitigation={self.mitigation}: only the relaxed "
                               "routes use them; set adversarial.route to gumbel or continuous")
+
+
+@dataclass
+class AdversarialConfig(RouteConfig):
+    """Adversarial fine-tuning of the generator against the discriminator (section ``adversarial``); the route
+    keys (``route``, ``gumbel_mode``, ``tau_schedule``, ``critic``, ``mitigation`` ...) come from
+    :class:`RouteConfig`."""
+
+    rounds: int = field(30, help="number of rounds; each = d_steps D updates then g_steps G updates")
+    d_steps: int = field(1, help="k: discriminator updates per round (G fixed, fresh G samples each)")
+    g_steps: int = field(1, help="g: generator policy-gradient updates per round (D fixed)")
+    reward: str = field("rollout", help="per-token reward: sequence | rollout (Monte Carlo) | prefix (D on prefixes)")
+    rollout_n: int = field(8, help="Monte Carlo rollouts per prefix (reward=rollout)")
+    rollout_rate: float = field(0.8, help="rollout policy = lagging copy updated as rate*roll + (1-rate)*G; "
+                                          "0 = the current generator")
+    rollout_chunk: int = field(4096, help="completions scored by D per call (bounds memory)")
+    baseline: str = field("moving_average", help="none | moving_average | batch_mean | self_critic")
+    baseline_decay: float = field(0.9, help="decay of the moving-average baseline")
+    normalise: bool = field(True, help="whiten advantages per batch (mean 0, std 1 over real tokens)")
+    entropy_weight: float = field(0.0, help="entropy bonus weight in the generator loss")
+    teacher_forcing_every: int = field(1, help="an MLE step on human pairs after every N-th PG step (0 = never)")
+    teacher_forcing_weight: float = field(1.0, help="weight of the teacher-forcing MLE loss")
+    g_lr: float = field(5e-5, help="generator learning rate (Adam)")
+    d_lr: float = field(1e-4, help="discriminator learning rate (Adam)")
+    batch_size: int = field(32, help="pairs per D step and per G step")
+    temperature: float = field(1.0, help="sampling temperature of G's replies and rollouts")
+    max_grad_norm: float = field(1.0, help="gradient clipping for G and D (0 = off)")
+    eval_every: int = field(5, help="measure G's NLL on held-out human replies every N rounds (0 = only at the end)")
+    eval_pairs: int = field(256, help="held-out pairs used for that NLL")
+    save_every: int = field(10, help="write a resumable checkpoint every N rounds (0 = only at the end)")
+
+    def validate(self) -> None:
+        self.validate_route()
+        if self.reward not in REWARDS:
+            raise ConfigError(f"adversarial.reward: expected one of {list(REWARDS)}, got {self.reward!r}")
+        if self.baseline not in BASELINES:
+            raise ConfigError(f"adversarial.baseline: expected one of {list(BASELINES)}, got {self.baseline!r}")
+        for name in ("rounds", "d_steps", "g_steps", "teacher_forcing_every", "eval_every", "save_every"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"adversarial.{name}: expected >= 0, got {getattr(self, name)}")
+        for name in ("rollout_n", "rollout_chunk", "batch_size", "eval_pairs"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"adversarial.{name}: expected >= 1, got {getattr(self, name)}")
+        if not 0.0 <= self.rollout_rate < 1.0:
+            raise ConfigError(f"adversarial.rollout_rate: expected a value in [0, 1), got {self.rollout_rate}")
+        if not 0.0 <= self.baseline_decay < 1.0:
+            raise ConfigError(f"adversarial.baseline_decay: expected a value in [0, 1), got {self.baseline_decay}")
+        if self.temperature <= 0:
+            raise ConfigError(f"adversarial.temperature: expected > 0, got {self.temperature}")
+        if self.g_lr <= 0 or self.d_lr <= 0:
+            raise ConfigError("adversarial.g_lr / d_lr: expected > 0")

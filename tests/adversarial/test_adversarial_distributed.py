@@ -63,8 +63,8 @@ def test_two_processes_train_in_sync_on_different_shards_and_resume_exactly(mle_
     launch(resumed, tmp_path / "resumed.txt", rounds=3, resume=True)
     assert ranks(tmp_path / "resumed.txt") == rows  # bit-identical to the straight run on both ranks
 
-    from seqgan.train.adversarial import train_adversarial
-    from seqgan.train.adversarial_cli import load_train_config
+    from seqgan.adversarial.stage import train_adversarial
+    from seqgan.adversarial.cli import load_train_config
 
     cfg = load_train_config(resumed, None, ["adversarial.rounds=4", *ADV])
     with pytest.raises(CheckpointError, match="2 process"):  # one process cannot continue a two-process run

@@ -27,8 +27,8 @@ def _run_oracle(args: argparse.Namespace) -> int:
 
     from seqgan.config import load_config
     from seqgan.errors import ConfigError
-    from seqgan.train.oracle import run_oracle_benchmark
-    from seqgan.train.oracle_config import OracleConfig
+    from seqgan.oracle.benchmark import run_oracle_benchmark
+    from seqgan.oracle.config import OracleConfig
 
     if not Path(args.recipe).is_file():
         raise ConfigError(f"{args.recipe}: recipe file not found")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from seqgan import cli
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_quickstart_tiny_runs_every_stage(tmp_path, capsys, one_thread):

@@ -1,0 +1,239 @@
+"""How G learns from D: the routes of the adversarial loop, each a strategy with a D-step and a G-step.
+
+The trainer (:class:`~seqgan.adversarial.trainer.AdversarialTrainer`) hands a route its batch, the mismatch
+permutation and the G-step counter, and has already set which parameters require gradients; a route computes the
+losses and applies them through the ``update_g`` / ``update_d`` callables it was built with (:func:`make_update`:
+zero the gradients, backward, clip, optimiser step). A route never sees the trainer.
+
+- :class:`PolicyGradientRoute` (``route: policy_gradient``): D-step on human vs sampled vs mismatched replies;
+  G-step samples replies, scores them per token (rollout, prefix or sequence reward), subtracts a baseline and takes
+  a REINFORCE step.
+- :class:`RelaxedRoute` (``route: gumbel | continuous``): G decodes with :meth:`Policy.relaxed_sample`
+  (Gumbel-softmax soft / straight-through, or plain softmax vectors) at the scheduled temperature and D reads those
+  (B, T, V) sequences as its fake examples. D-step: the three-term loss (``critic: gan``) or the WGAN-GP critic loss
+  (``critic: wgan_gp``), with the cheating score of D's real vs fake inputs; G-step: G's relaxed replies go through D
+  (eval mode) and D's output is back-propagated into G (non-saturating / minimax / Wasserstein loss).
+
+:func:`relaxed_discriminator_step` and :func:`relaxed_generator_step` are the relaxed steps as functions, shared
+with the synthetic-oracle benchmark.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from seqgan.metrics.cheating import cheating_score
+from seqgan.models.policy import Context, Replies, eval_mode
+from seqgan.objectives.discriminator_loss import LossWeights, discriminator_loss, mismatch_permutation
+from seqgan.objectives.reinforce import reinforce_loss
+from seqgan.objectives.relaxed_gan import discriminator_inputs, fake_input, generator_loss, wgan_gp_critic_loss
+from seqgan.rewards import (
+    MonteCarloReward,
+    PrefixReward,
+    RolloutPolicy,
+    SequenceReward,
+    build_baseline,
+    build_reward,
+    compute_advantages,
+)
+
+DLossFn = Callable[[nn.Module, Context, Replies, Replies, Tensor], tuple[Tensor, dict[str, float]]]
+Update = Callable[[Tensor], None]
+
+
+def make_update(opt: torch.optim.Optimizer, params: list[nn.Parameter], max_grad_norm: float = 0.0,
+                backward: Callable[[Tensor], None] | None = None) -> Update:
+    """``update(loss)``: zero the gradients of ``opt``, ``backward(loss)`` (default ``loss.backward()``), clip the
+    gradient norm of ``params`` to ``max_grad_norm`` (0 = no clipping), take the optimiser step."""
+    backward = backward or (lambda loss: loss.backward())
+
+    def update(loss: Tensor) -> None:
+        opt.zero_grad(set_to_none=True)
+        backward(loss)
+        if max_grad_norm > 0:
+            torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
+        opt.step()
+
+    return update
+
+
+class PolicyGradientRoute:
+    """REINFORCE with D's per-token reward (``adversarial.reward``) minus a baseline (``adversarial.baseline``)."""
+
+    def __init__(self, cfg, policy, disc: nn.Module, d_loss: DLossFn, update_g: Update,
+                 update_d: Update | None) -> None:
+        self.cfg, self.policy, self.disc, self.d_loss = cfg, policy, disc, d_loss
+        self.update_g, self.update_d = update_g, update_d
+        self.rollout_policy = RolloutPolicy(policy, cfg.rollout_rate) if cfg.reward == "rollout" else None
+        self.reward = build_reward(cfg.reward, disc, self.rollout_policy, n=cfg.rollout_n,
+                                   temperature=cfg.temperature, chunk_size=cfg.rollout_chunk)
+        cheap = PrefixReward(disc) if cfg.reward == "prefix" else SequenceReward(disc)
+        self.baseline = build_baseline(cfg.baseline, cfg.baseline_decay, policy, cheap)
+
+    def d_step(self, context: Context, human: Replies, perm: Tensor, step: int) -> dict[str, float]:
+        """D update on human pairs vs fresh G samples vs the human replies under the contexts ``perm`` (B,) picks."""
+        with torch.no_grad(), eval_mode(self.policy):
+            generated = self.policy.sample(context, temperature=self.cfg.temperature)
+        self.disc.train()
+        loss, terms = self.d_loss(self.disc, context, human, generated, perm)
+        self.update_d(loss)
+        return {"d_loss": float(loss.detach()), **{f"d_{k}": float(v) for k, v in terms.items()}}
+
+    def g_step(self, context: Context, step: int) -> dict[str, float]:
+        """Sample replies to ``context``, reward them per token, one REINFORCE update; then the rollout copy
+        follows G."""
+        cfg = self.cfg
+        t0 = time.perf_counter()
+        with torch.no_grad(), eval_mode(self.policy):
+            replies = self.policy.sample(context, temperature=cfg.temperature)
+        t1 = time.perf_counter()
+        rewards = self.reward(context, replies)  # (B, T)
+        t2 = time.perf_counter()
+        base = self.baseline(context, replies, rewards)  # (B, T)
+        adv = compute_advantages(rewards, base, replies.mask, normalise=cfg.normalise)
+        self.policy.train()
+        if cfg.entropy_weight:
+            logits = self.policy.logits(context, replies.ids, replies.mask)  # (B, T, V)
+            logp_all = torch.log_softmax(logits.float(), -1)
+            logp = logp_all.gather(-1, replies.ids.unsqueeze(-1)).squeeze(-1) * replies.mask
+            entropy = -(logp_all.exp() * logp_all).sum(-1)
+        else:
+            logp, entropy = self.policy.score(context, replies.ids, replies.mask), None
+        loss = reinforce_loss(logp, adv, replies.mask, entropy, cfg.entropy_weight)
+        self.update_g(loss)
+        if self.rollout_policy is not None:
+            self.rollout_policy.update()
+        m = replies.mask.float()
+        out = {
+            "reward_mean": float((rewards * m).sum() / m.sum().clamp(min=1)),
+            "reward_final": float(rewards.gather(1, (replies.mask.sum(1, keepdim=True) - 1).clamp(min=0)).mean()),
+            "baseline": self.baseline.value,
+            "pg_loss": float(loss.detach()),
+            "sample_len": float(replies.mask.sum(1).float().mean()),
+            "sample_s": t1 - t0,
+            "reward_s": t2 - t1,
+        }
+        if isinstance(self.reward, MonteCarloReward):
+            out["rollout_s"] = self.reward.last_timing["rollout_s"]
+            out["rollout_d_s"] = self.reward.last_timing["disc_s"]
+        return out
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"baseline": self.baseline.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.baseline.load_state_dict(state["baseline"])
+
+
+class RelaxedRoute:
+    """G trained through D on its relaxed (B, T, V) replies (``route: gumbel | continuous``)."""
+
+    def __init__(self, cfg, policy, disc: nn.Module, d_loss: DLossFn, update_g: Update,
+                 update_d: Update | None) -> None:
+        self.cfg, self.policy, self.disc, self.d_loss = cfg, policy, disc, d_loss
+        self.update_g, self.update_d = update_g, update_d
+        self.mode = "softmax" if cfg.route == "continuous" else f"gumbel_{cfg.gumbel_mode}"
+        self.schedule = cfg.schedule()
+        self.g_loss_kind = "wasserstein" if cfg.critic == "wgan_gp" else cfg.g_loss
+
+    def tau(self, step: int) -> float:
+        """The temperature of G step ``step``."""
+        return self.schedule.tau(step)
+
+    def d_step(self, context: Context, human: Replies, perm: Tensor, step: int) -> dict[str, float]:
+        """One D (critic) update on human vs G's relaxed replies vs mismatched contexts."""
+        cfg = self.cfg
+        return relaxed_discriminator_step(
+            self.policy, self.disc, self.update_d, context, human, self.tau(step), self.mode, critic=cfg.critic,
+            d_loss=self.d_loss, gp_weight=cfg.gp_weight, critic_mismatch_weight=cfg.critic_mismatch_weight,
+            mismatch_perm=perm, mitigation=cfg.mitigation, cheat_score=cfg.cheat_score)
+
+    def g_step(self, context: Context, step: int) -> dict[str, float]:
+        """One update of G through D."""
+        return relaxed_generator_step(self.policy, self.disc, context, self.update_g, self.tau(step), self.mode,
+                                      self.g_loss_kind, self.cfg.mitigation)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        pass
+
+
+def build_route(cfg, policy, disc: nn.Module, d_loss: DLossFn, update_g: Update, update_d: Update | None):
+    """The route ``cfg.route`` names (an :class:`~seqgan.adversarial.config.AdversarialConfig`)."""
+    route = RelaxedRoute if cfg.relaxed else PolicyGradientRoute
+    return route(cfg, policy, disc, d_loss, update_g, update_d)
+
+
+def relaxed_discriminator_step(policy, disc, update: Update, context: Context, human: Replies, tau: float,
+                               mode: str, *, critic: str = "gan", d_loss=None, gp_weight: float = 10.0,
+                               critic_mismatch_weight: float = 0.5, mismatch_perm: Tensor | None = None,
+                               mitigation: str = "none", cheat_score: bool = True) -> dict[str, float]:
+    """One D (critic) update through ``update`` (:func:`make_update` of D's optimiser): human replies (B, T) vs G's
+    relaxed replies to ``context`` (drawn here without gradient, G in eval mode) vs human replies under the
+    contexts ``mismatch_perm`` (B,) points to.
+
+    critic ``gan``: ``d_loss(disc, context, human, generated, perm)`` (default: the three-term
+    :func:`~seqgan.objectives.discriminator_loss.discriminator_loss` with its default weights) with the
+    generated replies' ``ids`` holding (B, T, V) vectors, which D reads as it reads ids; ``wgan_gp``:
+    :func:`wgan_gp_critic_loss`. Conditional or unconditional (``Context.empty(B)``: no mismatch term).
+    Returns ``d_loss`` and the loss's named terms prefixed ``d_`` (+ ``cheat_auc`` / ``cheat_acc``).
+    """
+    with torch.no_grad(), eval_mode(policy):
+        rel = policy.relaxed_sample(context, tau=tau, mode=mode)
+    real, fake = discriminator_inputs(rel.probs, human.ids, mitigation)
+    if mismatch_perm is None:
+        mismatch_perm = mismatch_permutation(context.batch_size).to(human.ids.device)
+    disc.train()
+    if critic == "wgan_gp":
+        real_vec = torch.nn.functional.one_hot(real, fake.shape[-1]).float()  # (B, T, V)
+        loss, terms = wgan_gp_critic_loss(disc, context, real_vec, human.mask, fake, rel.mask, gp_weight,
+                                          critic_mismatch_weight, mismatch_perm)
+    else:  # D accepts (B, T, V) vectors wherever it accepts ids: the three-term loss reads them as they are
+        if d_loss is None:
+            loss, terms = discriminator_loss(disc, context, Replies(real, human.mask), Replies(fake, rel.mask),
+                                             LossWeights(), mismatch_perm=mismatch_perm)
+        else:
+            loss, terms = d_loss(disc, context, Replies(real, human.mask), Replies(fake, rel.mask), mismatch_perm)
+    update(loss)
+    out = {"d_loss": float(loss.detach()), **{f"d_{k}": float(v) for k, v in terms.items()}}
+    if cheat_score and context.batch_size >= 2:
+        out.update(cheating_score(real, human.mask, fake, rel.mask))
+    return out
+
+
+def relaxed_generator_step(policy, disc, context: Context, update: Update, tau: float, mode: str,
+                           loss_kind: str = "non_saturating", mitigation: str = "none") -> dict[str, float]:
+    """One step of G through D (``update``: :func:`make_update` of G's optimiser; D in eval mode, and the caller
+    has switched off ``requires_grad`` of D's parameters so that no gradient reaches D): G's relaxed replies to
+    ``context`` (:meth:`Policy.relaxed_sample` with ``tau`` / ``mode``, G in train mode), D's logits on what it
+    reads (:func:`fake_input` with ``mitigation``), :func:`generator_loss` of kind ``loss_kind``. Works for
+    conditional and unconditional (``Context.empty(B)``) tasks. Returns ``tau``, ``g_loss``, ``g_d_logit`` (+
+    ``g_d_prob`` for the GAN losses), ``g_max_prob`` (of D's input), ``g_entropy`` (of the policy) and
+    ``sample_len``."""
+    policy.train()
+    rel = policy.relaxed_sample(context, tau=tau, mode=mode)  # (B, T, V) with gradient
+    with eval_mode(disc):
+        logit = disc(context, fake_input(rel.probs, mitigation), rel.mask).logit  # (B,)
+    loss = generator_loss(logit, loss_kind)
+    update(loss)
+    m = rel.mask.float()
+    logp = torch.log_softmax(rel.logits.detach().float(), -1)  # (B, T, V) the policy itself (no noise / tau)
+    entropy = -(logp.exp() * logp).sum(-1)  # (B, T)
+    out = {
+        "tau": tau,
+        "g_loss": float(loss.detach()),
+        "g_d_logit": float(logit.detach().float().mean()),
+        "g_max_prob": float((rel.probs.detach().amax(-1) * m).sum() / m.sum().clamp(min=1)),  # of what D read
+        "g_entropy": float((entropy * m).sum() / m.sum().clamp(min=1)),
+        "sample_len": float(m.sum(1).mean()),
+    }
+    if loss_kind != "wasserstein":
+        out["g_d_prob"] = float(torch.sigmoid(logit.detach().float()).mean())
+    return out
