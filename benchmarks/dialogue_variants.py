@@ -69,7 +69,7 @@ def _prepare_variant_dir(mle_run: Path, out: Path, disc_cfg) -> None:
     if disc.is_dir():
         from seqgan.models.discriminator import Discriminator
 
-        if Discriminator.load(disc).cfg == disc_cfg:
+        if Discriminator.from_pretrained(disc).cfg == disc_cfg:
             shutil.copytree(disc, out / "discriminator")
 
 
@@ -158,7 +158,6 @@ def main() -> None:
                          tokenizer, cfg.data)
     t0 = time.perf_counter()
     comparison = compare_policies(models, tokenizer, test, ccfg, train_ds=train,
-                                  adversuc_cfg=getattr(cfg, "adversuc", None),
                                   title="Adversarial variants from one MLE run")
     comparison.metrics["round_s"] = {"mle": float("nan"), **{n: t["round_s"] for n, t in timings.items()}}
     comparison.metrics["train_wall_s"] = {"mle": float("nan"), **{n: t["wall_s"] for n, t in timings.items()}}

@@ -21,7 +21,7 @@ def make_scorer(disc, tokenizer, data_cfg) -> Scorer:
     """Wrap a discriminator with ``reward(context, reply_ids, reply_mask) -> (B,)`` as a text :data:`Scorer`."""
     import torch
 
-    from seqgan.data import encode_reply
+    from seqgan.data import encode_reply, pad_rows
     from seqgan.generate import encode_batch
     from seqgan.models.policy import Context
 
@@ -30,13 +30,7 @@ def make_scorer(disc, tokenizer, data_cfg) -> Scorer:
             return []
         one = encode_batch([context_turns], tokenizer, data_cfg)
         context = Context(one.ids.expand(len(replies), -1), one.mask.expand(len(replies), -1))
-        rows = [encode_reply(r, tokenizer, data_cfg) for r in replies]
-        width = max(len(r) for r in rows)
-        ids = torch.full((len(rows), width), tokenizer.pad_token_id, dtype=torch.long)
-        mask = torch.zeros_like(ids)
-        for i, row in enumerate(rows):
-            ids[i, : len(row)] = torch.tensor(row)
-            mask[i, : len(row)] = 1
+        ids, mask = pad_rows([encode_reply(r, tokenizer, data_cfg) for r in replies], tokenizer.pad_token_id)
         device = next(disc.parameters()).device
         with torch.no_grad():
             values = disc.reward(context.to(device), ids.to(device), mask.to(device))  # (B,)

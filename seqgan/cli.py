@@ -1,4 +1,6 @@
-"""The ``seqgan`` command: one subcommand per job (quickstart, pretrain, eval, generate, chat, ...).
+"""The ``seqgan`` command: one subcommand per job (quickstart, pretrain, train, eval, generate, chat, oracle,
+image). ``python -m seqgan.cli ...`` and ``accelerate launch -m seqgan.cli ...`` run the same entry point, and so do
+the thin scripts ``recipes/train_chatbot.py`` / ``recipes/train_adversarial.py``.
 
 Subcommands live in a registry so each is one small builder function. A builder receives the ``subparsers``
 object, adds its parser and arguments, and sets ``handler`` (a function ``(args) -> int | None``) with
@@ -178,14 +180,19 @@ def _add_pretrain(subparsers) -> None:
                     "config, tokenizer, generator, checkpoints, metrics) goes to output_dir. Ctrl-C saves a "
                     "checkpoint; --resume continues from it.")
     add_config_arguments(p, default_recipe=None)
+    # each process appends `rank world_size weight_checksum` to FILE at the end (the multi-process test reads it)
+    p.add_argument("--rank-report", default=None, metavar="FILE", help=argparse.SUPPRESS)
     p.set_defaults(handler=_run_pretrain)
 
 
 def _run_pretrain(args: argparse.Namespace) -> int:
+    from accelerate import PartialState
+
     from seqgan.mle.trainer import train_mle
 
-    run = train_mle(load_chatbot_config(args), resume=args.resume)
-    print(getattr(run, "path", run))
+    run = train_mle(load_chatbot_config(args), resume=args.resume, rank_report=args.rank_report)
+    if PartialState().is_main_process:
+        print(run.path)
     return 0
 
 
@@ -209,22 +216,22 @@ def _add_eval(subparsers) -> None:
 def _run_eval(args: argparse.Namespace) -> int:
     import json
 
-    from seqgan.runs.checkpoint import atomic_write_text
+    from seqgan.data import prepare_data
     from seqgan.generate import load_chatbot
-    from seqgan.mle.evaluate import evaluate_generator
+    from seqgan.mle.evaluate import evaluate_generator, format_samples, held_out_pairs
+    from seqgan.runs.checkpoint import atomic_write_text
 
     if args.num < 0:
         raise ConfigError(f"--num: expected 0 (the run's setting) or a positive count, got {args.num}")
     policy, tokenizer, cfg = load_chatbot(args.run_dir, args.generator)
-    metrics = evaluate_generator(policy, tokenizer, cfg, split=args.split, num=args.num or None)
+    data = held_out_pairs(cfg, tokenizer, prepare_data(cfg.data), args.split, args.num or None)
+    metrics = evaluate_generator(policy, tokenizer, data, cfg.eval, split=args.split, num=args.num or None)
     output = args.output or args.run_dir / f"eval_{args.split}.json"
     atomic_write_text(Path(output), json.dumps(metrics, indent=2, default=str) + "\n")
     for key, value in metrics.items():
         if isinstance(value, (int, float, str)):
             print(f"{key}: {value:.4g}" if isinstance(value, float) else f"{key}: {value}")
     if metrics.get("samples"):
-        from seqgan.mle.evaluate import format_samples
-
         print("samples:")
         print(format_samples(metrics["samples"]))
     logger.info("metrics written to %s", output)

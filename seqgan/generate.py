@@ -136,25 +136,19 @@ def encode_batch(contexts: list[list[str]], tokenizer, data_cfg):
     """Contexts (each a list of turns, oldest first) -> :class:`~seqgan.models.policy.Context` with right-padded
     ids and mask of shape (B, S); each context is its last ``max_context_turns`` turns, left-truncated to
     ``max_context_tokens`` tokens by :func:`seqgan.data.encode_context`."""
-    import torch
-
-    from seqgan.data import encode_context
+    from seqgan.data import encode_context, pad_rows
     from seqgan.models.policy import Context
 
     rows = [encode_context([normalize_turn(t) for t in turns], tokenizer, data_cfg) for turns in contexts]
-    width = max(len(r) for r in rows)
-    ids = torch.full((len(rows), width), tokenizer.pad_token_id, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, row in enumerate(rows):
-        ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
-        mask[i, : len(row)] = 1
+    ids, mask = pad_rows(rows, tokenizer.pad_token_id)
     return Context(ids=ids, mask=mask)
 
 
 def decode_replies(tokenizer, ids, mask) -> list[str]:
     """Reply ids/mask (N, T) -> N strings (special tokens dropped, whitespace normalised)."""
-    rows = [[int(t) for t, m in zip(row, row_mask) if m] for row, row_mask in zip(ids.tolist(), mask.tolist())]
-    return [normalize_turn(text) for text in tokenizer.batch_decode(rows, skip_special_tokens=True)]
+    from seqgan.data import decode_ids
+
+    return [normalize_turn(text) for text in decode_ids(tokenizer, ids, mask)]
 
 
 def reply_to_contexts(policy, tokenizer, data_cfg, contexts: list[list[str]],

@@ -1,7 +1,8 @@
-"""The quickstart: prepare data, pretrain the default chatbot by MLE, evaluate it, show replies, say how to chat.
+"""The quickstart (``seqgan quickstart``): prepare the data once, pretrain the default chatbot by MLE, evaluate
+it, show replies, pretrain D and fine-tune adversarially, print the MLE vs adversarial table, say how to chat.
 
-:func:`run_quickstart` runs a sequence of stage functions that share a :class:`QuickstartState`; later stages
-(e.g. adversarial fine-tuning) append themselves to :data:`STAGES`.
+:func:`run_quickstart` runs the stage functions of :data:`STAGES` in order; they share a :class:`QuickstartState`
+(the config, the data splits, the run directory, metrics and timings).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def stage_mle(state: QuickstartState) -> None:
     from seqgan.mle.trainer import train_mle
 
     t0 = time.perf_counter()
-    state.run = train_mle(state.cfg, resume=state.resume)
+    state.run = train_mle(state.cfg, resume=state.resume, splits=state.splits)
     state.timings["mle_s"] = time.perf_counter() - t0
     print(f"MLE pretraining: {state.timings['mle_s']:.0f} s -> {state.run.path}")
 
@@ -75,11 +76,12 @@ def show_replies(policy, tokenizer, data_cfg, pairs, seed: int = 0) -> list[dict
 
 def stage_evaluate(state: QuickstartState, num_replies: int = 10) -> None:
     """Validation metrics table and replies to held-out test contexts."""
-    from seqgan.mle.evaluate import evaluate_generator
     from seqgan.chatbot import load_run
+    from seqgan.mle.evaluate import evaluate_generator, held_out_pairs
 
     policy, tokenizer, cfg = load_run(state.run.path)
-    m = evaluate_generator(policy, tokenizer, cfg, split="valid")
+    m = evaluate_generator(policy, tokenizer, held_out_pairs(cfg, tokenizer, state.splits, "valid"), cfg.eval,
+                           split="valid")
     state.metrics["mle"] = m
     print()
     print(f"| model | valid ppl | context gain | BLEU ({m['tag']}) | distinct-1 | distinct-2 | mean length |")
@@ -104,7 +106,8 @@ def stage_adversarial(state: QuickstartState) -> None:
     t0 = time.perf_counter()
     print(f"\nadversarial fine-tuning ({describe_route(state.cfg.adversarial)}, {state.cfg.adversarial.rounds} rounds)"
           " against a conditional discriminator ...")
-    state.metrics["comparison"] = run_adversarial_stage(state.cfg, state.run.path, resume=state.resume)
+    state.metrics["comparison"] = run_adversarial_stage(state.cfg, state.run.path, resume=state.resume,
+                                                        splits=state.splits)
     state.timings["adversarial_s"] = time.perf_counter() - t0
 
 

@@ -48,6 +48,7 @@ def add_train_command(subparsers) -> None:
     p.add_argument("--no-compare", action="store_true", help="skip the MLE vs adversarial comparison")
     p.add_argument("overrides", nargs="*", metavar="key=value",
                    help="overrides, e.g. adversarial.reward=prefix adversarial.rounds=50")
+    p.add_argument("--rank-report", default=None, metavar="FILE", help=argparse.SUPPRESS)  # multi-process tests
     p.set_defaults(handler=_run_train, accepts_overrides=True)
 
 
@@ -75,8 +76,9 @@ def describe_d_pretraining(run_dir: str | Path) -> str | None:
 
 
 def run_adversarial_stage(cfg, run_dir: str | Path, resume: bool = False, compare: bool = True,
-                          rank_report: str | None = None):
+                          rank_report: str | None = None, splits=None):
     """Adversarial fine-tuning of ``run_dir`` (D pretrained first when absent), then the comparison table.
+    ``splits``: the run's :func:`~seqgan.data.prepare_data` output (prepared once here when not given).
     Prints the wall time of each part; returns the Comparison (None with ``compare=False`` and on every process
     but the main one of a multi-process run, which alone evaluates)."""
     import time
@@ -86,8 +88,11 @@ def run_adversarial_stage(cfg, run_dir: str | Path, resume: bool = False, compar
     from seqgan.adversarial.stage import train_adversarial
     from seqgan.adversarial.compare import run_comparison
 
+    from seqgan.data import prepare_data
+
     t0 = time.perf_counter()
-    train_adversarial(cfg, run_dir, resume=resume, rank_report=rank_report)
+    splits = splits if splits is not None else prepare_data(cfg.data)
+    train_adversarial(cfg, run_dir, resume=resume, rank_report=rank_report, splits=splits)
     if not PartialState().is_main_process:
         return None
     t1 = time.perf_counter()
@@ -98,12 +103,13 @@ def run_adversarial_stage(cfg, run_dir: str | Path, resume: bool = False, compar
         print(held_out)
     if not compare:
         return None
-    comparison = run_comparison(cfg, run_dir)
+    comparison = run_comparison(cfg, run_dir, splits=splits)
     print(f"comparison: {time.perf_counter() - t1:.0f} s")
     return comparison
 
 
 def _run_train(args: argparse.Namespace) -> int:
     cfg = load_train_config(args.run_dir, args.config, list(args.overrides or []))
-    run_adversarial_stage(cfg, args.run_dir, resume=args.resume, compare=not args.no_compare)
+    run_adversarial_stage(cfg, args.run_dir, resume=args.resume, compare=not args.no_compare,
+                          rank_report=args.rank_report)
     return 0

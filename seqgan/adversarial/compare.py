@@ -17,9 +17,11 @@ from typing import Any
 import torch
 
 from seqgan.config import field
+from seqgan.data import decode_ids, iter_batches
 from seqgan.errors import ConfigError
-from seqgan.models.policy import Context, Policy
-from seqgan.rewards.base import eval_mode
+from seqgan.metrics.likelihood import held_out_nll
+from seqgan.models.discriminator import DiscriminatorConfig
+from seqgan.models.policy import Context, Policy, eval_mode
 from seqgan.runs.checkpoint import atomic_write_text
 
 COMPARISON_MD = "comparison.md"
@@ -37,14 +39,17 @@ class CompareConfig:
     examples: int = field(5, help="test contexts shown with both models' replies")
     adversuc: bool = field(True, help="train a fresh evaluator D per model and report adversarial success")
     adversuc_train_pairs: int = field(2000, help="training pairs (disjoint from the test pairs) for that evaluator")
+    adversuc_steps: int = field(300, help="updates of that evaluator")
+    evaluator: DiscriminatorConfig = field(DiscriminatorConfig, help="the AdverSuc evaluator D (fresh per model)")
     seed: int = field(0, help="seed of sampling and of the evaluator")
 
     def validate(self) -> None:
         bad = [d for d in self.decodes if d not in ("greedy", "sample")]
         if bad or not self.decodes:
             raise ConfigError(f"compare.decodes: expected a non-empty list of greedy/sample, got {self.decodes}")
-        if self.num_pairs < 1 or self.batch_size < 1:
-            raise ConfigError("compare.num_pairs / compare.batch_size: expected >= 1")
+        if self.num_pairs < 1 or self.batch_size < 1 or self.adversuc_steps < 1:
+            raise ConfigError("compare.num_pairs / compare.batch_size / compare.adversuc_steps: expected >= 1")
+        self.evaluator.validate()
 
 
 @dataclass
@@ -80,50 +85,30 @@ class Comparison:
                 "notes": self.notes}
 
 
-def _batches(ds, pad_id: int, batch_size: int):
-    from seqgan.data.batches import DialogueCollator
-
-    collate = DialogueCollator(pad_id)
-    cols = ds.select_columns(["context_ids", "reply_ids"]).to_dict()
-    rows = [{"context_ids": c, "reply_ids": r} for c, r in zip(cols["context_ids"], cols["reply_ids"])]
-    for start in range(0, len(rows), batch_size):
-        yield collate(rows[start:start + batch_size])
-
-
 @torch.no_grad()
 def generate_texts(policy: Policy, tokenizer, ds, decode: str, cfg: CompareConfig, device="cpu") -> list[str]:
     """Replies of ``policy`` to every context of ``ds`` (greedy or sampled), decoded to text."""
     texts: list[str] = []
     with eval_mode(policy):
-        for batch in _batches(ds, tokenizer.pad_token_id, cfg.batch_size):
+        for batch in iter_batches(ds, tokenizer.pad_token_id, cfg.batch_size):
             ctx = Context(batch["context_ids"].to(device), batch["context_mask"].to(device))
             out = policy.sample(ctx, greedy=decode == "greedy", temperature=cfg.temperature)
-            ids = (out.ids * out.mask).tolist()
-            texts += [tokenizer.decode([t for t, m in zip(row, mrow) if m], skip_special_tokens=True).strip()
-                      for row, mrow in zip(ids, out.mask.tolist())]
+            texts += decode_ids(tokenizer, out.ids, out.mask)
     return texts
 
 
-@torch.no_grad()
 def human_perplexity(policy: Policy, tokenizer, ds, cfg: CompareConfig, device="cpu") -> tuple[float, float]:
     """(mean per-token NLL, perplexity) of the human replies of ``ds`` under ``policy``."""
-    total, count = 0.0, 0
-    with eval_mode(policy):
-        for batch in _batches(ds, tokenizer.pad_token_id, cfg.batch_size):
-            ctx = Context(batch["context_ids"].to(device), batch["context_mask"].to(device))
-            mask = batch["reply_mask"].to(device)
-            total += float(policy.sequence_nll(ctx, batch["reply_ids"].to(device), mask).sum())
-            count += int(mask.sum())
-    nll = total / max(count, 1)
+    nll = held_out_nll(policy, iter_batches(ds, tokenizer.pad_token_id, cfg.batch_size), device)
     return nll, math.exp(min(nll, 50.0))
 
 
 def compare_policies(models: dict[str, Policy], tokenizer, test_ds, cfg: CompareConfig, train_ds=None,
-                     adversuc_cfg=None, device="cpu", title: str = "MLE vs adversarial generator") -> Comparison:
+                     device="cpu", title: str = "MLE vs adversarial generator") -> Comparison:
     """Every generator of ``models`` (name -> policy, in column order) on the first ``cfg.num_pairs`` pairs of
     ``test_ds`` (encoded, with ``context``/``reply`` text columns). ``train_ds`` (encoded training pairs) feeds the
-    AdverSuc evaluator; without it AdverSuc is skipped. ``adversuc_cfg`` is the evaluator's discriminator config
-    (default: its module default). Every model sees the same contexts and the same sampling seed."""
+    AdverSuc evaluator (``cfg.evaluator``, trained ``cfg.adversuc_steps`` updates); without it AdverSuc is
+    skipped. Every model sees the same contexts and the same sampling seed."""
     from seqgan.metrics.text import corpus_bleu, distinct_n, mean_length, self_bleu
 
     cfg.validate()
@@ -159,7 +144,7 @@ def compare_policies(models: dict[str, Policy], tokenizer, test_ds, cfg: Compare
 
         train = train_ds.select(range(min(cfg.adversuc_train_pairs, len(train_ds))))
         for name, policy in models.items():
-            res = adversarial_success(policy, train, test, adversuc_cfg, seed=cfg.seed)
+            res = adversarial_success(policy, train, test, cfg.evaluator, seed=cfg.seed, steps=cfg.adversuc_steps)
             for key, value in res.items():
                 if isinstance(value, (int, float)):
                     put(f"adversuc_{key}" if not key.startswith("adversuc") else key, name, float(value))
@@ -179,10 +164,10 @@ def compare_policies(models: dict[str, Policy], tokenizer, test_ds, cfg: Compare
 
 
 def compare_models(mle_policy: Policy, adv_policy: Policy, tokenizer, test_ds, cfg: CompareConfig,
-                   train_ds=None, adversuc_cfg=None, device="cpu") -> Comparison:
+                   train_ds=None, device="cpu") -> Comparison:
     """:func:`compare_policies` of the two generators of a run, as columns ``mle`` and ``adversarial``."""
     return compare_policies({"mle": mle_policy, "adversarial": adv_policy}, tokenizer, test_ds, cfg,
-                            train_ds=train_ds, adversuc_cfg=adversuc_cfg, device=device)
+                            train_ds=train_ds, device=device)
 
 
 def write_comparison(comparison: Comparison, run_dir: str | Path) -> Path:
@@ -193,9 +178,10 @@ def write_comparison(comparison: Comparison, run_dir: str | Path) -> Path:
     return run_dir / COMPARISON_MD
 
 
-def run_comparison(cfg, run_dir: str | Path, echo: bool = True) -> Comparison:
-    """Compare ``run_dir/generator`` (MLE) with ``run_dir/generator_adv`` on the run's test split; writes
-    comparison.md / comparison.json and prints the markdown when ``echo``."""
+def run_comparison(cfg, run_dir: str | Path, echo: bool = True, splits=None) -> Comparison:
+    """Compare ``run_dir/generator`` (MLE) with ``run_dir/generator_adv`` on the run's test split (``splits``:
+    the run's :func:`~seqgan.data.prepare_data` output, prepared here when not given); writes comparison.md /
+    comparison.json and prints the markdown when ``echo``."""
     from seqgan.data import encode_pairs, load_tokenizer, prepare_data
     from seqgan.errors import CheckpointError
     from seqgan.models.seq2seq import Seq2SeqPolicy
@@ -208,14 +194,13 @@ def run_comparison(cfg, run_dir: str | Path, echo: bool = True) -> Comparison:
     mle = Seq2SeqPolicy.from_pretrained(run_dir / "generator").to(device)
     adv = Seq2SeqPolicy.from_pretrained(run_dir / "generator_adv").to(device)
     ccfg: CompareConfig = cfg.compare
-    splits = prepare_data(cfg.data)
+    splits = splits if splits is not None else prepare_data(cfg.data)
     test = encode_pairs(splits.test.select(range(min(ccfg.num_pairs, len(splits.test)))), tokenizer, cfg.data)
     train = None
     if ccfg.adversuc:
         train = encode_pairs(splits.train.select(range(min(ccfg.adversuc_train_pairs, len(splits.train)))),
                              tokenizer, cfg.data)
-    comparison = compare_models(mle, adv, tokenizer, test, ccfg, train_ds=train,
-                                adversuc_cfg=getattr(cfg, "adversuc", None), device=device)
+    comparison = compare_models(mle, adv, tokenizer, test, ccfg, train_ds=train, device=device)
     path = write_comparison(comparison, run_dir)
     if echo:
         print(comparison.to_markdown())

@@ -9,18 +9,17 @@ negatives for every update; SeqGAN instead trains D several epochs on each set o
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from itertools import islice
 
 import torch
-from tqdm.auto import tqdm
 
 from seqgan.config import field
 from seqgan.data import make_loader, to_context, to_replies
 from seqgan.errors import ConfigError
 from seqgan.models.policy import eval_mode
 from seqgan.objectives.discriminator_loss import discriminator_loss, evaluate_discriminator, mismatch_permutation
+from seqgan.runs.progress import progress_bar
 
 
 @dataclass
@@ -44,11 +43,6 @@ class DPretrainConfig:
             raise ConfigError("d_pretrain.pool_batches and d_pretrain.refresh_every: expected integers >= 1")
         if min(self.weight_real, self.weight_fake, self.weight_mismatch) < 0:
             raise ConfigError("d_pretrain.weight_*: expected non-negative weights")
-
-
-def _progress(total: int, desc: str):
-    quiet = os.environ.get("CI") == "true" or not os.isatty(2)
-    return tqdm(total=total, desc=desc, disable=quiet, leave=False)
 
 
 def _sides(batch, policy, device, temperature: float):
@@ -89,7 +83,7 @@ def pretrain_discriminator(policy, disc, train, cfg: DPretrainConfig, device="cp
     terms: dict[str, float] = {}
     batches = cycle_epochs(loader)
     pool: list = []
-    bar = _progress(cfg.steps, "D pretrain")
+    bar = progress_bar(cfg.steps, "D pretrain", leave=False)
     for step in range(cfg.steps):
         if step % cfg.refresh_every == 0:
             pool = [_sides(next(batches), policy, device, cfg.temperature) for _ in range(cfg.pool_batches)]

@@ -30,7 +30,7 @@ from torch import Tensor, nn
 from seqgan.metrics.cheating import cheating_score
 from seqgan.models.policy import Context, Replies, eval_mode
 from seqgan.objectives.discriminator_loss import LossWeights, discriminator_loss, mismatch_permutation
-from seqgan.objectives.reinforce import reinforce_loss
+from seqgan.objectives.reinforce import reinforce_loss, token_entropy
 from seqgan.objectives.relaxed_gan import discriminator_inputs, fake_input, generator_loss, wgan_gp_critic_loss
 from seqgan.rewards import (
     MonteCarloReward,
@@ -101,7 +101,7 @@ class PolicyGradientRoute:
             logits = self.policy.logits(context, replies.ids, replies.mask)  # (B, T, V)
             logp_all = torch.log_softmax(logits.float(), -1)
             logp = logp_all.gather(-1, replies.ids.unsqueeze(-1)).squeeze(-1) * replies.mask
-            entropy = -(logp_all.exp() * logp_all).sum(-1)
+            entropy = token_entropy(logits)  # (B, T)
         else:
             logp, entropy = self.policy.score(context, replies.ids, replies.mask), None
         loss = reinforce_loss(logp, adv, replies.mask, entropy, cfg.entropy_weight)
@@ -224,8 +224,7 @@ def relaxed_generator_step(policy, disc, context: Context, update: Update, tau: 
     loss = generator_loss(logit, loss_kind)
     update(loss)
     m = rel.mask.float()
-    logp = torch.log_softmax(rel.logits.detach().float(), -1)  # (B, T, V) the policy itself (no noise / tau)
-    entropy = -(logp.exp() * logp).sum(-1)  # (B, T)
+    entropy = token_entropy(rel.logits.detach())  # (B, T) of the policy itself (no noise / tau)
     out = {
         "tau": tau,
         "g_loss": float(loss.detach()),

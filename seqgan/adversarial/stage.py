@@ -23,7 +23,6 @@ the same number of processes continues exactly; Ctrl-C in a multi-process run ke
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from functools import partial
@@ -31,20 +30,12 @@ from pathlib import Path
 
 import torch
 
+from seqgan.data import iter_batches
 from seqgan.errors import CheckpointError, ConfigError
 from seqgan.adversarial.config import AdversarialConfig
 from seqgan.adversarial.trainer import AdversarialTrainer, PairStream
-from seqgan.runs.checkpoint import (
-    capture_rng,
-    check_complete,
-    load_module,
-    load_state,
-    restore_rng,
-    save_module,
-    save_state,
-    write_checkpoint,
-    STATE_FILE,
-)
+from seqgan.runs.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
+from seqgan.runs.rundir import RunDir
 
 logger = logging.getLogger(__name__)
 
@@ -56,25 +47,9 @@ PLOT = "adversarial.png"
 __all__ = ["AdversarialConfig", "train_adversarial", "GENERATOR_ADV", "DISCRIMINATOR_ADV"]
 
 
-def _append_metrics(run_dir: Path, record: dict) -> None:
-    from seqgan.runs.rundir import RunDir
-
-    RunDir(run_dir).append_metrics(record)
-
-
 def read_adversarial_metrics(run_dir: str | Path) -> list[dict]:
     """The ``stage == "adversarial"`` lines of the run's metrics.jsonl (a resumed run's repeated rounds: last wins)."""
-    path = Path(run_dir) / "metrics.jsonl"
-    if not path.is_file():
-        return []
-    rounds: dict[int, dict] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if rec.get("stage") == "adversarial" and "round" in rec:
-            rounds[int(rec["round"])] = rec
+    rounds = {int(rec["round"]): rec for rec in RunDir(run_dir).read_metrics("adversarial") if "round" in rec}
     return [rounds[k] for k in sorted(rounds)]
 
 
@@ -168,6 +143,14 @@ def _rank_state(trainer: AdversarialTrainer) -> dict:
                  "perm_gen": trainer.perm_gen.get_state(), "rng": capture_rng()})
 
 
+def _modules(trainer: AdversarialTrainer) -> dict[str, torch.nn.Module]:
+    """The modules of an adversarial checkpoint: G, D and the rollout policy's lagging copy (when it has one)."""
+    modules = {"generator": trainer.policy, "discriminator": trainer.disc}
+    if trainer.rollout_policy is not None and trainer.rollout_policy.copy is not None:
+        modules["rollout_policy"] = trainer.rollout_policy.copy
+    return modules
+
+
 def _save_checkpoint(trainer: AdversarialTrainer, path: Path, accelerator=None) -> None:
     """Atomic checkpoint of the whole adversarial state (collective when several processes run)."""
     world = accelerator.num_processes if accelerator is not None else 1
@@ -180,29 +163,17 @@ def _save_checkpoint(trainer: AdversarialTrainer, path: Path, accelerator=None) 
             accelerator.wait_for_everyone()
             return
 
-    def writer(staging: Path) -> None:
-        save_module(trainer.policy, staging / "generator.safetensors")
-        save_module(trainer.disc, staging / "discriminator.safetensors")
-        if trainer.rollout_policy is not None and trainer.rollout_policy.copy is not None:
-            save_module(trainer.rollout_policy.copy, staging / "rollout_policy.safetensors")
-        state = {"trainer": _cpu(trainer.state_dict()), "rng": capture_rng()}
-        if ranks is not None:
-            state["ranks"] = ranks
-        save_state(staging / STATE_FILE, state)
-
-    write_checkpoint(path, writer)
+    state = {"trainer": _cpu(trainer.state_dict()), "rng": capture_rng()}
+    if ranks is not None:
+        state["ranks"] = ranks
+    save_checkpoint(path, _modules(trainer), state)
     if world > 1:
         accelerator.wait_for_everyone()
 
 
 def _load_checkpoint(trainer: AdversarialTrainer, path: Path, accelerator=None) -> None:
     rank, world = (accelerator.process_index, accelerator.num_processes) if accelerator is not None else (0, 1)
-    check_complete(path)
-    load_module(trainer.policy, path / "generator.safetensors")
-    load_module(trainer.disc, path / "discriminator.safetensors")
-    if trainer.rollout_policy is not None and trainer.rollout_policy.copy is not None:
-        load_module(trainer.rollout_policy.copy, path / "rollout_policy.safetensors")
-    state = load_state(path / STATE_FILE)
+    state = load_checkpoint(path, _modules(trainer))
     saved_world = len(state.get("ranks") or [None])
     if saved_world != world:
         raise CheckpointError(f"{path}: written by {saved_world} process(es); resume it with the same number "
@@ -241,14 +212,14 @@ def _write_rank_report(path: str | Path, trainer: AdversarialTrainer, accelerato
                      f"{shard}\n")
 
 
-def _load_data(cfg, tokenizer):
+def _load_data(cfg, tokenizer, splits=None):
     """Encoded training pairs and the held-out pairs for G's NLL (deterministic: seeded split)."""
     from seqgan.data import encode_pairs, prepare_data
 
-    splits = prepare_data(cfg.data)
+    splits = splits if splits is not None else prepare_data(cfg.data)
     train = encode_pairs(splits.train, tokenizer, cfg.data)
     valid = splits.valid.select(range(min(cfg.adversarial.eval_pairs, len(splits.valid))))
-    return splits, train, encode_pairs(valid, tokenizer, cfg.data)
+    return train, encode_pairs(valid, tokenizer, cfg.data)
 
 
 def _discriminator(cfg, run_dir: Path, policy, tokenizer, train, valid, device):
@@ -268,8 +239,8 @@ def _discriminator(cfg, run_dir: Path, policy, tokenizer, train, valid, device):
     logger.info("no discriminator in %s: pretraining one", run_dir)
     disc = Discriminator(cfg.discriminator, len(tokenizer), tokenizer.pad_token_id).to(device)
     metrics = pretrain_discriminator(policy, disc, train, cfg.d_pretrain, device, valid=valid)
-    disc.save(run_dir / "discriminator")
-    _append_metrics(run_dir, {"stage": "d_pretrain", **{k: v for k, v in dict(metrics).items()
+    disc.save_pretrained(run_dir / "discriminator")
+    RunDir(run_dir).append_metrics({"stage": "d_pretrain", **{k: v for k, v in dict(metrics).items()
                                                          if isinstance(v, (int, float, str))}})
     return disc
 
@@ -282,17 +253,17 @@ def _d_loss(cfg):
 
 
 def train_adversarial(cfg, run_dir: str | Path, resume: bool = False,
-                      rank_report: str | Path | None = None) -> Path:
+                      rank_report: str | Path | None = None, splits=None) -> Path:
     """Adversarial fine-tuning of the MLE generator in ``run_dir`` with ``cfg.adversarial``; returns the path of
     ``generator_adv/``. ``resume`` continues from ``checkpoints/adversarial`` (exactly); without it an existing
     adversarial checkpoint is ignored and the stage starts again from the MLE generator. ``rank_report``: each
-    process appends its rank, the number of processes and checksums of its final weights to that file."""
+    process appends its rank, the number of processes and checksums of its final weights to that file.
+    ``splits``: the run's :func:`~seqgan.data.prepare_data` output (prepared here when not given)."""
     from accelerate import Accelerator
     from accelerate.utils import set_seed
 
     from seqgan.data import load_tokenizer
     from seqgan.models.seq2seq import Seq2SeqPolicy
-    from seqgan.runs.rundir import RunDir
 
     run_dir = Path(run_dir)
     acfg: AdversarialConfig = cfg.adversarial
@@ -305,7 +276,7 @@ def train_adversarial(cfg, run_dir: str | Path, resume: bool = False,
     set_seed(cfg.seed)
     tokenizer = load_tokenizer(run_dir / "tokenizer")
     policy = Seq2SeqPolicy.from_pretrained(run_dir / "generator").to(device)
-    _, train, valid = _load_data(cfg, tokenizer)
+    train, valid = _load_data(cfg, tokenizer, splits)
     if main:  # pretrains and saves D when the run has none; the other ranks then load that D
         disc = _discriminator(cfg, run_dir, policy, tokenizer, train, valid, device)
     accelerator.wait_for_everyone()
@@ -317,8 +288,7 @@ def train_adversarial(cfg, run_dir: str | Path, resume: bool = False,
     stream = PairStream.from_dataset(shard, tokenizer.pad_token_id, acfg.batch_size, seed=cfg.seed)
     trainer = AdversarialTrainer(policy, disc, acfg, _d_loss(cfg), stream, seed=cfg.seed, device=device,
                                  backward=data_parallel_backward(accelerator, [policy, disc]))
-    rows = PairStream.from_dataset(valid, tokenizer.pad_token_id, 64, 0).rows
-    valid_batches = [stream.collate(rows[i:i + 64]) for i in range(0, len(rows), 64)]
+    valid_batches = list(iter_batches(valid, tokenizer.pad_token_id, 64))
     ckpt = run_dir / CHECKPOINT
     run = RunDir(run_dir)
     if resume and ckpt.exists():
@@ -330,7 +300,7 @@ def train_adversarial(cfg, run_dir: str | Path, resume: bool = False,
         valid_nll = trainer.held_out_nll(valid_batches)
         if main:
             run.truncate_metrics_after("adversarial", -1)  # a fresh start replaces an earlier attempt's lines
-            _append_metrics(run_dir, {"stage": "adversarial", "round": 0, "step": 0, "valid_nll": valid_nll})
+            RunDir(run_dir).append_metrics({"stage": "adversarial", "round": 0, "step": 0, "valid_nll": valid_nll})
 
     start = time.perf_counter()
     try:
@@ -340,7 +310,7 @@ def train_adversarial(cfg, run_dir: str | Path, resume: bool = False,
             if (acfg.eval_every and r % acfg.eval_every == 0) or r == acfg.rounds:
                 log["valid_nll"] = trainer.held_out_nll(valid_batches)
             if main:
-                _append_metrics(run_dir, {"stage": "adversarial", "step": r, **log})
+                RunDir(run_dir).append_metrics({"stage": "adversarial", "step": r, **log})
                 logger.info("adversarial round %d/%d: %s", r, acfg.rounds,
                             ", ".join(f"{k} {v:.3g}" for k, v in log.items() if k != "round"))
             if acfg.save_every and r % acfg.save_every == 0 and r < acfg.rounds:
@@ -357,8 +327,8 @@ def train_adversarial(cfg, run_dir: str | Path, resume: bool = False,
     _save_checkpoint(trainer, ckpt, accelerator)
     out = run_dir / GENERATOR_ADV
     if main:
-        write_checkpoint(out, lambda staging: policy.save_pretrained(staging))
-        disc.save(run_dir / DISCRIMINATOR_ADV)
+        policy.save_pretrained(out)
+        disc.save_pretrained(run_dir / DISCRIMINATOR_ADV)
         plot_adversarial(run_dir)
         logger.info("adversarial stage: %d rounds in %.1f s on %d process(es); generator saved to %s",
                     trainer.round, time.perf_counter() - start, world, out)

@@ -21,8 +21,9 @@ from torch import Tensor, nn
 
 from seqgan.adversarial.config import AdversarialConfig
 from seqgan.adversarial.routes import DLossFn, build_route, make_update
-from seqgan.data.batches import DialogueCollator
-from seqgan.models.policy import Context, Policy, Replies, eval_mode
+from seqgan.data.batches import DialogueCollator, pair_rows
+from seqgan.metrics.likelihood import held_out_nll
+from seqgan.models.policy import Context, Policy, Replies
 from seqgan.objectives.discriminator_loss import mismatch_permutation
 
 
@@ -46,9 +47,7 @@ class PairStream:
 
     @classmethod
     def from_dataset(cls, ds, pad_id: int, batch_size: int, seed: int) -> PairStream:
-        cols = ds.select_columns(["context_ids", "reply_ids"]).to_dict()
-        rows = [{"context_ids": c, "reply_ids": r} for c, r in zip(cols["context_ids"], cols["reply_ids"])]
-        return cls(rows, pad_id, batch_size, seed)
+        return cls(pair_rows(ds), pad_id, batch_size, seed)
 
     def _perm(self) -> list[int]:
         g = torch.Generator().manual_seed(self.seed + self.epoch)
@@ -172,16 +171,9 @@ class AdversarialTrainer:
         out["round_s"] = t2 - t0
         return out
 
-    @torch.no_grad()
     def held_out_nll(self, batches: list[dict[str, Tensor]]) -> float:
         """Mean per-token NLL of G on held-out human replies (eval mode)."""
-        total, count = 0.0, 0
-        with eval_mode(self.policy):
-            for batch in batches:
-                ctx, human = batch_to(batch, self.device)
-                total += float(self.policy.sequence_nll(ctx, human.ids, human.mask).sum())
-                count += int(human.mask.sum())
-        return total / max(count, 1)
+        return held_out_nll(self.policy, batches, self.device)
 
     # -- resume ------------------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

@@ -5,14 +5,16 @@ from seqgan.data.batches import (
     encode_context,
     encode_pairs,
     encode_reply,
+    iter_batches,
     make_loader,
+    pad_rows,
     to_context,
     to_replies,
 )
 from seqgan.data.config import DataConfig
 from seqgan.data.sources import RawDialogues, load_dialogues
 from seqgan.data.splits import DialogueSplits, build_pairs, conversation_pairs, split_by_conversation
-from seqgan.data.tokenizer import load_tokenizer, train_tokenizer
+from seqgan.data.tokenizer import decode_ids, load_tokenizer, train_tokenizer
 
 
 def prepare_data(cfg: DataConfig) -> DialogueSplits:
@@ -22,6 +24,7 @@ def prepare_data(cfg: DataConfig) -> DialogueSplits:
 
 __all__ = [
     "DataConfig", "DialogueCollator", "DialogueSplits", "RawDialogues", "build_pairs", "conversation_pairs",
-    "encode_context", "encode_pairs", "encode_reply", "load_dialogues", "load_tokenizer", "make_loader",
-    "prepare_data", "split_by_conversation", "to_context", "to_replies", "train_tokenizer",
+    "decode_ids", "encode_context", "encode_pairs", "encode_reply", "load_dialogues", "load_tokenizer",
+    "iter_batches", "make_loader", "pad_rows", "prepare_data", "split_by_conversation", "to_context", "to_replies",
+    "train_tokenizer",
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import torch
 from datasets import Dataset
 from torch.utils.data import DataLoader
@@ -57,7 +59,8 @@ def encode_pairs(ds: Dataset, tokenizer, cfg: DataConfig) -> Dataset:
     return ds.map(encode, batched=True, batch_size=1000, load_from_cache_file=False)
 
 
-def _pad(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+def pad_rows(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Lists of token ids -> right-padded ids (N, W) and mask (N, W) (1 = token), W the longest row."""
     width = max(len(r) for r in rows)
     ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(rows), width), dtype=torch.long)
@@ -74,10 +77,24 @@ class DialogueCollator:
         self.pad_id = pad_id
 
     def __call__(self, rows: list[dict]) -> dict[str, torch.Tensor]:
-        context_ids, context_mask = _pad([r["context_ids"] for r in rows], self.pad_id)
-        reply_ids, reply_mask = _pad([r["reply_ids"] for r in rows], self.pad_id)
+        context_ids, context_mask = pad_rows([r["context_ids"] for r in rows], self.pad_id)
+        reply_ids, reply_mask = pad_rows([r["reply_ids"] for r in rows], self.pad_id)
         return {"context_ids": context_ids, "context_mask": context_mask,
                 "reply_ids": reply_ids, "reply_mask": reply_mask}
+
+
+def pair_rows(ds: Dataset) -> list[dict[str, list[int]]]:
+    """The ``context_ids`` / ``reply_ids`` of every row of an encoded dataset, as a list of dicts."""
+    cols = ds.select_columns(["context_ids", "reply_ids"]).to_dict()
+    return [{"context_ids": c, "reply_ids": r} for c, r in zip(cols["context_ids"], cols["reply_ids"])]
+
+
+def iter_batches(ds: Dataset, pad_id: int, batch_size: int) -> Iterator[dict[str, torch.Tensor]]:
+    """Collated batches of an encoded dataset in row order (no shuffle; unlike a DataLoader, draws nothing from
+    the global RNG, so seeded sampling around it is unaffected)."""
+    collate, rows = DialogueCollator(pad_id), pair_rows(ds)
+    for start in range(0, len(rows), batch_size):
+        yield collate(rows[start:start + batch_size])
 
 
 def make_loader(ds: Dataset, tokenizer_or_pad_id, batch_size: int, shuffle: bool, seed: int = 0,

@@ -43,3 +43,12 @@ def load_tokenizer(directory: str | Path) -> PreTrainedTokenizerFast:
     if missing:
         raise CheckpointError(f"{directory}: tokenizer lacks special tokens {missing}")
     return tokenizer
+
+
+def decode_ids(tokenizer, ids, mask) -> list[str]:
+    """(N, T) token ids and their mask (tensors or nested lists) -> N strings: the masked-in tokens decoded, special
+    tokens dropped, surrounding whitespace stripped. The one ids-to-text path of evaluation, comparison and chat."""
+    ids = ids.tolist() if hasattr(ids, "tolist") else ids
+    mask = mask.tolist() if hasattr(mask, "tolist") else mask
+    rows = [[int(t) for t, m in zip(row, row_mask) if m] for row, row_mask in zip(ids, mask)]
+    return [text.strip() for text in tokenizer.batch_decode(rows, skip_special_tokens=True)]

@@ -14,11 +14,8 @@ the current iteration, saves a checkpoint and re-raises KeyboardInterrupt.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import signal
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -32,8 +29,10 @@ from seqgan.image.data import ImageData, load_image_data
 from seqgan.image.grid import save_grid
 from seqgan.image.metrics import Evaluator, load_or_train_classifier
 from seqgan.image.variants import Pix2Pix, StackGAN, Variant, build_variant, make_source
-from seqgan.runs.checkpoint import (capture_rng, check_complete, load_module, load_state, restore_rng,
-                                     save_module, save_state, write_checkpoint)
+from seqgan.runs.checkpoint import (capture_rng, check_complete, load_checkpoint, load_module, restore_rng,
+                                   save_checkpoint)
+from seqgan.runs.progress import progress_bar
+from seqgan.runs.rundir import MetricsLog
 
 logger = logging.getLogger(__name__)
 
@@ -41,13 +40,6 @@ logger = logging.getLogger(__name__)
 def load_data(cfg: ImageConfig) -> ImageData:
     d = cfg.data
     return load_image_data(d.source, d.image_size, d.channels, d.test_fraction, cfg.seed, d.limit)
-
-
-def _progress(total: int, initial: int):
-    from tqdm.auto import tqdm
-
-    quiet = not sys.stderr.isatty() or os.environ.get("CI", "").lower() in ("1", "true")
-    return tqdm(total=total, initial=initial, disable=quiet, desc="image", unit="step", leave=False)
 
 
 class _StopFlag:
@@ -71,26 +63,10 @@ class _StopFlag:
             signal.signal(signal.SIGINT, self._old)
 
 
-def save_checkpoint(run: Path, variant: Variant, opts: dict, sampler: torch.Generator, step: int) -> None:
-    def write(staging: Path) -> None:
-        save_module(variant.net, staging / "model.safetensors")
-        save_state(staging / "state.pt", {"step": step, "optimizers": {k: o.state_dict() for k, o in opts.items()},
-                                           "sampler": sampler.get_state(), "rng": capture_rng()})
-
-    write_checkpoint(run / "checkpoint", write)
-
-
-def _append_jsonl(path: Path, record: dict) -> None:
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write(json.dumps(record) + "\n")
-
-
-def _truncate_metrics(path: Path, step: int) -> None:
-    if not path.is_file():
-        return
-    keep = [line for line in path.read_text().splitlines() if line.strip() and "eval" not in json.loads(line)
-            and json.loads(line).get("step", 0) <= step]
-    path.write_text("".join(line + "\n" for line in keep))
+def _save(run: Path, variant: Variant, opts: dict, sampler: torch.Generator, step: int) -> None:
+    save_checkpoint(run / "checkpoint", {"model": variant.net},
+                    {"step": step, "optimizers": {k: o.state_dict() for k, o in opts.items()},
+                     "sampler": sampler.get_state(), "rng": capture_rng()})
 
 
 def train(cfg: ImageConfig, resume: bool = False, data: ImageData | None = None,
@@ -116,13 +92,12 @@ def train(cfg: ImageConfig, resume: bool = False, data: ImageData | None = None,
     variant.net.to(accelerator.device)
     opts = variant.build_optimizers()
     sampler = torch.Generator().manual_seed(cfg.seed + 1)
-    metrics_path = run / "metrics.jsonl"
+    metrics = MetricsLog(run / "metrics.jsonl")
     run.mkdir(parents=True, exist_ok=True)
     save_config(cfg, run / "config.yaml")
     start = 0
     if resume:
-        load_module(variant.net, ckpt / "model.safetensors")
-        state = load_state(ckpt / "state.pt")
+        state = load_checkpoint(ckpt, {"model": variant.net})
         try:
             for name, opt in opts.items():
                 opt.load_state_dict(state["optimizers"][name])
@@ -131,11 +106,11 @@ def train(cfg: ImageConfig, resume: bool = False, data: ImageData | None = None,
             start = int(state["step"])
         except (KeyError, ValueError, RuntimeError) as err:
             raise CheckpointError(f"{ckpt / 'state.pt'}: training state does not fit this run ({err})") from None
-        _truncate_metrics(metrics_path, start)
-    elif metrics_path.exists():
-        metrics_path.unlink()
+        metrics.keep(lambda rec: "eval" not in rec and rec.get("step", 0) <= start)
+    else:
+        metrics.reset()
     x_all, y_all = data.train_x, data.train_y
-    bar = _progress(cfg.train.steps, start)
+    bar = progress_bar(cfg.train.steps, "image", initial=start, unit="step", leave=False)
     t0 = time.perf_counter()
     step = start
     with _StopFlag() as flag:
@@ -154,23 +129,23 @@ def train(cfg: ImageConfig, resume: bool = False, data: ImageData | None = None,
             step += 1
             bar.update(1)
             if step % cfg.train.log_every == 0 or step == cfg.train.steps:
-                _append_jsonl(metrics_path, {"step": step, **record})
+                metrics.append({"step": step, **record})
             if step % cfg.train.save_every == 0 and step < cfg.train.steps:
-                save_checkpoint(run, variant, opts, sampler, step)
+                _save(run, variant, opts, sampler, step)
             if flag.stop:
                 bar.close()
-                save_checkpoint(run, variant, opts, sampler, step)
+                _save(run, variant, opts, sampler, step)
                 logger.warning("interrupted: checkpoint saved at step %d in %s (continue with --resume)", step, run)
                 raise KeyboardInterrupt
     bar.close()
-    save_checkpoint(run, variant, opts, sampler, step)
+    _save(run, variant, opts, sampler, step)
     train_seconds = time.perf_counter() - t0
     if not evaluate_at_end:
         return {}
     evaluator = Evaluator(load_classifier(cfg, data), data)
     result = evaluate(variant, evaluator, cfg.metrics.samples)
     result["train_seconds"] = round(train_seconds, 2)
-    _append_jsonl(metrics_path, {"step": step, "eval": result})
+    metrics.append({"step": step, "eval": result})
     write_samples(variant, run / "samples.png")
     return result
 

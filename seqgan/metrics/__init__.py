@@ -1,5 +1,5 @@
-"""Evaluation metrics: BLEU / self-BLEU (sacrebleu), distinct-n and length for generated text; the continuous
-route's cheating score."""
+"""Evaluation metrics: BLEU / self-BLEU (sacrebleu), distinct-n and length for generated text; the held-out NLL of
+human replies; the continuous route's cheating score; adversarial success (AdverSuc)."""
 
 from seqgan.metrics.cheating import cheating_score
 from seqgan.metrics.text import corpus_bleu, distinct_n, mean_length, self_bleu

@@ -10,31 +10,24 @@ import torch
 from seqgan.errors import ConfigError
 
 
-def _decode_texts(tokenizer, ids: torch.Tensor, mask: torch.Tensor) -> list[str]:
-    return [tokenizer.decode(row[m.bool()].tolist(), skip_special_tokens=True).strip()
-            for row, m in zip(ids.cpu(), mask.cpu())]
-
-
-def _held_out(cfg, tokenizer, split: str, num: int | None):
-    from seqgan.data import encode_pairs, prepare_data
+def held_out_pairs(cfg, tokenizer, splits, split: str = "valid", num: int | None = None):
+    """The first ``num`` (default ``cfg.eval.num_pairs``) pairs of the ``split`` ("valid"/"test") of ``splits``
+    (:func:`seqgan.data.prepare_data` output for the run's ``cfg.data``), encoded with the run's tokenizer."""
+    from seqgan.data import encode_pairs
 
     if split not in ("valid", "test"):
         raise ConfigError(f"split: expected 'valid' or 'test', got {split!r}")
-    splits = prepare_data(cfg.data)
     ds = getattr(splits, split)
     n = min(num or cfg.eval.num_pairs, len(ds))
     return encode_pairs(ds.select(range(n)), tokenizer, cfg.data)
 
 
 @torch.no_grad()
-def evaluate_generator(policy, tokenizer, data: Any, eval_cfg=None, device: Any = None, *,
-                       split: str = "valid", num: int | None = None) -> dict:
-    """Evaluate ``policy`` on held-out pairs.
-
-    ``data`` is either an encoded dataset (columns ``context``, ``reply``, ``context_ids``, ``reply_ids``; the first
-    ``eval_cfg.num_pairs`` rows are used) or a :class:`~seqgan.mle.config.ChatbotConfig`, in which case the
-    ``split`` ("valid"/"test") of its data is prepared and encoded (``num`` pairs; default ``cfg.eval.num_pairs``).
-    ``device`` may be a torch device or an ``accelerate.Accelerator`` (default: the policy's device).
+def evaluate_generator(policy, tokenizer, data: Any, eval_cfg, device: Any = None, *, split: str = "valid",
+                       num: int | None = None) -> dict:
+    """Evaluate ``policy`` on the first ``num`` (default ``eval_cfg.num_pairs``) pairs of ``data``, an encoded
+    dataset (columns ``context``, ``reply``, ``context_ids``, ``reply_ids``; :func:`held_out_pairs`) of the held-out
+    ``split``. ``device`` may be a torch device or an ``accelerate.Accelerator`` (default: the policy's device).
 
     Returns ``nll`` (mean per reply token), ``ppl`` = exp(nll), ``context_gain`` (how much the context helps: the
     NLL of the same human replies under another pair's context minus ``nll``, in nats per token; about 0 means the
@@ -43,18 +36,10 @@ def evaluate_generator(policy, tokenizer, data: Any, eval_cfg=None, device: Any 
     ``tag`` (e.g. ``valid500``; metric files name BLEU ``bleu_<tag>``) and ``samples`` (list of
     ``{context, reply, human}``). The global RNGs are left untouched.
     """
-    from seqgan.data import make_loader, to_context, to_replies
+    from seqgan.data import decode_ids, make_loader, to_context, to_replies
     from seqgan.metrics.text import corpus_bleu, distinct_n, mean_length
-    from seqgan.chatbot import ChatbotConfig
 
-    if isinstance(data, ChatbotConfig):
-        eval_cfg = data.eval
-        data = _held_out(data, tokenizer, split, num)
-    elif eval_cfg is None:
-        raise ConfigError("evaluate_generator: eval_cfg is required with an encoded dataset")
-    else:
-        n = min(num or eval_cfg.num_pairs, len(data))
-        data = data.select(range(n))
+    data = data.select(range(min(num or eval_cfg.num_pairs, len(data))))
     if len(data) == 0:
         raise ConfigError(f"{split} split: no pairs to evaluate on")
     if device is not None and hasattr(device, "device") and not isinstance(device, torch.device):
@@ -82,7 +67,7 @@ def evaluate_generator(policy, tokenizer, data: Any, eval_cfg=None, device: Any 
             else:
                 beams = eval_cfg.num_beams if eval_cfg.decoding == "beam" else 1
                 out = policy.generate_replies(context, do_sample=False, num_beams=beams)
-            hyps.extend(_decode_texts(tokenizer, out.ids, out.mask))
+            hyps.extend(decode_ids(tokenizer, out.ids, out.mask))
     policy.train(was_training)
 
     refs = [str(r) for r in data["reply"]]

@@ -16,8 +16,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import os
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -26,23 +24,14 @@ import torch
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from seqgan.errors import CheckpointError, ConfigError
-from seqgan.runs.checkpoint import (
-    STATE_FILE,
-    capture_rng,
-    check_complete,
-    load_module,
-    load_state,
-    restore_rng,
-    save_module,
-    save_state,
-    write_checkpoint,
-)
+from seqgan.runs.checkpoint import (atomic_directory, atomic_write_text, capture_rng, check_complete,
+                                   load_checkpoint, restore_rng, save_checkpoint)
+from seqgan.runs.progress import progress_bar
 from seqgan.runs.rundir import RunDir
 
 logger = logging.getLogger(__name__)
 
 STAGE = "mle"
-MODEL_FILE = "model.safetensors"
 
 
 def make_accelerator(cfg):
@@ -70,22 +59,20 @@ def tokenizer_texts(train) -> list[str]:
     return texts
 
 
-def prepare_run(cfg, run: RunDir, resume: bool, accelerator):
-    """Write config.yaml and train the tokenizer (main process, once per run); return (splits, tokenizer)."""
+def prepare_run(cfg, run: RunDir, resume: bool, accelerator, splits=None):
+    """Write config.yaml and train the tokenizer (main process, once per run); return (splits, tokenizer).
+    ``splits``: :func:`seqgan.data.prepare_data` output for ``cfg.data`` (prepared here when not given)."""
     from seqgan.config import save_config
     from seqgan.data import load_tokenizer, prepare_data, train_tokenizer
 
-    splits = prepare_data(cfg.data)
+    splits = splits if splits is not None else prepare_data(cfg.data)
     if accelerator.is_main_process:
         run.path.mkdir(parents=True, exist_ok=True)
         save_config(cfg, run.config)
         if not (resume and (run.tokenizer / "tokenizer.json").is_file()):
             tok = train_tokenizer(tokenizer_texts(splits.train), cfg.data.vocab_size, cfg.data.min_frequency)
-            with contextlib.ExitStack():
-                from seqgan.runs.checkpoint import atomic_directory
-
-                with atomic_directory(run.tokenizer) as staging:
-                    tok.save_pretrained(str(staging))
+            with atomic_directory(run.tokenizer) as staging:
+                tok.save_pretrained(str(staging))
     accelerator.wait_for_everyone()
     return splits, load_tokenizer(run.tokenizer)
 
@@ -162,16 +149,10 @@ class _Trainer:
 
     def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Mean token NLL of the human replies, through the (possibly DDP-wrapped) HF model's forward."""
-        from seqgan.data import to_context
+        from seqgan.data import to_context, to_replies
 
-        pol = self.policy
-        ctx_ids, ctx_mask = pol._context_inputs(to_context(batch))
-        ids, mask = batch["reply_ids"], batch["reply_mask"]
-        ids = ids.masked_fill(mask == 0, pol.pad_id)
-        labels = ids.masked_fill(mask == 0, -100)
-        out = self.model(input_ids=ctx_ids, attention_mask=ctx_mask,
-                         decoder_input_ids=pol._decoder_inputs(ids), labels=labels, use_cache=False)
-        return out.loss
+        inputs = self.policy.teacher_forcing_inputs(to_context(batch), to_replies(batch))
+        return self.model(**inputs, use_cache=False).loss
 
     # ---------------------------------------------------------------- state
     def counters(self) -> dict:
@@ -182,25 +163,17 @@ class _Trainer:
         """Checkpoint of the last completed optimizer step (``self.snapshot``) into checkpoints/last/."""
         snap = self.snapshot
         if self.acc.is_main_process:
-            model = self.acc.unwrap_model(self.model)
-
-            def writer(staging: Path) -> None:
-                save_module(model, staging / MODEL_FILE)
-                save_state(staging / STATE_FILE, {
-                    "counters": {k: v for k, v in snap.items() if k != "rng"},
-                    "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
-                    "rng": snap["rng"], "world": self.world, "total": self.total,
-                })
-
-            write_checkpoint(self.run.last_checkpoint, writer)
+            save_checkpoint(self.run.last_checkpoint, {"model": self.acc.unwrap_model(self.model)}, {
+                "counters": {k: v for k, v in snap.items() if k != "rng"},
+                "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+                "rng": snap["rng"], "world": self.world, "total": self.total,
+            })
         self.acc.wait_for_everyone()
         self.last_saved = snap["step"]
 
     def load(self) -> None:
         path = self.run.last_checkpoint
-        check_complete(path)
-        load_module(self.acc.unwrap_model(self.model), path / MODEL_FILE)
-        state = load_state(path / STATE_FILE)
+        state = load_checkpoint(path, {"model": self.acc.unwrap_model(self.model)})
         try:
             self.optimizer.load_state_dict(state["optimizer"])
             self.scheduler.load_state_dict(state["scheduler"])
@@ -231,8 +204,6 @@ class _Trainer:
                    "distinct2": m["distinct2"], "mean_len": m["mean_len"],
                    "eval_s": round(time.perf_counter() - t0, 3)}
             self.run.append_metrics(rec)
-            from seqgan.runs.checkpoint import atomic_write_text
-
             atomic_write_text(self.run.samples, f"step {self.step}\n\n" + format_samples(m["samples"]))
             _log().info("step %d: valid ppl %.2f, context gain %.3f nats/token, bleu %.2f, distinct-1/2 %.3f/%.3f",
                         self.step, m["ppl"], m["context_gain"], m["bleu"], m["distinct1"], m["distinct2"])
@@ -250,17 +221,13 @@ class _Trainer:
         self.loss_sum, self.loss_count = 0.0, 0
 
 
-def _progress(cfg, accelerator, total: int, initial: int):
-    from tqdm.auto import tqdm
-
-    disable = (not cfg.mle.progress or not accelerator.is_main_process or not sys.stderr.isatty()
-               or os.environ.get("CI", "").lower() in ("1", "true"))
-    return tqdm(total=total, initial=initial, desc="mle", unit="step", disable=disable, dynamic_ncols=True)
-
-
-def train_mle(cfg, resume: bool = False, accelerator=None,
-              callback: Callable[[int, dict], None] | None = None) -> RunDir:
+def train_mle(cfg, resume: bool = False, accelerator=None, callback: Callable[[int, dict], None] | None = None,
+              splits=None, rank_report: str | Path | None = None) -> RunDir:
     """Pretrain the chatbot by maximum likelihood into ``cfg.output_dir``; returns its :class:`RunDir`.
+
+    ``splits``: :func:`seqgan.data.prepare_data` output for ``cfg.data`` (prepared here when not given).
+    ``rank_report``: each process appends ``rank world_size weight_checksum`` to that file at the end (a check that
+    a multi-process run kept its ranks in sync).
 
     ``resume=True`` continues from ``checkpoints/last`` exactly. ``callback(step, record)`` (optional) runs after
     every optimizer step on every process; an exception raised there stops training like Ctrl-C would (a
@@ -271,7 +238,6 @@ def train_mle(cfg, resume: bool = False, accelerator=None,
 
     from seqgan.data import encode_pairs
     from seqgan.models.seq2seq import Seq2SeqPolicy
-    from seqgan.runs.checkpoint import atomic_directory
     from seqgan.mle.curves import plot_mle_curves
 
     cfg.validate()
@@ -286,8 +252,8 @@ def train_mle(cfg, resume: bool = False, accelerator=None,
         raise ConfigError(f"output_dir: {run.path} already holds a run; pass --resume to continue it or choose "
                           "another output_dir")
     accelerator = accelerator or make_accelerator(cfg)
-    splits, tokenizer = prepare_run(cfg, run, resume, accelerator)
-    _log().info("data: %s", splits.summary() if hasattr(splits, "summary") else splits.sizes)
+    splits, tokenizer = prepare_run(cfg, run, resume, accelerator, splits)
+    _log().info("data: %s", splits.summary())
 
     set_seed(cfg.seed)
     policy = Seq2SeqPolicy.build(cfg.generator, len(tokenizer), tokenizer.pad_token_id, tokenizer.bos_token_id,
@@ -309,7 +275,8 @@ def train_mle(cfg, resume: bool = False, accelerator=None,
 
     # log lines (evaluations) go through tqdm.write, so they never break the progress bar
     with logging_redirect_tqdm():
-        bar = _progress(cfg, accelerator, tr.total, tr.step)
+        bar = progress_bar(tr.total, "mle", initial=tr.step, unit="step",
+                           enabled=cfg.mle.progress and accelerator.is_main_process)
         t0 = time.perf_counter()
         policy.train()
         micro = 0
@@ -366,9 +333,12 @@ def train_mle(cfg, resume: bool = False, accelerator=None,
     if tr.last_eval != tr.step:
         tr.evaluate()
     if accelerator.is_main_process:
-        with atomic_directory(run.generator) as staging:
-            policy.save_pretrained(staging)
+        policy.save_pretrained(run.generator)
         plot_mle_curves(run.read_metrics(STAGE), run.curves, title=f"{cfg.run_name}: MLE")
+    if rank_report:
+        total = sum(float(p.detach().double().sum()) for p in accelerator.unwrap_model(tr.model).parameters())
+        with open(rank_report, "a", encoding="utf-8") as handle:
+            handle.write(f"{accelerator.process_index} {accelerator.num_processes} {total:.10e}\n")
     accelerator.wait_for_everyone()
     policy.eval()
     return run

@@ -21,7 +21,6 @@ unconditional oracle task) makes D read the reply only.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,9 +31,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seqgan.config import field, from_dict, to_dict
-from seqgan.errors import CheckpointError, ConfigError
+from seqgan.errors import ConfigError
 from seqgan.models.policy import Context, eval_mode
-from seqgan.runs.checkpoint import atomic_directory, load_module, save_module
+from seqgan.runs.pretrained import PretrainedMixin
 
 DISCRIMINATOR_DIR = "discriminator"
 
@@ -196,7 +195,7 @@ class TransformerEncoder(nn.Module):
         return h
 
 
-class Discriminator(nn.Module):
+class Discriminator(PretrainedMixin, nn.Module):
     """D(c, x) with a joint or split head; see the module docstring."""
 
     def __init__(self, cfg: DiscriminatorConfig, vocab_size: int, pad_id: int):
@@ -309,34 +308,20 @@ class Discriminator(nn.Module):
         weights = [self.pair_head[-1].weight] + ([self.realism_head.weight] if self.realism_head is not None else [])
         return self.cfg.l2 * sum((w ** 2).sum() for w in weights)
 
-    # -- persistence -------------------------------------------------------------------------------------------
-    def save(self, directory: str | Path) -> None:
-        """Atomically write ``config.json`` + ``model.safetensors`` to ``directory``."""
-        with atomic_directory(Path(directory)) as staging:
-            meta = {"config": to_dict(self.cfg), "vocab_size": self.vocab_size, "pad_id": self.pad_id}
-            (staging / "config.json").write_text(json.dumps(meta, indent=2))
-            save_module(self, staging / "model.safetensors")
+    # -- persistence (save_pretrained / from_pretrained: seqgan.runs.pretrained) ------------------------------
+    def pretrained_config(self) -> dict:
+        return {"config": to_dict(self.cfg), "vocab_size": self.vocab_size, "pad_id": self.pad_id}
 
     @classmethod
-    def load(cls, directory: str | Path) -> Discriminator:
-        directory = Path(directory)
-        meta_path = directory / "config.json"
-        if not meta_path.is_file():
-            raise CheckpointError(f"{directory}: not a saved discriminator (no config.json)")
-        try:
-            meta = json.loads(meta_path.read_text())
-            cfg = from_dict(DiscriminatorConfig, meta["config"], source=str(meta_path))
-            disc = cls(cfg, int(meta["vocab_size"]), int(meta["pad_id"]))
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError, ConfigError) as err:
-            raise CheckpointError(f"{meta_path}: corrupt discriminator config ({err})") from None
-        load_module(disc, directory / "model.safetensors")
-        return disc
+    def from_config(cls, config: dict, source: str) -> Discriminator:
+        cfg = from_dict(DiscriminatorConfig, config["config"], source=source)
+        return cls(cfg, int(config["vocab_size"]), int(config["pad_id"]))
 
 
 def load_discriminator(run_dir: str | Path, name: str = DISCRIMINATOR_DIR) -> Discriminator | None:
     """The discriminator saved in ``run_dir/name``, or None when the run has none."""
     path = Path(run_dir) / name
-    return Discriminator.load(path) if path.is_dir() else None
+    return Discriminator.from_pretrained(path) if path.is_dir() else None
 
 
 def running_max(h: Tensor, fill: float = 0.0) -> Tensor:

@@ -13,22 +13,17 @@ Shapes: ``B`` batch, ``T`` = seq_len, ``V`` vocabulary, ``E`` embedding, ``H`` h
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from seqgan.errors import CheckpointError, ConfigError
+from seqgan.errors import ConfigError
 from seqgan.models.policy import Context, Policy, Replies
 from seqgan.models.relaxed import RelaxedReplies, check_mode, finish_relaxed, relax
 from seqgan.models.sampling import sample_logits
-from seqgan.runs.checkpoint import load_module, save_module
-
-LSTM_CONFIG = "lstm_config.json"
-LSTM_WEIGHTS = "lstm.safetensors"
+from seqgan.runs.pretrained import PretrainedMixin
 
 
 @dataclass
@@ -46,7 +41,7 @@ class LSTMShape:
                 raise ConfigError(f"{where}.{name}: expected a positive integer, got {value}")
 
 
-class LSTMPolicy(Policy):
+class LSTMPolicy(PretrainedMixin, Policy):
     """``p(x) = prod_t softmax(W h_t + b)[x_t]`` with ``h_t = LSTM(E[x_{t-1}], h_{t-1})``, x_0 the start vector."""
 
     def __init__(self, shape: LSTMShape) -> None:
@@ -194,23 +189,10 @@ class LSTMPolicy(Policy):
             x = self.embedding(nxt)
         return torch.stack(losses, 1).mean()
 
-    # ------------------------------------------------------------------ persistence
-    def save(self, directory: str | Path) -> None:
-        """``lstm_config.json`` + ``lstm.safetensors`` in ``directory`` (created)."""
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        (directory / LSTM_CONFIG).write_text(json.dumps(asdict(self.shape)))
-        save_module(self, directory / LSTM_WEIGHTS)
+    # ------------------------------------------------------------------ persistence (seqgan.runs.pretrained)
+    def pretrained_config(self) -> dict:
+        return asdict(self.shape)
 
     @classmethod
-    def load(cls, directory: str | Path) -> LSTMPolicy:
-        directory = Path(directory)
-        try:
-            shape = LSTMShape(**json.loads((directory / LSTM_CONFIG).read_text()))
-        except FileNotFoundError:
-            raise CheckpointError(f"{directory / LSTM_CONFIG}: LSTM config not found") from None
-        except (json.JSONDecodeError, TypeError) as err:
-            raise CheckpointError(f"{directory / LSTM_CONFIG}: not a valid LSTM config ({err})") from None
-        policy = cls(shape)
-        load_module(policy, directory / LSTM_WEIGHTS)
-        return policy
+    def from_config(cls, config: dict, source: str) -> LSTMPolicy:
+        return cls(LSTMShape(**config))

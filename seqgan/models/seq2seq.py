@@ -14,9 +14,7 @@ Shapes: ``B`` batch, ``S`` context length, ``T`` reply length, ``V`` vocabulary,
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,9 +33,10 @@ from transformers.modeling_outputs import BaseModelOutput
 
 from seqgan.config import field
 from seqgan.errors import CheckpointError, ConfigError
-from seqgan.models.policy import Context, Policy, Replies
+from seqgan.models.policy import Context, Policy, Replies, eval_mode
 from seqgan.models.relaxed import RelaxedReplies, check_mode, finish_relaxed, relax
 from seqgan.models.sampling import sample_logits
+from seqgan.runs.checkpoint import atomic_directory
 
 POLICY_FILE = "seqgan_policy.json"
 _ARCHS = {"bart": BartForConditionalGeneration, "t5": T5ForConditionalGeneration}
@@ -111,16 +110,6 @@ def _hf_config(cfg: GeneratorConfig, vocab_size: int, pad_id: int, bos_id: int, 
     )
 
 
-@contextlib.contextmanager
-def _eval_mode(module: torch.nn.Module) -> Iterator[None]:
-    was_training = module.training
-    module.eval()
-    try:
-        yield
-    finally:
-        module.train(was_training)
-
-
 def _select_cache(cache: EncoderDecoderCache, rows: Tensor, length: int | None = None) -> EncoderDecoderCache:
     """A new cache holding ``rows`` of ``cache`` (self-attention cut to its first ``length`` positions)."""
     self_kv = [
@@ -181,10 +170,8 @@ class Seq2SeqPolicy(Policy):
         return cls(model, pad_id, bos_id, eos_id, max_reply_len)
 
     def save_pretrained(self, directory: str | Path) -> None:
-        """Write the model (``model.safetensors`` + ``config.json``) and ``seqgan_policy.json`` into ``directory``."""
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        self.model.save_pretrained(directory, safe_serialization=True)
+        """Atomically write the model (``model.safetensors`` + ``config.json``) and ``seqgan_policy.json`` into
+        ``directory`` (the convention of :mod:`seqgan.runs.pretrained`)."""
         meta = {
             "arch": self.model.config.model_type,
             "pad_id": self.pad_id,
@@ -192,7 +179,9 @@ class Seq2SeqPolicy(Policy):
             "eos_id": self.eos_id,
             "max_reply_len": self.max_reply_len,
         }
-        (directory / POLICY_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        with atomic_directory(Path(directory)) as staging:
+            self.model.save_pretrained(staging, safe_serialization=True)
+            (staging / POLICY_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
 
     @classmethod
     def from_pretrained(cls, directory: str | Path) -> Seq2SeqPolicy:
@@ -244,6 +233,15 @@ class Seq2SeqPolicy(Policy):
         ids, mask = self._context_inputs(context)
         hidden = self.model.get_encoder()(input_ids=ids, attention_mask=mask).last_hidden_state
         return hidden, mask
+
+    def teacher_forcing_inputs(self, context: Context, human: Replies) -> dict[str, Tensor]:
+        """Keyword arguments of the HF model's forward whose ``.loss`` is the mean token NLL of the replies
+        ``human`` (B, T) given ``context``: encoder ids/mask, decoder inputs ``[bos, x_1 .. x_{T-1}]`` and labels
+        (-100 past each reply). The MLE trainer calls the (possibly DDP-wrapped) model with them."""
+        ids = human.ids.masked_fill(human.mask == 0, self.pad_id)
+        ctx_ids, ctx_mask = self._context_inputs(context)
+        return {"input_ids": ctx_ids, "attention_mask": ctx_mask, "decoder_input_ids": self._decoder_inputs(ids),
+                "labels": ids.masked_fill(human.mask == 0, -100)}
 
     def _decoder_inputs(self, ids: Tensor) -> Tensor:
         """(B, T) reply ids -> (B, T) decoder inputs ``[bos, x_1 .. x_{T-1}]``."""
@@ -326,7 +324,7 @@ class Seq2SeqPolicy(Policy):
         sampled distribution ``softmax(logits / temperature)``.
         """
         max_len = self.max_reply_len if max_len is None else int(max_len)
-        with _eval_mode(self.model):
+        with eval_mode(self.model):
             enc, enc_mask = self._encode(context)
             start = torch.full((enc.shape[0],), self.bos_id, dtype=torch.long, device=enc.device)
             ids, logps = self._decode(enc, enc_mask, self._empty_cache(), start, max_len, temperature, greedy)
@@ -358,7 +356,7 @@ class Seq2SeqPolicy(Policy):
         out_mask = mask[:, None, None, :].expand(b, max(t_len - 1, 0), n, t_len).clone()
         if t_len < 2:
             return Replies(out_ids, out_mask)
-        with _eval_mode(self.model):
+        with eval_mode(self.model):
             enc, enc_mask = self._encode(context)
             full = self._forward(enc, enc_mask, self._decoder_inputs(ids), self._empty_cache(), use_cache=True)
             cache, logits = full.cache, full.logits  # logits (B, T, V): position t predicts ids[:, t]
@@ -463,7 +461,7 @@ class Seq2SeqPolicy(Policy):
             no_repeat_ngram_size=no_repeat_ngram_size or None,
             repetition_penalty=repetition_penalty if repetition_penalty != 1.0 else None,
         )
-        with _eval_mode(self.model):
+        with eval_mode(self.model):
             out = self.model.generate(input_ids=ctx_ids, attention_mask=ctx_mask, generation_config=gen)
         ids, mask = _finish(out[:, 1:], self.pad_id, self.eos_id)  # drop the decoder start token
         width = int(mask.sum(-1).max()) if mask.numel() else 0

@@ -32,8 +32,8 @@ from seqgan.objectives.discriminator_loss import LossWeights, discriminator_loss
 from seqgan.objectives.reinforce import reinforce_loss
 from seqgan.rewards import MonteCarloReward, PrefixReward, RolloutPolicy
 from seqgan.oracle.scorers import BleuScorer, ConstantScorer, InputFreeRolloutReward, UniformScorer
-from seqgan.runs.checkpoint import (STATE_FILE, atomic_write_text, load_module, load_state, save_module, save_state,
-                                     write_checkpoint)
+from seqgan.runs.checkpoint import atomic_write_text, load_checkpoint, save_checkpoint
+from seqgan.runs.rundir import MetricsLog
 from seqgan.oracle.config import ROWS, OracleConfig
 from seqgan.oracle.relaxed import RELAXED_ROWS, run_relaxed_row
 
@@ -139,12 +139,12 @@ class OracleBenchmark:
         self.dir = Path(cfg.run_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.shape = LSTMShape(cfg.data.vocab_size, cfg.data.embed_dim, cfg.data.hidden_dim, cfg.data.seq_len)
-        self.metrics_file = self.dir / "metrics.jsonl"
+        self.metrics = MetricsLog(self.dir / "metrics.jsonl")
         self.progress = {"config": config_fingerprint(cfg), "rows": {}}
         if resume:
             self._load_progress()
         else:
-            self.metrics_file.write_text("")
+            self.metrics.reset()
         self.disc = None
         self.disc_wall = 0.0
 
@@ -153,7 +153,7 @@ class OracleBenchmark:
         path = self.dir / PROGRESS_FILE
         if not path.is_file():
             logger.info("nothing to resume in %s: starting from scratch", self.dir)
-            self.metrics_file.write_text("")
+            self.metrics.reset()
             return
         try:
             saved = json.loads(path.read_text())
@@ -171,8 +171,7 @@ class OracleBenchmark:
         atomic_write_text(self.dir / PROGRESS_FILE, json.dumps(self.progress, indent=1))
 
     def log(self, **record) -> None:
-        with self.metrics_file.open("a") as fh:
-            fh.write(json.dumps(record) + "\n")
+        self.metrics.append(record)
 
     def evaluate(self, policy: LSTMPolicy) -> tuple[float, float]:
         return (nll_oracle(self.oracle, policy, self.cfg.data.n_eval),
@@ -190,7 +189,7 @@ class OracleBenchmark:
             self.entropy = self.progress["entropy"]
             return
         oracle = build_oracle(self.shape, d.oracle_seed)
-        write_checkpoint(oracle_dir, oracle.save)
+        oracle.save_pretrained(oracle_dir)
         self.oracle = oracle.to(self.device)
         train = sample_sequences(self.oracle, d.n_train, seed=d.oracle_seed + 1)
         test = sample_sequences(self.oracle, d.n_test, seed=d.oracle_seed + 2)
@@ -212,9 +211,7 @@ class OracleBenchmark:
         self.mle_opt = torch.optim.Adam(self.mle.parameters(), lr=c.mle.lr)
         ckpt = self.dir / MLE_CHECKPOINT
         if "mle" in self.progress and (ckpt / "COMPLETE").is_file():
-            load_module(self.mle, ckpt / "generator.safetensors")
-            state = load_state(ckpt / STATE_FILE)
-            self.mle_opt.load_state_dict(state["optimizer"])
+            self.mle_opt.load_state_dict(load_checkpoint(ckpt, {"generator": self.mle})["optimizer"])
             self.mle_curve, self.mle_wall = self.progress["mle"]["curve"], self.progress["mle"]["wall_s"]
             logger.info("MLE checkpoint reused from %s", ckpt)
             return
@@ -230,12 +227,8 @@ class OracleBenchmark:
                 logger.info("MLE epoch %d: loss %.3f NLL-oracle %.3f", epoch + 1, loss, nll_o)
         self.mle_wall = time.perf_counter() - t0
 
-        def write(staging: Path) -> None:
-            save_module(self.mle, staging / "generator.safetensors")
-            save_state(staging / STATE_FILE, {"optimizer": self.mle_opt.state_dict()})
-
-        write_checkpoint(ckpt, write)
-        write_checkpoint(self.dir / "generator_mle", self.mle.save)
+        save_checkpoint(ckpt, {"generator": self.mle}, {"optimizer": self.mle_opt.state_dict()})
+        self.mle.save_pretrained(self.dir / "generator_mle")
         self.progress["mle"] = {"curve": self.mle_curve, "wall_s": self.mle_wall}
         self.save_progress()
 
@@ -247,8 +240,7 @@ class OracleBenchmark:
         self.disc_opt = torch.optim.Adam(self.disc.parameters(), lr=c.disc.lr)
         ckpt = self.dir / DISC_CHECKPOINT
         if "disc" in self.progress and (ckpt / "COMPLETE").is_file():
-            load_module(self.disc, ckpt / "discriminator.safetensors")
-            self.disc_opt.load_state_dict(load_state(ckpt / STATE_FILE)["optimizer"])
+            self.disc_opt.load_state_dict(load_checkpoint(ckpt, {"discriminator": self.disc})["optimizer"])
             self.disc.eval()
             self.disc_wall = self.progress["disc"]["wall_s"]
             logger.info("pretrained D reused from %s", ckpt)
@@ -260,12 +252,8 @@ class OracleBenchmark:
         self.log(stage="d_pretrain", wall_s=self.disc_wall, **terms)
         logger.info("D pretrained in %.1fs: %s", self.disc_wall, terms)
 
-        def write(staging: Path) -> None:
-            save_module(self.disc, staging / "discriminator.safetensors")
-            save_state(staging / STATE_FILE, {"optimizer": self.disc_opt.state_dict()})
-
-        write_checkpoint(ckpt, write)
-        write_checkpoint(self.dir / "discriminator_pretrained", self.disc.save)
+        save_checkpoint(ckpt, {"discriminator": self.disc}, {"optimizer": self.disc_opt.state_dict()})
+        self.disc.save_pretrained(self.dir / "discriminator_pretrained")
         self.progress["disc"] = {"wall_s": self.disc_wall}
         self.save_progress()
 
@@ -309,7 +297,7 @@ class OracleBenchmark:
         mle_steps_per_round = max(1, round(a.mle_epochs_per_round * c.data.n_train / c.mle.batch_size))
         t0 = time.perf_counter()
         eval_s = rollout_s = scorer_s = d_s = 0.0
-        curve = [(0, self._curve_point(self.mle))]
+        curve = [(0, self.curve_point(self.mle))]
         for rnd in range(1, a.rounds + 1):
             info: dict[str, float] = {}
             if mle_rows:
@@ -329,17 +317,18 @@ class OracleBenchmark:
                     d_s += time.perf_counter() - t1
             if rnd % a.eval_every == 0 or rnd == a.rounds:
                 t1 = time.perf_counter()
-                curve.append((rnd, self._curve_point(policy)))
+                curve.append((rnd, self.curve_point(policy)))
                 eval_s += time.perf_counter() - t1
                 self.log(stage=name, round=rnd, nll_oracle=curve[-1][1], **info)
                 logger.info("%s round %d: NLL-oracle %.3f", name, rnd, curve[-1][1])
         wall = time.perf_counter() - t0 - eval_s
         nll_o, nll_t = self.evaluate(policy)
-        write_checkpoint(self.dir / f"generator_{name}", policy.save)
+        policy.save_pretrained(self.dir / f"generator_{name}")
         return {"row": name, "nll_oracle": nll_o, "nll_test": nll_t, "wall_s": wall, "rollout_s": rollout_s,
                 "scorer_s": scorer_s, "d_train_s": d_s, "curve": curve}
 
-    def _curve_point(self, policy: LSTMPolicy) -> float:
+    def curve_point(self, policy: LSTMPolicy) -> float:
+        """NLL-oracle of ``adv.curve_samples`` samples of ``policy`` (one point of a learning curve)."""
         return nll_oracle(self.oracle, policy, self.cfg.adv.curve_samples)
 
 

@@ -75,9 +75,9 @@ def load_data(path: str | Path, vocab_size: int | None = None) -> tuple[Tensor, 
 
 
 def load_oracle(directory: str | Path) -> LSTMPolicy:
-    """The oracle saved in ``directory`` (``LSTMPolicy.save``), frozen and in eval mode."""
+    """The oracle saved in ``directory`` (``LSTMPolicy.save_pretrained``), frozen and in eval mode."""
     try:
-        oracle = LSTMPolicy.load(directory)
+        oracle = LSTMPolicy.from_pretrained(directory)
     except CheckpointError:
         raise
     oracle.requires_grad_(False)

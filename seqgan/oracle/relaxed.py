@@ -52,7 +52,7 @@ def run_relaxed_row(bench, name: str) -> dict:
     g_ctx, d_ctx = Context.empty(a.batch_size, bench.device), Context.empty(c.disc.batch_size, bench.device)
     t0 = time.perf_counter()
     eval_s, step = 0.0, 0
-    curve = [(0, bench._curve_point(bench.mle))]
+    curve = [(0, bench.curve_point(bench.mle))]
     for rnd in range(1, a.rounds + 1):
         info: dict[str, float] = {}
         disc.requires_grad_(False)  # no gradient reaches D in G's steps
@@ -66,12 +66,10 @@ def run_relaxed_row(bench, name: str) -> dict:
                                                    schedule.tau(step), mode, d_loss=_d_loss))
         if rnd % a.eval_every == 0 or rnd == a.rounds:
             t1 = time.perf_counter()
-            curve.append((rnd, bench._curve_point(policy)))
+            curve.append((rnd, bench.curve_point(policy)))
             eval_s += time.perf_counter() - t1
             bench.log(stage=name, round=rnd, nll_oracle=curve[-1][1], **info)
     wall = time.perf_counter() - t0 - eval_s
     nll_o, nll_t = bench.evaluate(policy)
-    from seqgan.runs.checkpoint import write_checkpoint
-
-    write_checkpoint(bench.dir / f"generator_{name}", policy.save)
+    policy.save_pretrained(bench.dir / f"generator_{name}")
     return {"row": name, "nll_oracle": nll_o, "nll_test": nll_t, "wall_s": wall, "curve": curve}

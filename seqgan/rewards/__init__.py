@@ -1,7 +1,7 @@
 """Rewards for policy-gradient training of the generator: per-token rewards (B, T) from a discriminator
 (sequence, Monte Carlo rollout, prefix), the rollout policy, and baselines."""
 
-from seqgan.rewards.base import Reward, Scorer, eval_mode
+from seqgan.rewards.base import Reward, Scorer
 from seqgan.rewards.baselines import (
     BASELINES,
     Baseline,
@@ -36,5 +36,5 @@ def build_reward(kind: str, disc: Scorer, rollout_policy: RolloutPolicy | None =
 __all__ = [
     "BASELINES", "REWARDS", "Baseline", "BatchMeanBaseline", "MonteCarloReward", "MovingAverageBaseline",
     "NoBaseline", "PrefixReward", "Reward", "RolloutPolicy", "Scorer", "SelfCriticBaseline", "SequenceReward",
-    "build_baseline", "build_reward", "compute_advantages", "eval_mode",
+    "build_baseline", "build_reward", "compute_advantages",
 ]

@@ -14,7 +14,7 @@ from typing import Protocol
 import torch
 from torch import Tensor, nn
 
-from seqgan.models.policy import Context, Replies, eval_mode  # noqa: F401 (re-exported)
+from seqgan.models.policy import Context, Replies
 
 
 class Scorer(Protocol):

@@ -13,8 +13,8 @@ from abc import ABC, abstractmethod
 import torch
 from torch import Tensor
 
-from seqgan.models.policy import Context, Policy, Replies
-from seqgan.rewards.base import Reward, eval_mode, last_position
+from seqgan.models.policy import Context, Policy, Replies, eval_mode
+from seqgan.rewards.base import Reward, last_position
 
 BASELINES = ("none", "moving_average", "batch_mean", "self_critic")
 

@@ -15,8 +15,8 @@ from typing import Protocol
 import torch
 from torch import Tensor, nn
 
-from seqgan.models.policy import Context, Policy, Replies
-from seqgan.rewards.base import Reward, Scorer, check_replies, eval_mode, last_position
+from seqgan.models.policy import Context, Policy, Replies, eval_mode
+from seqgan.rewards.base import Reward, Scorer, check_replies, last_position
 
 
 class _RollsOut(Protocol):

@@ -5,9 +5,12 @@ A checkpoint is a directory. It is written next to its final place under a tempo
 
 Contents (all loadable without unpickling code):
 
-- modules: ``<name>.safetensors`` (or ``save_pretrained`` folders written by the caller into the staging dir),
+- modules: ``<name>.safetensors``,
 - optimizer / scheduler / counters: ``state.pt`` read back with ``torch.load(weights_only=True)``,
 - RNG states of python, numpy and torch (CPU + CUDA) inside ``state.pt`` as tensors/ints only.
+
+:func:`save_checkpoint` / :func:`load_checkpoint` write and read such a directory; every trainer (MLE, adversarial,
+oracle, image) goes through them.
 """
 
 from __future__ import annotations
@@ -166,3 +169,25 @@ def write_checkpoint(path: Path, writer: Callable[[Path], None]) -> None:
     """Run ``writer(staging_dir)`` and atomically publish the result at ``path``."""
     with atomic_directory(path) as staging:
         writer(staging)
+
+
+def save_checkpoint(path: Path, modules: dict[str, torch.nn.Module], state: dict[str, Any]) -> None:
+    """Atomically write the checkpoint directory ``path``: ``<name>.safetensors`` for each of ``modules`` and
+    ``state`` (tensors and python primitives: optimisers, counters, RNG states) as ``state.pt``."""
+
+    def writer(staging: Path) -> None:
+        for name, module in modules.items():
+            save_module(module, staging / f"{name}.safetensors")
+        save_state(staging / STATE_FILE, state)
+
+    write_checkpoint(path, writer)
+
+
+def load_checkpoint(path: Path, modules: dict[str, torch.nn.Module]) -> dict[str, Any]:
+    """Load the weights of a :func:`save_checkpoint` directory into ``modules`` and return its state; an
+    incomplete directory, a missing or corrupt file or a shape mismatch is a :class:`CheckpointError`."""
+    path = Path(path)
+    check_complete(path)
+    for name, module in modules.items():
+        load_module(module, path / f"{name}.safetensors")
+    return load_state(path / STATE_FILE)

@@ -6,7 +6,7 @@ Layout::
     RUN_DIR/tokenizer/           the BPE tokenizer trained on the training split (save_pretrained)
     RUN_DIR/generator/           the final MLE generator (Seq2SeqPolicy.save_pretrained, safetensors), atomic
     RUN_DIR/checkpoints/last/    model + optimizer + scheduler + counters/data position + RNG (atomic)
-    RUN_DIR/metrics.jsonl        one JSON object per log/eval event, append-only
+    RUN_DIR/metrics.jsonl        one JSON object per log/eval event, append-only (:class:`MetricsLog`)
     RUN_DIR/curves.png           training/validation curves
     RUN_DIR/samples.txt          sample replies of the latest evaluation
 """
@@ -14,8 +14,12 @@ Layout::
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from seqgan.runs.checkpoint import atomic_write_text
 
 @dataclass(frozen=True)
 class RunDir:
@@ -41,40 +45,63 @@ class RunDir:
     def __str__(self) -> str:
         return str(self.path)
 
+    @property
+    def log(self) -> MetricsLog:
+        return MetricsLog(self.metrics)
+
     def append_metrics(self, record: dict) -> None:
-        """Append one JSON line to metrics.jsonl and flush it."""
-        self.path.mkdir(parents=True, exist_ok=True)
-        with open(self.metrics, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(record, default=float) + "\n")
-            handle.flush()
+        """Append one JSON line to metrics.jsonl."""
+        self.log.append(record)
 
     def read_metrics(self, stage: str | None = None) -> list[dict]:
         """The metrics.jsonl records (optionally of one ``stage``); unreadable lines are skipped."""
-        if not self.metrics.is_file():
-            return []
-        out = []
-        for line in self.metrics.read_text(encoding="utf-8").splitlines():
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if stage is None or rec.get("stage") == stage:
-                out.append(rec)
-        return out
+        return self.log.read(stage)
 
     def truncate_metrics_after(self, stage: str, step: int) -> None:
         """Drop ``stage`` records past ``step`` (written after the checkpoint a resumed run restarts from)."""
-        if not self.metrics.is_file():
-            return
-        from seqgan.runs.checkpoint import atomic_write_text
+        self.log.keep(lambda rec: not (rec.get("stage") == stage and rec.get("step", 0) > step))
 
-        kept = []
-        for line in self.metrics.read_text(encoding="utf-8").splitlines():
+
+class MetricsLog:
+    """A ``metrics.jsonl`` file: one JSON object per line, shared by every trainer (text and image).
+
+    :meth:`append` writes each line with a single ``write`` on a file opened for appending, so a line is never
+    interleaved or half-replaced; a line cut short by a crash is skipped when reading. :meth:`keep` and
+    :meth:`reset` rewrite the file atomically.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def append(self, record: dict) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        line = (json.dumps(record, default=float) + "\n").encode("utf-8")
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line)
+        finally:
+            os.close(fd)
+
+    def read(self, stage: str | None = None) -> list[dict]:
+        """Every readable record (optionally only those whose ``stage`` is ``stage``)."""
+        return [rec for _, rec in self._lines() if stage is None or rec.get("stage") == stage]
+
+    def keep(self, wanted: Callable[[dict], bool]) -> None:
+        """Rewrite the file with only the records ``wanted`` accepts (atomically; nothing when there is no file)."""
+        if self.path.is_file():
+            atomic_write_text(self.path, "".join(line + "\n" for line, rec in self._lines() if wanted(rec)))
+
+    def reset(self) -> None:
+        """An empty log (atomically)."""
+        atomic_write_text(self.path, "")
+
+    def _lines(self) -> Iterator[tuple[str, dict]]:
+        if not self.path.is_file():
+            return
+        for line in self.path.read_text(encoding="utf-8").splitlines():
             try:
                 rec = json.loads(line)
             except json.JSONDecodeError:
                 continue
-            if rec.get("stage") == stage and rec.get("step", 0) > step:
-                continue
-            kept.append(line)
-        atomic_write_text(self.metrics, "".join(k + "\n" for k in kept))
+            if isinstance(rec, dict):
+                yield line, rec

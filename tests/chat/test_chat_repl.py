@@ -177,7 +177,7 @@ def test_discriminator_scores_in_the_chat(run_dir, tmp_path):
     torch.manual_seed(3)
     disc = Discriminator(DiscriminatorConfig(embed_dim=16, filter_sizes=[1, 2], num_filters=[8, 8]), len(tokenizer),
                          tokenizer.pad_token_id)
-    disc.save(run / "discriminator")
+    disc.save_pretrained(run / "discriminator")
     scorer = load_scorer(run, tokenizer, cfg.data)
     turns, replies = ["hello there", "hi! how are you?"], ["good thanks", "i like to read books a lot"]
     scores = scorer(turns, replies)

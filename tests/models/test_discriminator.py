@@ -96,7 +96,7 @@ def test_reward_uses_eval_mode_and_restores_it():
 def test_save_load_roundtrip_and_errors(tmp_path):
     disc = tiny("transformer", "split").eval()
     ctx, ids, mask = batch()
-    disc.save(tmp_path / "discriminator")
+    disc.save_pretrained(tmp_path / "discriminator")
     again = load_discriminator(tmp_path).eval()
     assert torch.equal(again(ctx, ids, mask).logit, disc(ctx, ids, mask).logit)
     assert load_discriminator(tmp_path / "nothing") is None

@@ -21,7 +21,7 @@ def test_oracle_is_deterministic_given_its_seed_and_parameters_are_standard_norm
 
 def test_oracle_and_data_round_trip(tmp_path):
     oracle = build_oracle(SHAPE, 1)
-    oracle.save(tmp_path / "oracle")
+    oracle.save_pretrained(tmp_path / "oracle")
     again = load_oracle(tmp_path / "oracle")
     data = sample_sequences(oracle, 30, batch_size=7, seed=0)
     assert data.shape == (30, 12) and int(data.max()) < 200

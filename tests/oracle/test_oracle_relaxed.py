@@ -32,7 +32,7 @@ def test_relaxed_rows_train_g_through_d_and_log_tau_and_the_cheating_score(tmp_p
         assert [r for r, _ in row["curve"]] == [0, 2, 4]
         from seqgan.models.lstm import LSTMPolicy
 
-        trained = LSTMPolicy.load(tmp_path / f"generator_{name}")
+        trained = LSTMPolicy.from_pretrained(tmp_path / f"generator_{name}")
         mle = bench.mle.state_dict().values()
         assert any(not torch.equal(a, b) for a, b in zip(trained.state_dict().values(), mle))
     assert all(torch.equal(v, d0[k]) for k, v in bench.disc.state_dict().items())  # rows train their own copy of D

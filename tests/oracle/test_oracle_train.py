@@ -101,8 +101,8 @@ def test_oracle_command_writes_every_row_on_the_tiny_recipe(tmp_path, capsys):
     assert by_row["random"]["nll_oracle"] > by_row["mle"]["nll_oracle"]
     assert result["oracle_entropy"] < by_row["mle"]["nll_oracle"]
     assert by_row["seqgan"]["rollout_s"] > 0 and by_row["seqgan"]["d_train_s"] > 0
-    for name in ("curves.png", "results.md", "oracle/lstm.safetensors", "oracle_data.safetensors",
-                 "generator_seqgan/lstm.safetensors", "config.yaml"):
+    for name in ("curves.png", "results.md", "oracle/model.safetensors", "oracle_data.safetensors",
+                 "generator_seqgan/model.safetensors", "config.yaml"):
         assert (run_dir / name).is_file(), name
     assert "| seqgan |" in capsys.readouterr().out
 
