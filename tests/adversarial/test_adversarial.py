@@ -98,6 +98,32 @@ def test_each_phase_trains_only_its_own_model_and_every_g_parameter_moves():
     assert {"reward_mean", "pg_loss", "tf_nll", "rollout_s", "baseline"} <= set(log)
 
 
+def resume_round_trip(make, rounds: int = 4, stop: int = 2) -> list[dict]:
+    """Train ``make()`` for ``rounds`` rounds straight, and a second one for ``stop`` rounds, then a third from
+    its saved state (weights, trainer state, RNG) for the rest; assert the last rounds' metrics (timings aside) and
+    G's weights are identical. Returns the resumed rounds' logs."""
+    torch.manual_seed(5)
+    straight = make()
+    logs_a = [straight.run_round() for _ in range(rounds)]
+    torch.manual_seed(5)
+    first = make()
+    [first.run_round() for _ in range(stop)]
+    state, rng = first.state_dict(), torch.get_rng_state()
+    second = make()
+    second.policy.load_state_dict({k: v.clone() for k, v in first.policy.state_dict().items()})
+    second.disc.load_state_dict({k: v.clone() for k, v in first.disc.state_dict().items()})
+    if first.rollout_policy is not None:
+        second.rollout_policy.load_state_dict(first.rollout_policy.state_dict())
+    second.load_state_dict(state)
+    torch.set_rng_state(rng)
+    logs_b = [second.run_round() for _ in range(rounds - stop)]
+    strip = lambda log: {k: v for k, v in log.items() if not k.endswith("_s")}  # noqa: E731
+    assert [strip(a) for a in logs_a[stop:]] == [strip(b) for b in logs_b]
+    for (k, v), w in zip(straight.policy.state_dict().items(), second.policy.state_dict().values()):
+        assert torch.equal(v, w), k
+    return logs_b
+
+
 def test_trainer_state_round_trip_continues_identically():
     def make():
         policy = tiny_policy()
@@ -106,30 +132,7 @@ def test_trainer_state_round_trip_continues_identically():
         cfg = AdversarialConfig(rounds=4, reward="rollout", rollout_n=2, batch_size=8, baseline="moving_average")
         return AdversarialTrainer(policy, disc, cfg, d_loss=bag_loss, human=PairStream(pairs(), PAD, 8, 0), seed=3)
 
-    torch.manual_seed(5)
-    straight = make()
-    logs_a = [straight.run_round() for _ in range(4)]
-
-    torch.manual_seed(5)
-    first = make()
-    [first.run_round() for _ in range(2)]
-    state = first.state_dict()
-    g_w = {k: v.clone() for k, v in first.policy.state_dict().items()}
-    d_w = {k: v.clone() for k, v in first.disc.state_dict().items()}
-    r_w = first.rollout_policy.state_dict()
-    rng = torch.get_rng_state()
-    second = make()
-    second.policy.load_state_dict(g_w)
-    second.disc.load_state_dict(d_w)
-    second.rollout_policy.load_state_dict(r_w)
-    second.load_state_dict(state)
-    torch.set_rng_state(rng)
-    logs_b = [second.run_round() for _ in range(2)]
-    skip = ("_s",)
-    for a, b in zip(logs_a[2:], logs_b):
-        assert {k: v for k, v in a.items() if not k.endswith(skip)} == {k: v for k, v in b.items() if not k.endswith(skip)}
-    for (k, v), w in zip(straight.policy.state_dict().items(), second.policy.state_dict().values()):
-        assert torch.equal(v, w), k
+    resume_round_trip(make)
 
 
 def test_pair_stream_resumes_where_it_stopped():
@@ -242,19 +245,28 @@ def test_train_adversarial_writes_outputs_and_resume_is_exact(mle_run, tmp_path)
         assert torch.equal(a, b), k
 
 
+def interrupt_at_round(monkeypatch, stop: int):
+    """Make ``AdversarialTrainer.run_round`` raise KeyboardInterrupt (as Ctrl-C would) once ``stop`` rounds are
+    done; returns the original method, for putting it back."""
+    from seqgan.adversarial.trainer import AdversarialTrainer
+
+    original = AdversarialTrainer.run_round
+
+    def interrupted(self):
+        if self.round == stop:
+            raise KeyboardInterrupt
+        return original(self)
+
+    monkeypatch.setattr(AdversarialTrainer, "run_round", interrupted)
+    return original
+
+
 def test_ctrl_c_saves_a_checkpoint_that_resumes(mle_run, tmp_path, monkeypatch):
     from seqgan.adversarial import stage as adv_mod
     from seqgan.adversarial.trainer import AdversarialTrainer
 
     run = _copy_run(mle_run[0], tmp_path / "run")
-    original = AdversarialTrainer.run_round
-
-    def interrupted(self):
-        if self.round == 1:
-            raise KeyboardInterrupt
-        return original(self)
-
-    monkeypatch.setattr(AdversarialTrainer, "run_round", interrupted)
+    original = interrupt_at_round(monkeypatch, 1)
     with pytest.raises(KeyboardInterrupt):
         adv_mod.train_adversarial(_run_cfg(mle_run[1], 3, save_every=0), run)
     state = torch.load(run / "checkpoints/adversarial/state.pt", weights_only=True)

@@ -15,7 +15,8 @@ from seqgan.models.discriminator import DiscOutput, Discriminator, Discriminator
 from seqgan.objectives.discriminator_loss import LossWeights, discriminator_loss
 from seqgan.adversarial.config import AdversarialConfig
 from seqgan.adversarial.trainer import AdversarialTrainer, PairStream
-from test_adversarial import PAD, TARGET, V, _adv_lines, _copy_run, _run_cfg, mle_run, pairs, target_rate, tiny_policy
+from test_adversarial import (PAD, TARGET, V, _adv_lines, _copy_run, _run_cfg, interrupt_at_round, mle_run, pairs,
+                              resume_round_trip, target_rate, tiny_policy)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 RECIPES = Path(__file__).resolve().parents[2] / "recipes"
@@ -98,26 +99,8 @@ def test_relaxed_trainer_state_round_trip_continues_identically():
         return AdversarialTrainer(tiny_policy(), tiny_disc(), cfg, d_loss=d_loss,
                                   human=PairStream(pairs(), PAD, 8, 0), seed=3)
 
-    torch.manual_seed(5)
-    straight = make()
-    logs_a = [straight.run_round() for _ in range(4)]
-    torch.manual_seed(5)
-    first = make()
-    [first.run_round() for _ in range(2)]
-    state, rng = first.state_dict(), torch.get_rng_state()
-    g_w = {k: v.clone() for k, v in first.policy.state_dict().items()}
-    d_w = {k: v.clone() for k, v in first.disc.state_dict().items()}
-    second = make()
-    second.policy.load_state_dict(g_w)
-    second.disc.load_state_dict(d_w)
-    second.load_state_dict(state)
-    torch.set_rng_state(rng)
-    logs_b = [second.run_round() for _ in range(2)]
-    strip = lambda log: {k: v for k, v in log.items() if not k.endswith("_s")}  # noqa: E731
-    assert [strip(a) for a in logs_a[2:]] == [strip(b) for b in logs_b]
+    logs_b = resume_round_trip(make)
     assert logs_b[-1]["tau"] == pytest.approx(0.1)
-    for (k, v), w in zip(straight.policy.state_dict().items(), second.policy.state_dict().values()):
-        assert torch.equal(v, w), k
 
 
 @pytest.mark.slow
@@ -144,14 +127,7 @@ def test_relaxed_run_directory_resume_is_exact(mle_run, tmp_path, monkeypatch):
     assert (straight / "adversarial.png").is_file()
     # interrupted after 2 of the 4 configured rounds (the schedule's N is the configured 4 both times), resumed
     resumed = _copy_run(run, tmp_path / "resumed")
-    original = AdversarialTrainer.run_round
-
-    def interrupted(self):
-        if self.round == 2:
-            raise KeyboardInterrupt
-        return original(self)
-
-    monkeypatch.setattr(AdversarialTrainer, "run_round", interrupted)
+    original = interrupt_at_round(monkeypatch, 2)
     with pytest.raises(KeyboardInterrupt):
         train_adversarial(_run_cfg(dcfg, 4, **route), resumed)
     monkeypatch.setattr(AdversarialTrainer, "run_round", original)
