@@ -7,7 +7,14 @@ class SeqGANError(Exception):
 
 
 class ConfigError(SeqGANError):
-    """Unknown key, wrong value type or incompatible combination in a config."""
+    """Unknown key, wrong value type or incompatible combination in a config.
+
+    ``key`` is the dotted field the error is about when it is known (``"mle.lr"``), so the loader can say whether a
+    config file or a command-line override gave the bad value."""
+
+    def __init__(self, message: str = "", key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
 
 
 class DataError(SeqGANError):
@@ -16,3 +23,8 @@ class DataError(SeqGANError):
 
 class CheckpointError(SeqGANError):
     """Run directory without a model, corrupt or truncated checkpoint, incompatible state."""
+
+
+class OutputError(SeqGANError):
+    """An output path a command cannot write: a directory where a file is expected (or the reverse), read-only,
+    not permitted, or a disk that is full."""

@@ -15,54 +15,96 @@ oracle, image) goes through them.
 
 from __future__ import annotations
 
+import io
+import logging
 import os
+import pickle
 import random
 import shutil
+import stat
 import tempfile
+import warnings
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import IO, Any, Iterator
 
 import numpy as np
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
+from safetensors.torch import save as safetensors_bytes
 
-from seqgan.errors import CheckpointError
+from seqgan.errors import CheckpointError, OutputError
+from seqgan.runs.paths import is_disk_full
 
 STATE_FILE = "state.pt"
 
+logger = logging.getLogger(__name__)
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write a text file atomically (temp file in the same directory, then rename)."""
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _make_parents(directory: Path) -> None:
+    """Create ``directory`` (and its parents) when missing, saying so in the log."""
+    if not directory.is_dir():
+        directory.mkdir(parents=True, exist_ok=True)
+        logger.info("created directory %s", directory)
+
+
+@contextmanager
+def atomic_file(path: Path, mode: str = "w") -> Iterator[IO]:
+    """Yield a handle on a temporary file beside ``path``; on success it replaces ``path`` in one step (with the
+    replaced file's permissions, else the usual ones under the umask), on error or Ctrl-C it is deleted and
+    ``path`` is untouched. Missing parent directories are created (and logged)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _make_parents(path.parent)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as handle:
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
+        permissions = stat.S_IMODE(path.stat().st_mode) if path.is_file() else 0o666 & ~_umask()
+        os.chmod(tmp, permissions)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write a text file atomically (see :func:`atomic_file`)."""
+    with atomic_file(path) as handle:
+        handle.write(text)
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    """Write serialized bytes with Python's own I/O, so a full disk is an ``OSError(ENOSPC)`` and not a native
+    library's message."""
+    with open(path, "wb") as handle:
+        handle.write(data)
+
+
 @contextmanager
-def atomic_directory(path: Path) -> Iterator[Path]:
+def atomic_directory(path: Path, label: str = "") -> Iterator[Path]:
     """Yield a staging directory; on success it replaces ``path`` in one step, on error it is deleted.
 
     The previous directory (if any) is moved aside first and removed only after the new one is in place, so at
-    every instant either the old or the new checkpoint is complete on disk.
+    every instant either the old or the new checkpoint is complete on disk. ``label`` (e.g. ``"step 30"``) is
+    kept in the COMPLETE marker (:func:`checkpoint_label`).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _make_parents(path.parent)
     staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
     try:
+        os.chmod(staging, 0o777 & ~_umask())
         yield staging
-        (staging / "COMPLETE").write_text("ok\n")
+        (staging / "COMPLETE").write_text(f"ok\n{label}\n" if label else "ok\n")
         old = None
         if path.exists():
             old = path.with_name(f".{path.name}.old")
@@ -120,7 +162,7 @@ def save_module(module: torch.nn.Module, path: Path) -> None:
         if ptr in seen and value.numel() > 0:
             tensors[key] = value.clone()
         seen[ptr] = key
-    save_file(tensors, str(path))
+    _write_bytes(Path(path), safetensors_bytes(tensors))
 
 
 def load_module(module: torch.nn.Module, path: Path, strict: bool = True) -> None:
@@ -142,7 +184,9 @@ def load_module(module: torch.nn.Module, path: Path, strict: bool = True) -> Non
 
 def save_state(path: Path, state: dict[str, Any]) -> None:
     """Write a dict of tensors / python primitives (optimizer and scheduler state_dicts, counters, RNG)."""
-    torch.save(state, str(path))
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    _write_bytes(Path(path), buffer.getbuffer())
 
 
 def load_state(path: Path) -> dict[str, Any]:
@@ -151,7 +195,11 @@ def load_state(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise CheckpointError(f"{path}: training state not found")
     try:
-        return torch.load(str(path), map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's own advice on unpickling is not for our users
+            warnings.simplefilter("ignore")
+            return torch.load(str(path), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:  # a pickle asking for code (a class, a function) that weights_only refuses
+        raise CheckpointError(f"{path}: not a seqgan training state; refusing to unpickle it") from None
     except Exception as err:  # torch raises several types for truncated/corrupt zips
         raise CheckpointError(f"{path}: corrupt or truncated training state ({type(err).__name__})") from None
 
@@ -165,22 +213,43 @@ def check_complete(path: Path) -> None:
         raise CheckpointError(f"{path}: incomplete checkpoint (no COMPLETE marker)")
 
 
-def write_checkpoint(path: Path, writer: Callable[[Path], None]) -> None:
-    """Run ``writer(staging_dir)`` and atomically publish the result at ``path``."""
-    with atomic_directory(path) as staging:
-        writer(staging)
+def checkpoint_label(path: Path) -> str:
+    """The ``label`` a complete checkpoint at ``path`` was written with ("" when none or no checkpoint)."""
+    try:
+        lines = (Path(path) / "COMPLETE").read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return ""
+    return lines[1].strip() if len(lines) > 1 else ""
 
 
-def save_checkpoint(path: Path, modules: dict[str, torch.nn.Module], state: dict[str, Any]) -> None:
+def write_checkpoint(path: Path, writer: Callable[[Path], None], label: str = "") -> None:
+    """Run ``writer(staging_dir)`` and atomically publish the result at ``path``; ``label`` (e.g. ``"step 30"``)
+    names it in messages. A full disk is an :class:`OutputError` saying which checkpoint is still intact."""
+    previous = checkpoint_label(path) if (Path(path) / "COMPLETE").is_file() else None
+    try:
+        with atomic_directory(path, label) as staging:
+            writer(staging)
+    except Exception as err:
+        if not is_disk_full(err):
+            raise
+        if previous is None:
+            kept = "no checkpoint was written yet; free space and start the run again"
+        else:
+            kept = f"the last checkpoint{' at ' + previous if previous else ''} is intact, free space and run with --resume"
+        raise OutputError(f"no space left on {Path(path).parent}; {kept}") from None
+
+
+def save_checkpoint(path: Path, modules: dict[str, torch.nn.Module], state: dict[str, Any], label: str = "") -> None:
     """Atomically write the checkpoint directory ``path``: ``<name>.safetensors`` for each of ``modules`` and
-    ``state`` (tensors and python primitives: optimisers, counters, RNG states) as ``state.pt``."""
+    ``state`` (tensors and python primitives: optimisers, counters, RNG states) as ``state.pt``; ``label`` as in
+    :func:`write_checkpoint`."""
 
     def writer(staging: Path) -> None:
         for name, module in modules.items():
             save_module(module, staging / f"{name}.safetensors")
         save_state(staging / STATE_FILE, state)
 
-    write_checkpoint(path, writer)
+    write_checkpoint(path, writer, label)
 
 
 def load_checkpoint(path: Path, modules: dict[str, torch.nn.Module]) -> dict[str, Any]:
