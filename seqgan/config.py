@@ -99,30 +99,49 @@ def _from_dict(cls: type[T], data: dict, where: str) -> T:
         prefix = f"{where}." if where else ""
         raise ConfigError(
             f"unknown config key {prefix}{unknown[0]!s} (known keys{' of ' + where if where else ''}: "
-            f"{', '.join(sorted(fields))})"
+            f"{', '.join(sorted(fields))})", key=f"{prefix}{unknown[0]!s}"
         )
     kwargs = {}
     for name, value in data.items():
-        kwargs[name] = _coerce(value, hints[name], f"{where}.{name}" if where else name)
+        dotted = f"{where}.{name}" if where else name
+        try:
+            kwargs[name] = _coerce(value, hints[name], dotted)
+        except ConfigError as err:
+            if err.key is None:  # the innermost field that failed names it
+                err.key = dotted
+            raise
     try:
         obj = cls(**kwargs)
     except (TypeError, ValueError) as err:
-        raise ConfigError(f"{where or cls.__name__}: {err}") from None
+        raise ConfigError(f"{where or cls.__name__}: {err}", key=where or None) from None
     return obj
 
 
-def from_dict(cls: type[T], data: dict | None, source: str = "") -> T:
-    """Build a config dataclass from a (nested) dict; ``source`` names the file in error messages."""
+def _blames(err: ConfigError, keys: list[str]) -> bool:
+    """Whether ``err`` is about one of the dotted ``keys`` (or a field under one of them)."""
+    message = str(err)
+    for key in keys:
+        if err.key is not None and (err.key == key or err.key.startswith((key + ".", key + "["))):
+            return True
+        if err.key is None and message.startswith((key + ":", key + "=", key + " ")):
+            return True  # a validate() message about that field
+    return False
+
+
+def from_dict(cls: type[T], data: dict | None, source: str = "",
+              overrides: list[str] | tuple[str, ...] = ()) -> T:
+    """Build a config dataclass from a (nested) dict with ``key=value`` ``overrides`` applied over it, then
+    validate it. Errors name ``source`` (the file), or "command line" when an override gave the bad value."""
+    over = parse_overrides(list(overrides))
+    override_keys = [item.split("=", 1)[0].strip().lstrip("-") for item in overrides]
     try:
-        cfg = _from_dict(cls, data or {}, "")
-    except ConfigError as err:
-        raise ConfigError(f"{source}: {err}" if source else str(err)) from None
-    validate = getattr(cfg, "validate", None)
-    if callable(validate):
-        try:
+        cfg = _from_dict(cls, merge(data or {}, over), "")
+        validate = getattr(cfg, "validate", None)
+        if callable(validate):
             validate()
-        except ConfigError as err:
-            raise ConfigError(f"{source}: {err}" if source else str(err)) from None
+    except ConfigError as err:
+        where = "command line" if _blames(err, override_keys) else source
+        raise ConfigError(f"{where}: {err}" if where else str(err), key=err.key) from None
     return cfg
 
 
@@ -182,21 +201,49 @@ def merge(base: dict, update: dict) -> dict:
     return out
 
 
+class _DuplicateKey(yaml.YAMLError):
+    def __init__(self, key: Any, line: int) -> None:
+        super().__init__(f"duplicate key {key!r}")
+        self.key, self.line = key, line
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that rejects a key given twice in one mapping (YAML itself keeps the last silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                duplicate = key in seen
+            except TypeError:  # an unhashable key: the base class reports it
+                continue
+            if duplicate:
+                raise _DuplicateKey(key, key_node.start_mark.line + 1)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def read_yaml(path: str | Path) -> dict:
-    """Read a YAML mapping; a missing, unreadable or non-mapping file is a one-line ConfigError."""
+    """Read a YAML mapping; a missing, unreadable, empty or non-mapping file, and a key given twice, are one-line
+    ConfigErrors."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)  # noqa: S506 - a SafeLoader
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: config file is not valid UTF-8") from None
+    except _DuplicateKey as err:
+        raise ConfigError(f"{path}: line {err.line}: key {err.key!r} is given twice; keep one of them") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         line = f" (line {mark.line + 1})" if mark is not None else ""
         raise ConfigError(f"{path}: not valid YAML{line}") from None
     if data is None:
-        return {}
+        raise ConfigError(f"{path}: config file is empty; expected a mapping of config keys")
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of config keys at the top level")
     return data
@@ -225,8 +272,7 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: list[st
     """Defaults of ``cls`` <- YAML file at ``path`` (optional; may name a ``base:`` file) <- ``key=value``
     overrides."""
     data = read_yaml_with_base(path) if path is not None else {}
-    data = merge(data, parse_overrides(list(overrides)))
-    return from_dict(cls, data, source=str(path) if path is not None else "config")
+    return from_dict(cls, data, source=str(path) if path is not None else "config", overrides=overrides)
 
 
 def save_config(cfg: Any, path: str | Path) -> None:
