@@ -20,16 +20,20 @@ or, inside this file, decorate the builder with ``@command("name")``. Subcommand
 overrides get them in ``args.overrides`` wherever they appear on the command line.
 
 Errors a user can cause (:class:`~seqgan.errors.SeqGANError`) print one line ``seqgan: error: <message>`` and exit
-with status 2; Ctrl-C exits with status 130 without a traceback.
+with status 2; Ctrl-C exits with status 130 and SIGTERM with 143, without a traceback (both let a trainer save its
+checkpoint first).
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -52,6 +56,7 @@ EXTERNAL_COMMANDS: dict[str, str] = {
 DEFAULT_RECIPE = "chat_cpu.yaml"
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
 
 logger = logging.getLogger("seqgan")
 
@@ -220,14 +225,15 @@ def _run_eval(args: argparse.Namespace) -> int:
     from seqgan.generate import load_chatbot
     from seqgan.mle.evaluate import evaluate_generator, format_samples, held_out_pairs
     from seqgan.runs.checkpoint import atomic_write_text
+    from seqgan.runs.paths import check_output_file
 
     if args.num < 0:
         raise ConfigError(f"--num: expected 0 (the run's setting) or a positive count, got {args.num}")
     policy, tokenizer, cfg = load_chatbot(args.run_dir, args.generator)
+    output = check_output_file(args.output or args.run_dir / f"eval_{args.split}.json", "--output")
     data = held_out_pairs(cfg, tokenizer, prepare_data(cfg.data), args.split, args.num or None)
     metrics = evaluate_generator(policy, tokenizer, data, cfg.eval, split=args.split, num=args.num or None)
-    output = args.output or args.run_dir / f"eval_{args.split}.json"
-    atomic_write_text(Path(output), json.dumps(metrics, indent=2, default=str) + "\n")
+    atomic_write_text(output, json.dumps(metrics, indent=2, default=str) + "\n")
     for key, value in metrics.items():
         if isinstance(value, (int, float, str)):
             print(f"{key}: {value:.4g}" if isinstance(value, float) else f"{key}: {value}")
@@ -340,19 +346,45 @@ def _setup_logging(args: argparse.Namespace) -> None:
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill PID``, a batch scheduler's time limit), handled like Ctrl-C: trainers save a checkpoint."""
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated()
+
+
+# I/O errors that are the user's environment, not a bug: shown as one line like a SeqGANError
+_USER_OS_ERRORS = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "disk quota exceeded",
+                   errno.EROFS: "read-only file system", errno.EACCES: "permission denied"}
+
+
 def exit_status(job: Callable[[], int | None], prog: str = "seqgan", interrupted: str = "") -> int:
     """Run ``job`` and turn its outcome into an exit status: its own (0 for None), 2 with a one-line
-    ``PROG: error: ...`` for a :class:`SeqGANError`, 130 after Ctrl-C (printing ``interrupted`` when given).
+    ``PROG: error: ...`` for a :class:`SeqGANError` (or a full disk / read-only file system / permission error),
+    130 after Ctrl-C and 143 after SIGTERM (printing ``interrupted`` when given).
     Shared by the ``seqgan`` command and the recipe scripts."""
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) if main_thread else None
     try:
         return int(job() or 0)
     except SeqGANError as err:
         message = " ".join(str(err).split()) or type(err).__name__
         print(f"{prog}: error: {message}", file=sys.stderr)
         return EXIT_USER_ERROR
-    except KeyboardInterrupt:
+    except OSError as err:
+        if err.errno not in _USER_OS_ERRORS:
+            raise
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"{prog}: error: {where}{_USER_OS_ERRORS[err.errno]}; free space or choose another path, then run "
+              "again (with --resume for a training run)", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt as err:
         print(interrupted, file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return EXIT_TERMINATED if isinstance(err, Terminated) else EXIT_INTERRUPTED
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -10,17 +10,17 @@ This module imports torch lazily so the command-line parser stays fast.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from seqgan.errors import ConfigError, DataError
+from seqgan.errors import ConfigError, DataError, OutputError
 
 MODES = ("greedy", "sample", "beam")
 
@@ -228,6 +228,8 @@ def read_contexts(path: str | Path, input_format: str = "auto") -> Iterator[tupl
     with open(path, "rb") as handle:
         for number, raw in enumerate(handle, start=1):
             where = f"{path}:{number}"
+            if b"\x00" in raw:
+                raise DataError(f"{where}: contains NUL bytes (a binary file?); expected UTF-8 text or JSONL contexts")
             try:
                 line = raw.decode("utf-8").strip()
             except UnicodeDecodeError:
@@ -254,29 +256,6 @@ def read_contexts(path: str | Path, input_format: str = "auto") -> Iterator[tupl
         raise DataError(f"{path}: no contexts (the file is empty)")
 
 
-class _AtomicOutput:
-    """Lines go to a temporary file beside ``path``, renamed over it on success; removed on failure."""
-
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        self.path, self.tmp = path, Path(tmp)
-        self.handle = os.fdopen(fd, "w", encoding="utf-8")
-
-    def write(self, text: str) -> None:
-        self.handle.write(text)
-
-    def commit(self) -> None:
-        self.handle.flush()
-        os.fsync(self.handle.fileno())
-        self.handle.close()
-        os.replace(self.tmp, self.path)
-
-    def abort(self) -> None:
-        self.handle.close()
-        self.tmp.unlink(missing_ok=True)
-
-
 def _record(turns: list[str], extra: dict, replies: list[str]) -> str:
     body: dict[str, Any] = dict(extra)
     body["context"] = turns
@@ -292,46 +271,47 @@ def generate_file(run_dir: str | Path, input_path: str | Path, output_path: str 
                   generator: str = "auto") -> int:
     """Answer every context of ``input_path`` with the run's generator; returns the number of contexts.
 
-    Writes JSONL to ``output_path`` atomically (nothing appears there unless every line succeeded) or, when it is
-    None, to standard output batch by batch. Input problems raise :class:`DataError` with file and line.
+    Writes JSONL to ``output_path`` atomically (nothing appears there unless every line succeeded; a path that
+    cannot be written, or the input file itself, is refused before any work) or, when it is None, to standard
+    output batch by batch. Input problems raise :class:`DataError` with file and line.
     ``generator`` as in :func:`load_chatbot`.
     """
     import torch
+
+    from seqgan.runs.checkpoint import atomic_file
+    from seqgan.runs.paths import check_output_file
 
     opts.validate()
     if batch_size < 1:
         raise ConfigError(f"batch_size: expected a positive integer, got {batch_size}")
     if input_format not in ("auto", "jsonl", "text"):
         raise ConfigError(f"input format: expected auto, jsonl or text, got {input_format!r}")
+    input_path = Path(input_path)
+    if not input_path.is_file():
+        raise DataError(f"{input_path}: input file not found")
+    if output_path is not None:  # refused before the model is loaded and any reply computed
+        output_path = check_output_file(output_path, "--output")
+        if output_path.exists() and os.path.samefile(input_path, output_path):
+            raise OutputError(f"--output {output_path}: is the input file; write the replies to another path")
     policy, tokenizer, cfg = load_chatbot(run_dir, generator)
     torch.manual_seed(seed)
-    out = _AtomicOutput(Path(output_path)) if output_path is not None else None
     count = 0
     batch: list[tuple[list[str], dict]] = []
+    # a file output appears only complete; Ctrl-C or an error leaves no partial file and no temp file behind
+    with atomic_file(output_path) if output_path is not None else contextlib.nullcontext(sys.stdout) as out:
 
-    def flush() -> None:
-        nonlocal count
-        replies = reply_to_contexts(policy, tokenizer, cfg.data, [turns for turns, _ in batch], opts)
-        text = "".join(_record(turns, extra, r) for (turns, extra), r in zip(batch, replies))
-        if out is not None:
-            out.write(text)
-        else:
-            sys.stdout.write(text)
-            sys.stdout.flush()
-        count += len(batch)
-        batch.clear()
+        def flush() -> None:
+            nonlocal count
+            replies = reply_to_contexts(policy, tokenizer, cfg.data, [turns for turns, _ in batch], opts)
+            out.write("".join(_record(turns, extra, r) for (turns, extra), r in zip(batch, replies)))
+            out.flush()
+            count += len(batch)
+            batch.clear()
 
-    try:
         for item in read_contexts(input_path, input_format):
             batch.append(item)
             if len(batch) == batch_size:
                 flush()
         if batch:
             flush()
-    except BaseException:
-        if out is not None:
-            out.abort()
-        raise
-    if out is not None:
-        out.commit()
     return count

@@ -27,6 +27,7 @@ from seqgan.errors import CheckpointError, ConfigError
 from seqgan.runs.checkpoint import (atomic_directory, atomic_write_text, capture_rng, check_complete,
                                    load_checkpoint, restore_rng, save_checkpoint)
 from seqgan.runs.progress import progress_bar
+from seqgan.runs.paths import check_output_dir
 from seqgan.runs.rundir import RunDir
 
 logger = logging.getLogger(__name__)
@@ -167,7 +168,7 @@ class _Trainer:
                 "counters": {k: v for k, v in snap.items() if k != "rng"},
                 "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
                 "rng": snap["rng"], "world": self.world, "total": self.total,
-            })
+            }, label=f"step {snap['step']}")
         self.acc.wait_for_everyone()
         self.last_saved = snap["step"]
 
@@ -243,7 +244,7 @@ def train_mle(cfg, resume: bool = False, accelerator=None, callback: Callable[[i
     cfg.validate()
     if cfg.mle.cpu_threads:
         torch.set_num_threads(cfg.mle.cpu_threads)
-    run = RunDir(Path(cfg.output_dir))
+    run = RunDir(check_output_dir(cfg.output_dir, "output_dir"))
     if resume:
         if not run.last_checkpoint.exists():
             raise CheckpointError(f"{run.last_checkpoint}: no checkpoint to resume from")
