@@ -23,7 +23,7 @@ Scorer = Callable[[list[str], list[str]], list[float]]
 """``scorer(context_turns, replies) -> scores``: the discriminator's probability that each reply is human."""
 
 CANDIDATE_SEPARATOR = " ||| "
-MAX_TURN_CHARS = 4000  # a longer turn keeps its last characters; the context encoder truncates tokens anyway
+MAX_TURN_CHARS = 4000  # a longer message is refused (with a note), never cut silently
 
 HELP = """\
 Type a message to get a reply. Commands:
@@ -106,7 +106,11 @@ class ChatSession:
         if not message:
             # Plain mode answers an empty line with an empty line so output line i still answers input line i.
             return Output(reply=None if self.interactive else "")
-        return self._reply(message[-MAX_TURN_CHARS:])
+        if len(message) > MAX_TURN_CHARS:
+            return Output(reply=None if self.interactive else "",
+                          messages=[f"not sent: the message has {len(message):,} characters, over the limit of "
+                                    f"{MAX_TURN_CHARS:,}; send a shorter one"])
+        return self._reply(message)
 
     def _reply(self, message: str) -> Output:
         self.history.append(Turn("user", message))
@@ -205,14 +209,20 @@ class ChatSession:
         if not rest:
             return Output(messages=["usage: /save FILE"])
         from seqgan.runs.checkpoint import atomic_write_text
+        from seqgan.runs.paths import check_output_file
 
         path = Path(rest).expanduser()
         fmt = "json" if path.suffix.lower() in (".json", ".jsonl") else "text"
         try:
+            check_output_file(path, "/save")
+            created = not path.parent.is_dir()
             atomic_write_text(path, self.transcript(fmt))
+        except SeqGANError as err:
+            return Output(messages=[f"not saved: {err}"])
         except OSError as err:
-            return Output(messages=[f"cannot write {path}: {err.strerror or err}"])
-        return Output(messages=[f"saved {len(self.history)} turns to {path}"])
+            return Output(messages=[f"not saved: cannot write {path}: {err.strerror or err}"])
+        note = f" (created the directory {path.parent})" if created else ""
+        return Output(messages=[f"saved {len(self.history)} turns to {path}{note}"])
 
     def _quit(self, _: str) -> Output:
         return Output(quit=True)

@@ -91,10 +91,13 @@ def test_empty_lines_plain_vs_interactive():
     assert rec.calls == [] and plain.history == []
 
 
-def test_long_input_is_capped():
+def test_long_input_is_refused_not_cut():
     s, rec = make()
-    s.handle("word " * 5000)
-    assert len(rec.calls[0][0][-1]) <= 4000
+    out = s.handle("word " * 1000)  # 4,999 characters after whitespace normalisation
+    assert out.reply == "" and rec.calls == [] and s.history == []  # plain mode still answers with one line
+    assert out.messages == ["not sent: the message has 4,999 characters, over the limit of 4,000; "
+                            "send a shorter one"]
+    assert s.handle("word " * 800).reply == "r0:" + ("word " * 800).strip()  # 3,999 characters: sent whole
 
 
 def test_responder_error_is_a_message_and_history_unchanged():
@@ -126,7 +129,7 @@ def test_save_writes_transcript(tmp_path):
     s.handle("one")
     s.handle("two")
     out = s.handle(f"/save {tmp_path / 'sub' / 'chat.txt'}")
-    assert "saved 4 turns" in out.messages[0]
+    assert "saved 4 turns" in out.messages[0] and f"(created the directory {tmp_path / 'sub'})" in out.messages[0]
     assert (tmp_path / "sub" / "chat.txt").read_text().splitlines() == [
         "user: one", "bot: r0:one", "user: two", "bot: r0:two"]
     s.handle(f"/save {tmp_path / 'chat.jsonl'}")
@@ -134,7 +137,7 @@ def test_save_writes_transcript(tmp_path):
     assert rows[1] == {"speaker": "bot", "text": "r0:one"}
     (tmp_path / "blocker").write_text("x")
     bad = s.handle(f"/save {tmp_path / 'blocker' / 'y.txt'}")  # a file is in the way: a message, no crash
-    assert bad.messages[0].startswith("cannot write")
+    assert bad.messages[0].startswith("not saved: /save ") and "blocker is not a directory" in bad.messages[0]
 
 
 def test_scores_shown_when_scorer_present():
