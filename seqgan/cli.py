@@ -346,12 +346,11 @@ def _setup_logging(args: argparse.Namespace) -> None:
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM (``kill PID``, a batch scheduler's time limit), handled like Ctrl-C: trainers save a checkpoint."""
-
-
 def _raise_terminated(signum, frame) -> None:
-    raise Terminated()
+    """SIGTERM (``kill PID``, a batch scheduler's time limit) is handled like Ctrl-C: trainers save a checkpoint."""
+    from seqgan.runs.interrupts import Interrupted
+
+    raise Interrupted(clean=False, signum=signum)
 
 
 # I/O errors that are the user's environment, not a bug: shown as one line like a SeqGANError
@@ -381,7 +380,7 @@ def exit_status(job: Callable[[], int | None], prog: str = "seqgan", interrupted
         return EXIT_USER_ERROR
     except KeyboardInterrupt as err:
         print(interrupted, file=sys.stderr)
-        return EXIT_TERMINATED if isinstance(err, Terminated) else EXIT_INTERRUPTED
+        return EXIT_TERMINATED if getattr(err, "signum", None) == signal.SIGTERM else EXIT_INTERRUPTED
     finally:
         if main_thread:
             signal.signal(signal.SIGTERM, previous)

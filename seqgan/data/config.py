@@ -18,7 +18,10 @@ class DataConfig:
     context_column: str = field("context", help="column holding the context (a string, or a list of turns)")
     reply_column: str = field("reply", help="column holding the reply")
     turns_column: str = field("turns", help="column holding a whole conversation as a list of turns")
-    conversation_column: str = field("", help="optional CSV/TSV/JSONL column grouping rows into conversations")
+    conversation_column: str = field("", help="optional CSV/TSV/JSONL column grouping rows into conversations: "
+                                              "with a context column it keeps a conversation's pairs in one split; "
+                                              "without one, each row is one turn (its reply column) and a "
+                                              "conversation's rows, in file order, are its turns")
     max_context_turns: int = field(3, help="context = the last k turns before the reply")
     max_context_tokens: int = field(64, help="contexts are left-truncated to this many tokens")
     max_reply_tokens: int = field(24, help="replies are capped to this many tokens, end-of-sequence included")

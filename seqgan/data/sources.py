@@ -104,6 +104,10 @@ def _records_to_dialogues(records: list[dict], columns: list[str], cfg: DataConf
                           line_offset: int = 1) -> RawDialogues:
     out = RawDialogues()
     has_turns = cfg.turns_column in columns
+    group_col = cfg.conversation_column
+    if (group_col and not has_turns and cfg.context_column not in columns and cfg.reply_column in columns
+            and group_col in columns):
+        return _rows_to_conversations(records, cfg, path)
     has_pair = cfg.context_column in columns or cfg.reply_column in columns
     if not has_turns and not has_pair:
         raise DataError(f"{path}: missing column {cfg.reply_column!r} (or {cfg.turns_column!r} for conversations); "
@@ -111,8 +115,8 @@ def _records_to_dialogues(records: list[dict], columns: list[str], cfg: DataConf
     if has_pair and not has_turns and cfg.reply_column not in columns:
         raise DataError(f"{path}: missing column {cfg.reply_column!r}; columns found: {', '.join(columns)}")
     if has_pair and not has_turns and cfg.context_column not in columns:
-        raise DataError(f"{path}: missing column {cfg.context_column!r}; columns found: {', '.join(columns)}")
-    group_col = cfg.conversation_column
+        raise DataError(f"{path}: missing column {cfg.context_column!r} (or set data.conversation_column to read "
+                        f"one turn per row); columns found: {', '.join(columns)}")
     if group_col and group_col not in columns:
         raise DataError(f"{path}: missing column {group_col!r} (data.conversation_column); "
                         f"columns found: {', '.join(columns)}")
@@ -128,6 +132,18 @@ def _records_to_dialogues(records: list[dict], columns: list[str], cfg: DataConf
         if reply and context:
             out.pairs.append((conv_id, context, reply))
     return out
+
+
+def _rows_to_conversations(records: list[dict], cfg: DataConfig, path: Path) -> RawDialogues:
+    """One turn per row (its ``reply_column`` text), rows grouped into conversations by ``conversation_column``
+    in file order: the layout of a chat log without a context column."""
+    conversations: dict[str, list[str]] = {}
+    for record in records:
+        key = f"{path.name}:{record[cfg.conversation_column]}"
+        turn = _clean(record.get(cfg.reply_column))
+        if turn:
+            conversations.setdefault(key, []).append(turn)
+    return RawDialogues(conversations=list(conversations.items()))
 
 
 def _load_jsonl(path: Path, cfg: DataConfig) -> RawDialogues:
@@ -196,6 +212,9 @@ def load_dialogues(cfg: DataConfig) -> RawDialogues:
     if cfg.source == "chitchat":
         return load_chitchat()
     path = Path(cfg.source).expanduser()
+    if cfg.format == "hf_disk" and path.is_file():
+        raise DataError(f"{path}: data.format=hf_disk expects a directory written by Dataset.save_to_disk, not a "
+                        "file; set data.format to auto, jsonl, csv, tsv or text for a file")
     _check_file(path)
     fmt = detect_format(path, cfg.format)
     if fmt == "jsonl":

@@ -8,7 +8,8 @@ every ``mle.save_every`` steps and at the end.
 Data order: epoch ``e`` visits the training pairs in ``randperm(N)`` seeded by ``seed + e``; each process takes
 every ``num_processes``-th index. A checkpoint records (epoch, batches consumed), so ``resume=True`` skips exactly
 what was already trained on and, with the restored model/optimizer/scheduler/RNG states, reproduces the
-uninterrupted run. Ctrl-C (KeyboardInterrupt) writes the checkpoint of the last completed step, then re-raises.
+uninterrupted run. Ctrl-C or SIGTERM stops after the current optimizer step, writes its checkpoint, then raises
+KeyboardInterrupt (:mod:`seqgan.runs.interrupts`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from seqgan.errors import CheckpointError, ConfigError
 from seqgan.runs.checkpoint import (atomic_directory, atomic_write_text, capture_rng, check_complete,
                                    load_checkpoint, restore_rng, save_checkpoint)
 from seqgan.runs.progress import progress_bar
+from seqgan.runs.interrupts import between_steps
 from seqgan.runs.paths import check_output_dir
 from seqgan.runs.rundir import RunDir
 
@@ -275,7 +277,7 @@ def train_mle(cfg, resume: bool = False, accelerator=None, callback: Callable[[i
                 tr.total, tr.batches_per_epoch, mcfg.batch_size, tr.world)
 
     # log lines (evaluations) go through tqdm.write, so they never break the progress bar
-    with logging_redirect_tqdm():
+    with logging_redirect_tqdm(), between_steps("step") as pending:
         bar = progress_bar(tr.total, "mle", initial=tr.step, unit="step",
                            enabled=cfg.mle.progress and accelerator.is_main_process)
         t0 = time.perf_counter()
@@ -317,10 +319,15 @@ def train_mle(cfg, resume: bool = False, accelerator=None, callback: Callable[[i
                         tr.save()
                     if callback is not None:
                         callback(tr.step, tr.counters())
+                    pending.check()  # Ctrl-C / SIGTERM stop here, between two complete steps
                 if tr.epoch == plan_epoch and tr.batch_in_epoch >= len(plan):
                     tr.epoch, tr.batch_in_epoch = tr.epoch + 1, 0
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as err:
             bar.close()
+            if not getattr(err, "clean", True):  # a second Ctrl-C, mid-step: that state must not be saved
+                kept = f"the checkpoint of step {tr.last_saved}" if tr.last_saved >= 0 else "the start"
+                _log().warning("stopped mid-step: nothing saved; --resume continues from %s", kept)
+                raise
             if tr.last_saved != tr.snapshot["step"]:
                 tr.save()
             _log().warning("interrupted: checkpoint of step %d saved in %s; continue with --resume",

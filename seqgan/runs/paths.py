@@ -37,6 +37,12 @@ def _probe(directory: Path) -> OSError | None:
     return None
 
 
+def _reason(err: OSError) -> str:
+    if err.errno == errno.ENOENT:  # an existing directory that takes no new files (/proc, /sys)
+        return "it takes no new files"
+    return (err.strerror or str(err)).lower()
+
+
 def _writable_parent(path: Path, what: str) -> None:
     """Raise unless the directories that will hold ``path`` exist or can be created, and can be written."""
     base = _nearest_existing(path.parent)
@@ -44,7 +50,7 @@ def _writable_parent(path: Path, what: str) -> None:
         raise OutputError(f"{what}: {base} is not a directory; choose another path")
     err = _probe(base)
     if err is not None:
-        raise OutputError(f"{what}: cannot write in {base} ({err.strerror or err}); choose another path")
+        raise OutputError(f"{what}: cannot write in {base} ({_reason(err)}); choose another path")
 
 
 def check_output_file(path: str | Path, what: str) -> Path:
@@ -73,7 +79,7 @@ def check_output_dir(path: str | Path, what: str) -> Path:
     if path.is_dir():
         err = _probe(path)
         if err is not None:
-            raise OutputError(f"{what}: cannot write in {path} ({err.strerror or err}); choose another {what}")
+            raise OutputError(f"{what}: cannot write in {path} ({_reason(err)}); choose another {what}")
         return path
     _writable_parent(path / "x", f"{what} {path}")
     return path
