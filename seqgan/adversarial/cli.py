@@ -16,7 +16,7 @@ ADVERSARIAL_SECTIONS = ("adversarial", "discriminator", "d_pretrain", "compare")
 
 def load_train_config(run_dir: Path, config: str | None, overrides: list[str]):
     """ChatbotConfig of ``run_dir`` with the adversarial sections of ``config`` and ``overrides`` applied."""
-    from seqgan.config import from_dict, merge, parse_overrides, read_yaml, read_yaml_with_base
+    from seqgan.config import from_dict, merge, read_yaml, read_yaml_with_base
     from seqgan.errors import CheckpointError
     from seqgan.chatbot import ChatbotConfig
 
@@ -29,8 +29,7 @@ def load_train_config(run_dir: Path, config: str | None, overrides: list[str]):
         for key in ADVERSARIAL_SECTIONS:
             if key in recipe:
                 data[key] = merge(data.get(key) or {}, recipe[key])
-    data = merge(data, parse_overrides(list(overrides)))
-    return from_dict(ChatbotConfig, data, source=str(config or run_yaml))
+    return from_dict(ChatbotConfig, data, source=str(config or run_yaml), overrides=overrides)
 
 
 def add_train_command(subparsers) -> None:

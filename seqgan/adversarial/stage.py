@@ -166,7 +166,7 @@ def _save_checkpoint(trainer: AdversarialTrainer, path: Path, accelerator=None) 
     state = {"trainer": _cpu(trainer.state_dict()), "rng": capture_rng()}
     if ranks is not None:
         state["ranks"] = ranks
-    save_checkpoint(path, _modules(trainer), state)
+    save_checkpoint(path, _modules(trainer), state, label=f"round {trainer.round}")
     if world > 1:
         accelerator.wait_for_everyone()
 
@@ -264,12 +264,15 @@ def train_adversarial(cfg, run_dir: str | Path, resume: bool = False,
 
     from seqgan.data import load_tokenizer
     from seqgan.models.seq2seq import Seq2SeqPolicy
+    from seqgan.runs.interrupts import between_steps
+    from seqgan.runs.paths import check_output_dir
 
     run_dir = Path(run_dir)
     acfg: AdversarialConfig = cfg.adversarial
     acfg.validate()
     if not (run_dir / "generator").is_dir():
         raise CheckpointError(f"{run_dir}: no MLE generator (generator/) to fine-tune; run `seqgan pretrain` first")
+    check_output_dir(run_dir, "RUN_DIR")
     accelerator = Accelerator(cpu=not torch.cuda.is_available())
     device, rank, world, main = (accelerator.device, accelerator.process_index, accelerator.num_processes,
                                  accelerator.is_main_process)
@@ -303,27 +306,33 @@ def train_adversarial(cfg, run_dir: str | Path, resume: bool = False,
             RunDir(run_dir).append_metrics({"stage": "adversarial", "round": 0, "step": 0, "valid_nll": valid_nll})
 
     start = time.perf_counter()
-    try:
-        while trainer.round < acfg.rounds:
-            log = _mean_over_ranks(trainer.run_round(), accelerator)
-            r = trainer.round
-            if (acfg.eval_every and r % acfg.eval_every == 0) or r == acfg.rounds:
-                log["valid_nll"] = trainer.held_out_nll(valid_batches)
-            if main:
-                RunDir(run_dir).append_metrics({"stage": "adversarial", "step": r, **log})
-                logger.info("adversarial round %d/%d: %s", r, acfg.rounds,
-                            ", ".join(f"{k} {v:.3g}" for k, v in log.items() if k != "round"))
-            if acfg.save_every and r % acfg.save_every == 0 and r < acfg.rounds:
+    with between_steps("round", enabled=world == 1) as pending:
+        try:
+            while trainer.round < acfg.rounds:
+                log = _mean_over_ranks(trainer.run_round(), accelerator)
+                r = trainer.round
+                if (acfg.eval_every and r % acfg.eval_every == 0) or r == acfg.rounds:
+                    log["valid_nll"] = trainer.held_out_nll(valid_batches)
+                if main:
+                    RunDir(run_dir).append_metrics({"stage": "adversarial", "step": r, **log})
+                    logger.info("adversarial round %d/%d: %s", r, acfg.rounds,
+                                ", ".join(f"{k} {v:.3g}" for k, v in log.items() if k != "round"))
+                if acfg.save_every and r % acfg.save_every == 0 and r < acfg.rounds:
+                    _save_checkpoint(trainer, ckpt, accelerator)
+                pending.check()  # Ctrl-C / SIGTERM stop here, between two complete rounds
+        except KeyboardInterrupt as err:
+            if not getattr(err, "clean", True):  # a second Ctrl-C, mid-round: that state must not be saved
+                logger.warning("stopped mid-round: nothing saved; --resume continues from the last checkpoint "
+                               "(adversarial.save_every)")
+                raise
+            if world == 1:
                 _save_checkpoint(trainer, ckpt, accelerator)
-    except KeyboardInterrupt:
-        if world == 1:
-            _save_checkpoint(trainer, ckpt, accelerator)
-            logger.warning("interrupted: adversarial checkpoint saved at round %d (resume with --resume)",
-                           trainer.round)
-        elif main:
-            logger.warning("interrupted: a multi-process run resumes from its last periodic checkpoint "
-                           "(adversarial.save_every)")
-        raise
+                logger.warning("interrupted: adversarial checkpoint saved at round %d (resume with --resume)",
+                               trainer.round)
+            elif main:
+                logger.warning("interrupted: a multi-process run resumes from its last periodic checkpoint "
+                               "(adversarial.save_every)")
+            raise
     _save_checkpoint(trainer, ckpt, accelerator)
     out = run_dir / GENERATOR_ADV
     if main:

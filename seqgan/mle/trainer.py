@@ -277,7 +277,7 @@ def train_mle(cfg, resume: bool = False, accelerator=None, callback: Callable[[i
                 tr.total, tr.batches_per_epoch, mcfg.batch_size, tr.world)
 
     # log lines (evaluations) go through tqdm.write, so they never break the progress bar
-    with logging_redirect_tqdm(), between_steps("step") as pending:
+    with logging_redirect_tqdm(), between_steps("step", enabled=tr.world == 1) as pending:
         bar = progress_bar(tr.total, "mle", initial=tr.step, unit="step",
                            enabled=cfg.mle.progress and accelerator.is_main_process)
         t0 = time.perf_counter()

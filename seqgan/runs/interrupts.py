@@ -39,11 +39,12 @@ class PendingSignal:
 
 
 @contextmanager
-def between_steps(unit: str = "step") -> Iterator[PendingSignal]:
-    """Hold Ctrl-C / SIGTERM until the loop's next ``check()`` (after a complete ``unit``); off the main thread
-    (where signals cannot be handled) signals behave as usual."""
+def between_steps(unit: str = "step", enabled: bool = True) -> Iterator[PendingSignal]:
+    """Hold Ctrl-C / SIGTERM until the loop's next ``check()`` (after a complete ``unit``). With ``enabled=False``
+    (a multi-process run, whose processes must all stop at the same step) and off the main thread (where signals
+    cannot be handled) signals behave as usual."""
     pending = PendingSignal()
-    if threading.current_thread() is not threading.main_thread():
+    if not enabled or threading.current_thread() is not threading.main_thread():
         yield pending
         return
 
