@@ -46,6 +46,8 @@ class ChatbotConfig:
         self.eval.validate()
         self.discriminator.validate()
         self.d_pretrain.validate()
+        self.adversarial.validate()
+        self.compare.validate()
         if not self.output_dir:
             raise ConfigError("output_dir: expected a directory path")
         if self.data.max_reply_tokens + 1 > self.generator.max_positions:

@@ -24,3 +24,17 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """A tiny MLE run trained once per session through the real CLI (tests copy it before changing anything)."""
+    from pathlib import Path
+
+    from seqgan import cli
+
+    out = tmp_path_factory.mktemp("tiny") / "run"
+    recipe = Path(__file__).resolve().parents[1] / "recipes" / "tiny.yaml"
+    assert cli.main(["-q", "pretrain", "--config", str(recipe), f"output_dir={out}", "mle.eval_every=0",
+                     "eval.num_pairs=8"]) == 0
+    return out

@@ -37,11 +37,10 @@ def pretrain_error(capsys, tmp_path: Path, *overrides: str) -> str:
 
 FAST = ["mle.eval_every=0", "eval.num_pairs=8"]  # the tiny recipe without its mid-run evaluation
 
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("bad") / "run"
-    assert cli.main(["-q", "pretrain", "--config", str(TINY), f"output_dir={out}", *FAST]) == 0
-    return out
+@pytest.fixture
+def run_dir(tiny_run) -> Path:
+    """The session's tiny MLE run (conftest.py); tests that change it work on a copy."""
+    return tiny_run
 
 
 # --------------------------------------------------------------------------- data
@@ -147,3 +146,112 @@ def test_real_entry_point_prints_no_traceback(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr == "seqgan: error: top_p: expected a number in (0, 1], got 2.0\n"
     assert proc.stdout == ""
+
+
+# --------------------------------------------------------------------------- config files and overrides
+def test_empty_config_file_is_not_the_defaults(capsys, tmp_path):
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("# nothing here yet\n")
+    line = run_cli(capsys, "pretrain", "--config", str(empty), f"output_dir={tmp_path / 'r'}")
+    assert line == f"seqgan: error: {empty}: config file is empty; expected a mapping of config keys"
+    assert not (tmp_path / "r").exists()
+
+
+def test_empty_config_yaml_in_a_run_directory(capsys, tmp_path, run_dir):
+    broken = shutil.copytree(run_dir, tmp_path / "broken")
+    (broken / "config.yaml").write_text("")
+    for command in (["eval", str(broken)], ["train", str(broken)],
+                    ["generate", str(broken), "--input", str(ROOT / "pyproject.toml")]):
+        line = run_cli(capsys, *command)
+        assert line.endswith(f"{broken / 'config.yaml'}: config file is empty; expected a mapping of config keys")
+    assert not (broken / "discriminator").exists()
+
+
+@pytest.mark.parametrize("text, line", [("seed: 1\nrun_name: a\nseed: 2\n", 3),
+                                        ("mle:\n  lr: 0.1\n  max_steps: 3\n  lr: 0.2\n", 4)])
+def test_duplicate_yaml_key(capsys, tmp_path, text, line):
+    path = tmp_path / "dup.yaml"
+    path.write_text(f"base: {TINY}\n" + text)
+    key = "seed" if text.startswith("seed") else "lr"
+    got = pretrain_error(capsys, tmp_path, "--config", str(path))
+    assert got == f"seqgan: error: {path}: line {line + 1}: key '{key}' is given twice; keep one of them"
+
+
+def test_override_errors_name_the_command_line_not_the_recipe(capsys, tmp_path):
+    line = pretrain_error(capsys, tmp_path, "mle.max_steps=banana")
+    assert line == "seqgan: error: command line: mle.max_steps: expected an integer, got 'banana'"
+    line = pretrain_error(capsys, tmp_path, "mle.max_steps=-3")  # caught by validate(), still the command line
+    assert line.startswith("seqgan: error: command line: mle.max_steps: ")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(f"base: {TINY}\nmle:\n  max_steps: banana\n")
+    line = run_cli(capsys, "pretrain", "--config", str(bad), f"output_dir={tmp_path / 'r'}", "seed=3")
+    assert line == f"seqgan: error: {bad}: mle.max_steps: expected an integer, got 'banana'"  # the file's value
+
+
+# --------------------------------------------------------------------------- data options
+def test_hf_disk_format_on_a_plain_file(capsys, tmp_path):
+    path = tmp_path / "pairs.jsonl"
+    path.write_text(json.dumps({"context": "hi", "reply": "hello"}) + "\n")
+    line = pretrain_error(capsys, tmp_path, f"data.source={path}", "data.format=hf_disk")
+    assert line == (f"seqgan: error: {path}: data.format=hf_disk expects a directory written by "
+                    "Dataset.save_to_disk, not a file; set data.format to auto, jsonl, csv, tsv or text for a file")
+
+
+def test_generate_refuses_binary_input(capsys, tmp_path, run_dir):
+    path = tmp_path / "blob.txt"
+    path.write_bytes(b"hello\n\x00\x01\x02binary\x00\n")
+    out = tmp_path / "replies.jsonl"
+    line = run_cli(capsys, "generate", str(run_dir), "--input", str(path), "--output", str(out))
+    assert line == (f"seqgan: error: {path}:2: contains NUL bytes (a binary file?); expected UTF-8 text or JSONL "
+                    "contexts")
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["blob.txt"]
+
+
+# --------------------------------------------------------------------------- checkpoints
+def test_malicious_training_state_is_refused_by_name(capsys, tmp_path, run_dir):
+    broken = shutil.copytree(run_dir, tmp_path / "broken")
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    import torch
+
+    torch.save({"counters": Payload()}, broken / "checkpoints" / "last" / "state.pt")
+    line = run_cli(capsys, "pretrain", "--config", str(TINY), f"output_dir={broken}", "--resume")  # one line: no warning
+    assert line == (f"seqgan: error: {broken / 'checkpoints' / 'last' / 'state.pt'}: not a seqgan training state; "
+                    "refusing to unpickle it")
+    assert not marker.exists()
+
+
+# --------------------------------------------------------------------------- chat
+def test_chat_refuses_an_over_long_message_and_save_writes_what_was_used(tmp_path, run_dir):
+    transcript = tmp_path / "talk" / "t.txt"
+    script = b"hi there\n" + b"x" * 5000 + b"\n" + f"/save {transcript}\n".encode()
+    proc = subprocess.run([sys.executable, "-m", "seqgan.cli", "chat", str(run_dir), "--mode", "greedy"],
+                          input=script, capture_output=True, timeout=300, cwd=ROOT,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    err = proc.stderr.decode()
+    assert proc.returncode == 0, err
+    replies = proc.stdout.decode().split("\n")
+    assert len(replies) == 3 and replies[0].strip() and replies[1] == "" and replies[2] == ""  # one line per line
+    assert "not sent: the message has 5,000 characters, over the limit of 4,000; send a shorter one" in err
+    assert f"saved 2 turns to {transcript} (created the directory {transcript.parent})" in err
+    assert transcript.read_text().splitlines() == ["user: hi there", f"bot: {replies[0]}"]
+
+
+# --------------------------------------------------------------------------- optional extras
+def test_a_missing_optional_extra_names_itself(capsys, tmp_path, monkeypatch):
+    import torch
+
+    from seqgan.errors import MissingDependencyError
+    from seqgan.metrics.cheating import cheating_score
+
+    monkeypatch.setitem(sys.modules, "sklearn", None)  # as if scikit-learn were not installed
+    line = run_cli(capsys, "image", "train", "--variant", "gan", f"output_dir={tmp_path / 'img'}")
+    assert line == ("seqgan: error: scikit-learn is not installed (needed for the digits data set); "
+                    "pip install 'seqgan[image]'")
+    ids, mask = torch.randint(0, 5, (4, 3)), torch.ones(4, 3)
+    with pytest.raises(MissingDependencyError, match=r"needed for the cheating score cheat_auc\); pip install"):
+        cheating_score(ids, mask, ids, mask)

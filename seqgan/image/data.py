@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from seqgan.errors import DataError
+from seqgan.errors import DataError, optional_import
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 DIGIT_NAMES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
@@ -172,6 +172,7 @@ def load_image_data(source: str = "digits", image_size: int | None = None, chann
         raise DataError(f"data.test_fraction: expected a number in (0, 1), got {test_fraction}")
     fixed_test = None
     if source == "digits":
+        optional_import("sklearn", "scikit-learn", "image", "the digits data set")
         from sklearn.datasets import load_digits
 
         bunch = load_digits()

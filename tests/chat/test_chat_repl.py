@@ -46,7 +46,7 @@ def test_piped_chat_one_line_per_turn_and_commands(run_dir, tmp_path):
         b"/set n=3",                      # commands print nothing on stdout
         b"how are you?",                  # -> 3 candidates on one line
         b"/set mode=beam beams=2 n=2",
-        b"what do you do " * 400,         # thousands of characters: truncated by the context encoder
+        b"what do you do " * 260,         # 3,899 characters: under the limit, truncated by the context encoder
         b"/set mode=greedy n=1",
         b"caf\xe9 \xff\xfe ok",            # not UTF-8: replaced, not fatal
         b"/set temperature=abc",          # bad value: a message, the session goes on

@@ -64,6 +64,18 @@ def test_csv_tsv_with_custom_columns_and_grouping(tmp_path):
         assert sum(s["conversations"] for s in splits.sizes.values()) == len(TURNS)
 
 
+def test_conversation_column_without_context_column_reads_one_turn_per_row(tmp_path):
+    """A chat log (conversation id, utterance): rows of one conversation, in file order, are its turns, even
+    when the conversations are interleaved."""
+    longest = max(len(t) for t in TURNS)
+    interleaved = [(i, t[k]) for k in range(longest) for i, t in enumerate(TURNS) if k < len(t)]  # round robin
+    path = tmp_path / "log.csv"
+    path.write_text("conv_id,text\n" + "".join(f'{i},"{t}"\n' for i, t in interleaved))
+    splits = prepare_data(cfg(path, reply_column="text", conversation_column="conv_id"))
+    assert all_pairs(splits) == expected_pairs()
+    assert sum(s["conversations"] for s in splits.sizes.values()) == len(TURNS)
+
+
 def test_plain_text(tmp_path):
     path = tmp_path / "d.txt"
     path.write_text("\n\n".join("\n".join(t) for t in TURNS) + "\n")
