@@ -99,7 +99,7 @@ def atomic_directory(path: Path, label: str = "") -> Iterator[Path]:
     kept in the COMPLETE marker (:func:`checkpoint_label`).
     """
     path = Path(path)
-    _make_parents(path.parent)
+    path.parent.mkdir(parents=True, exist_ok=True)  # a run directory's own layout: nothing to report
     staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
     try:
         os.chmod(staging, 0o777 & ~_umask())
