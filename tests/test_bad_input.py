@@ -255,3 +255,11 @@ def test_a_missing_optional_extra_names_itself(capsys, tmp_path, monkeypatch):
     ids, mask = torch.randint(0, 5, (4, 3)), torch.ones(4, 3)
     with pytest.raises(MissingDependencyError, match=r"needed for the cheating score cheat_auc\); pip install"):
         cheating_score(ids, mask, ids, mask)
+    from seqgan.image.grid import save_grid
+
+    monkeypatch.setitem(sys.modules, "PIL", None)
+    monkeypatch.setitem(sys.modules, "PIL.Image", None)
+    with pytest.raises(MissingDependencyError, match=r"^pillow is not installed \(needed for image grids\); "
+                                                     r"pip install 'seqgan\[image\]'$"):
+        save_grid(torch.zeros(4, 1, 8, 8), tmp_path / "grid.png")
+    assert not (tmp_path / "grid.png").exists()

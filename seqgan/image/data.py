@@ -95,6 +95,7 @@ def _resize(images: torch.Tensor, size: int | None) -> torch.Tensor:
 
 
 def _load_folder(root: Path, size: int | None, channels: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    optional_import("PIL", "pillow", "image", "image folders")
     from PIL import Image, UnidentifiedImageError
 
     classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
+
+from seqgan.errors import optional_import
 
 
 def make_grid(images: torch.Tensor, nrow: int | None = None, pad: int = 1) -> np.ndarray:
@@ -27,6 +28,7 @@ def make_grid(images: torch.Tensor, nrow: int | None = None, pad: int = 1) -> np
 def save_grid(images: torch.Tensor, path: str | Path, nrow: int | None = None, scale: int = 4) -> Path:
     """Write a grid of ``images`` (N, C, H, W) to ``path`` (PNG), each pixel enlarged ``scale`` times."""
     grid = make_grid(images, nrow)
+    Image = optional_import("PIL.Image", "pillow", "image", "image grids")  # noqa: N806 - the module's usual name
     img = Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid)
     img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
     path = Path(path)
