@@ -354,8 +354,11 @@ def _raise_terminated(signum, frame) -> None:
 
 
 # I/O errors that are the user's environment, not a bug: shown as one line like a SeqGANError
-_USER_OS_ERRORS = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "disk quota exceeded",
-                   errno.EROFS: "read-only file system", errno.EACCES: "permission denied"}
+_FREE_SPACE = "free space, then run again (with --resume for a training run)"
+_USER_OS_ERRORS = {errno.ENOSPC: f"no space left on the device; {_FREE_SPACE}",
+                   errno.EDQUOT: f"disk quota exceeded; {_FREE_SPACE}",
+                   errno.EROFS: "read-only file system; choose a writable path",
+                   errno.EACCES: "permission denied; choose a path you may write"}
 
 
 def exit_status(job: Callable[[], int | None], prog: str = "seqgan", interrupted: str = "") -> int:
@@ -375,8 +378,7 @@ def exit_status(job: Callable[[], int | None], prog: str = "seqgan", interrupted
         if err.errno not in _USER_OS_ERRORS:
             raise
         where = f"{err.filename}: " if err.filename else ""
-        print(f"{prog}: error: {where}{_USER_OS_ERRORS[err.errno]}; free space or choose another path, then run "
-              "again (with --resume for a training run)", file=sys.stderr)
+        print(f"{prog}: error: {where}{_USER_OS_ERRORS[err.errno]}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt as err:
         print(interrupted, file=sys.stderr)

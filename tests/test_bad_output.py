@@ -190,3 +190,17 @@ def test_disk_full_while_checkpointing_keeps_the_last_checkpoint(capsys, tmp_pat
     monkeypatch.setattr(ckpt, "_write_bytes", real_write)  # space freed
     assert cli.main(["-q", *args, "--resume"]) == 0
     assert (out / "generator").is_dir() and ckpt.checkpoint_label(out / "checkpoints" / "last") == "step 30"
+
+
+def test_disk_full_elsewhere_is_one_line_too(capsys, tmp_path, monkeypatch):
+    """A full disk outside a checkpoint (here the metrics log) is still one line naming the file, not a traceback."""
+    from seqgan.runs.rundir import RunDir
+
+    def full_disk(self, record):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self.metrics))
+
+    monkeypatch.setattr(RunDir, "append_metrics", full_disk)
+    out = tmp_path / "run"
+    line = run_cli(capsys, "pretrain", "--config", str(TINY), f"output_dir={out}", *FAST)
+    assert line == (f"seqgan: error: {out / 'metrics.jsonl'}: no space left on the device; free space, then run "
+                    "again (with --resume for a training run)")
