@@ -173,7 +173,6 @@ def load_image_data(source: str = "digits", image_size: int | None = None, chann
         raise DataError(f"data.test_fraction: expected a number in (0, 1), got {test_fraction}")
     fixed_test = None
     if source == "digits":
-        optional_import("sklearn", "scikit-learn", "image", "the digits data set")
         from sklearn.datasets import load_digits
 
         bunch = load_digits()

@@ -17,8 +17,6 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from seqgan.errors import optional_import
-
 FEATURES = ("mean_max_prob", "min_max_prob", "mean_entropy", "max_entropy")
 
 
@@ -52,7 +50,6 @@ def cheating_score(real: Tensor, real_mask: Tensor, fake: Tensor, fake_mask: Ten
     """Cross-validated AUC and accuracy of a logistic regression telling real from fake D inputs by
     :func:`shape_features` alone. real/fake: ids (B, T) or vectors (B, T, V); masks (B, T). Deterministic for a
     given ``seed``. Returns ``{"cheat_auc": ..., "cheat_acc": ...}``."""
-    optional_import("sklearn", "scikit-learn", "image", "the cheating score cheat_auc")
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
