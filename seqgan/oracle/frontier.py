@@ -1,0 +1,102 @@
+"""MLE's temperature frontier: the baseline an adversarial row's (NLL-test, NLL-oracle) point must beat.
+
+Sampling the MLE model at temperature t < 1 (``softmax(logits / t)``) sharpens it: NLL-oracle falls and NLL-test
+rises, the same trade a policy-gradient row makes. Caccia et al. (ICLR 2020, "Language GANs Falling Short") therefore
+compare a GAN not with MLE's single point but with the curve MLE traces over temperatures: a row beats MLE only
+if its point lies below that curve.
+
+The curve is the polyline through the points ``(nll_test(t), nll_oracle(t))`` in temperature order. The frontier
+at NLL-test ``x`` is the lowest NLL-oracle any point of that polyline reaches with NLL-test <= x (its lower-left
+envelope): "the best NLL-oracle MLE buys with a temperature for at most this much NLL-test". A row's distance is
+``row NLL-oracle - frontier(row NLL-test)``: negative = below the frontier (better than MLE at a temperature),
+positive = above. Left of the frontier (NLL-test lower than every point's) the distance is undefined: the row
+is better on NLL-test than MLE at any temperature.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from torch import Tensor
+
+from seqgan.models.lstm import LSTMPolicy
+from seqgan.oracle.metrics import nll_oracle, nll_test
+
+
+def temperature_curve(oracle: LSTMPolicy, model: LSTMPolicy, test_ids: Tensor, temperatures: list[float],
+                      n_samples: int) -> list[dict]:
+    """``[{"temperature", "nll_oracle", "nll_test"}, ...]`` of ``model`` at each temperature: NLL-oracle of
+    ``n_samples`` samples drawn at that temperature, NLL-test of the tempered model on (N, T) ``test_ids``."""
+    return [{"temperature": float(t), "nll_oracle": nll_oracle(oracle, model, n_samples, temperature=float(t)),
+             "nll_test": nll_test(model, test_ids, temperature=float(t))} for t in temperatures]
+
+
+def frontier_at(points: list[dict], x: float) -> float | None:
+    """Lowest NLL-oracle on the polyline through ``points`` (temperature order) among its points with
+    NLL-test <= ``x``; None when ``x`` is left of every point."""
+    pts = sorted(points, key=lambda p: p["temperature"])
+    xy = [(p["nll_test"], p["nll_oracle"]) for p in pts]
+    if not xy:
+        return None
+    best = None
+    segments = list(zip(xy, xy[1:])) or [(xy[0], xy[0])]  # one point: a segment of length 0
+    for (x1, y1), (x2, y2) in segments:
+        if min(x1, x2) > x:
+            continue
+        candidates = [y for xi, y in ((x1, y1), (x2, y2)) if xi <= x]
+        if x1 != x2 and min(x1, x2) <= x <= max(x1, x2):  # the segment crosses x: its point at x counts too
+            candidates.append(y1 + (y2 - y1) * (x - x1) / (x2 - x1))
+        low = min(candidates)
+        best = low if best is None else min(best, low)
+    return best
+
+
+def frontier_distance(points: list[dict], row: dict) -> float | None:
+    """``row["nll_oracle"] - frontier_at(points, row["nll_test"])`` (negative: below the frontier); None when the row
+    is left of the frontier or there is no frontier."""
+    if not points:
+        return None
+    y = frontier_at(points, row["nll_test"])
+    return None if y is None else row["nll_oracle"] - y
+
+
+def describe_distance(distance: float | None) -> str:
+    """``"below by 0.123"`` / ``"above by 0.123"`` / ``"left of it"`` for the results table."""
+    if distance is None:
+        return "left of it"
+    return f"{'below' if distance < 0 else 'above'} by {abs(distance):.3f}"
+
+
+def plot_frontier(path: str | Path, points: list[dict], rows: list[dict], title: str = "") -> Path:
+    """NLL-oracle vs NLL-test: MLE's temperature curve (each point labelled by its temperature) and every row's
+    end point (the untrained ``random`` row left out). ``rows`` hold ``row``, ``nll_oracle`` and ``nll_test``; ``points`` come from
+    :func:`temperature_curve`. Writes a PNG at ``path``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 5.2))
+    pts = sorted(points, key=lambda p: p["temperature"])
+    if pts:
+        ax.plot([p["nll_test"] for p in pts], [p["nll_oracle"] for p in pts], "-o", color="0.3", lw=1.5, ms=4,
+                label="MLE at temperature t", zorder=1)
+        for p in pts:
+            ax.annotate(f"t={p['temperature']:g}", (p["nll_test"], p["nll_oracle"]), fontsize=7, color="0.3",
+                        xytext=(4, -9), textcoords="offset points")
+    for r in rows:
+        if r["row"] == "random":
+            continue  # the untrained model lies far off the scale of the others
+        big = r["row"] in ("seqgan", "mle", "mle_continued")
+        ax.scatter([r["nll_test"]], [r["nll_oracle"]], s=60 if big else 30, zorder=2,
+                   marker="*" if r["row"] == "seqgan" else "o")
+        ax.annotate(r["row"], (r["nll_test"], r["nll_oracle"]), fontsize=8, xytext=(4, 3), textcoords="offset points")
+    ax.set_xlabel("NLL-test (model on held-out oracle samples; lower = more coverage)")
+    ax.set_ylabel("NLL-oracle (oracle on model samples; lower = more oracle-like)")
+    ax.set_title(title or "Rows against MLE's temperature frontier (below the curve = better than MLE)", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
