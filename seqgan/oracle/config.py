@@ -21,13 +21,17 @@ class OracleDataConfig:
     oracle_seed: int = field(88, help="seed of the oracle's N(0, 1) parameters")
     n_train: int = field(10000, help="oracle samples used as training data")
     n_test: int = field(10000, help="held-out oracle samples for NLL-test")
+    n_valid: int = field(2000, help="held-out oracle samples for MLE early stopping (mle.patience), apart from the "
+                                    "test samples")
     n_eval: int = field(10000, help="model samples scored by the oracle for NLL-oracle")
     bleu_references: int = field(10000, help="PG-BLEU: oracle training samples used as BLEU references")
 
 
 @dataclass
 class OracleMLEConfig:
-    epochs: int = field(120, help="MLE pretraining epochs")
+    epochs: int = field(120, help="MLE pretraining epochs (the most, with mle.patience)")
+    patience: int = field(0, help="early stopping: stop after this many epochs without a lower NLL on the "
+                                  "data.n_valid held-out samples and keep the best epoch's weights (0: run every epoch)")
     batch_size: int = field(64, help="MLE batch size")
     lr: float = field(0.01, help="generator Adam learning rate (MLE and policy gradient)")
     grad_clip: float = field(5.0, help="generator gradient-norm clip")
@@ -62,6 +66,13 @@ class OracleAdvConfig:
 
 
 @dataclass
+class OracleFrontierConfig:
+    temperatures: list[float] = field([0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2],
+                                      help="MLE's temperature frontier: sampling temperatures (empty: no frontier)")
+    samples: int = field(2000, help="model samples per temperature for NLL-oracle (NLL-test uses every test sample)")
+
+
+@dataclass
 class OracleConfig:
     seed: int = field(0, help="seed of the generator, sampling and training (the oracle has its own)")
     run_dir: str = field("runs/oracle", help="output directory (results.md/json, curves PNG, oracle, models)")
@@ -72,6 +83,7 @@ class OracleConfig:
     mle: OracleMLEConfig = field(OracleMLEConfig, help="MLE pretraining of the generator")
     disc: OracleDiscConfig = field(OracleDiscConfig, help="discriminator and its training")
     adv: OracleAdvConfig = field(OracleAdvConfig, help="adversarial / policy-gradient continuation")
+    frontier: OracleFrontierConfig = field(OracleFrontierConfig, help="MLE's temperature frontier (the verdict)")
 
     def validate(self) -> None:
         unknown = [r for r in self.rows if r not in ROWS]
@@ -86,8 +98,18 @@ class OracleConfig:
                             ("adv.batch_size", self.adv.batch_size), ("adv.rollouts", self.adv.rollouts),
                             ("adv.eval_every", self.adv.eval_every), ("adv.curve_samples", self.adv.curve_samples),
                             ("adv.rounds", self.adv.rounds), ("adv.g_steps", self.adv.g_steps),
-                            ("disc.negatives", self.disc.negatives)):
+                            ("disc.negatives", self.disc.negatives), ("frontier.samples", self.frontier.samples)):
             if value < 1:
                 raise ConfigError(f"{name}: expected a positive integer, got {value}")
+        if self.mle.patience < 0:
+            raise ConfigError(f"mle.patience: expected 0 (off) or a positive integer, got {self.mle.patience}")
+        if self.mle.patience and self.data.n_valid < 1:
+            raise ConfigError(f"data.n_valid: early stopping (mle.patience {self.mle.patience}) needs held-out "
+                              f"samples, got {self.data.n_valid}")
+        if self.data.n_valid < 0:
+            raise ConfigError(f"data.n_valid: expected a non-negative integer, got {self.data.n_valid}")
+        bad = [t for t in self.frontier.temperatures if not t > 0]
+        if bad:
+            raise ConfigError(f"frontier.temperatures: expected values > 0, got {bad}")
         if not 0.0 <= self.adv.rollout_rate < 1.0:
             raise ConfigError(f"adv.rollout_rate: expected a value in [0, 1), got {self.adv.rollout_rate}")

@@ -50,13 +50,17 @@ def sample_sequences(policy: LSTMPolicy, n: int, batch_size: int = 1000, seed: i
     return torch.cat(out) if out else torch.zeros(0, policy.max_reply_len, dtype=torch.long)
 
 
-def save_data(path: str | Path, train: Tensor, test: Tensor) -> None:
-    """Oracle train/test samples (N, T) as one safetensors file."""
-    save_file({"train": train.contiguous(), "test": test.contiguous()}, str(path))
+def save_data(path: str | Path, train: Tensor, test: Tensor, valid: Tensor | None = None) -> None:
+    """Oracle train/test (and optional validation) samples (N, T) as one safetensors file."""
+    tensors = {"train": train.contiguous(), "test": test.contiguous()}
+    if valid is not None and valid.numel():
+        tensors["valid"] = valid.contiguous()
+    save_file(tensors, str(path))
 
 
-def load_data(path: str | Path, vocab_size: int | None = None) -> tuple[Tensor, Tensor]:
-    """``(train, test)`` token ids from :func:`save_data`; DataError when missing, corrupt or out of vocabulary."""
+def load_data(path: str | Path, vocab_size: int | None = None) -> tuple[Tensor, Tensor, Tensor]:
+    """``(train, test, valid)`` token ids from :func:`save_data` (valid (0, T) when none was saved); DataError when
+    missing, corrupt or out of vocabulary."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: oracle data file not found")
@@ -64,14 +68,15 @@ def load_data(path: str | Path, vocab_size: int | None = None) -> tuple[Tensor, 
         tensors = load_file(str(path))
     except Exception as err:  # safetensors raises its own error type
         raise DataError(f"{path}: corrupt oracle data file ({err})") from None
-    if set(tensors) != {"train", "test"}:
-        raise DataError(f"{path}: expected tensors 'train' and 'test', found {sorted(tensors)}")
+    if not {"train", "test"} <= set(tensors) <= {"train", "test", "valid"}:
+        raise DataError(f"{path}: expected tensors 'train', 'test' and optionally 'valid', found {sorted(tensors)}")
     train, test = tensors["train"].long(), tensors["test"].long()
+    valid = tensors["valid"].long() if "valid" in tensors else train.new_zeros(0, train.shape[1])
     if vocab_size is not None:
-        for name, t in (("train", train), ("test", test)):
+        for name, t in (("train", train), ("test", test), ("valid", valid)):
             if t.numel() and (t.min() < 0 or t.max() >= vocab_size):
                 raise DataError(f"{path}: {name} holds token ids outside [0, {vocab_size})")
-    return train, test
+    return train, test, valid
 
 
 def load_oracle(directory: str | Path) -> LSTMPolicy:

@@ -27,7 +27,8 @@ def test_oracle_and_data_round_trip(tmp_path):
     assert data.shape == (30, 12) and int(data.max()) < 200
     assert torch.equal(sample_sequences(again, 30, batch_size=7, seed=0), data)
     save_data(tmp_path / "d.safetensors", data[:20], data[20:])
-    train, test = load_data(tmp_path / "d.safetensors", vocab_size=200)
+    train, test, valid = load_data(tmp_path / "d.safetensors", vocab_size=200)
+    assert valid.shape == (0, train.shape[1])
     assert torch.equal(train, data[:20]) and torch.equal(test, data[20:])
     with pytest.raises(DataError, match="outside"):
         load_data(tmp_path / "d.safetensors", vocab_size=5)
