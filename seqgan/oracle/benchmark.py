@@ -5,7 +5,8 @@ same extra rounds), ``scheduled_sampling``, ``pg_bleu`` (rollout reward with BLE
 ``seqgan`` (rollout reward from D), ``prefix`` (D scoring every prefix) and two controls where D's score is
 replaced by a ``constant`` or by ``uniform_random`` numbers; ``gumbel_st`` and ``continuous`` train G through D's
 gradient instead (:mod:`seqgan.oracle.relaxed`). Writes ``results.md``, ``results.json``,
-``curves.png`` (NLL-oracle vs round), ``metrics.jsonl`` and the oracle/data/checkpoints into the run directory.
+``curves.png`` (NLL-oracle vs round), ``frontier.png`` (every row against MLE's temperature frontier,
+:mod:`seqgan.oracle.frontier`), ``metrics.jsonl`` and the oracle/data/checkpoints into the run directory.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from seqgan.config import save_config
 from seqgan.oracle.data import (ORACLE_DIR, DATA_FILE, build_oracle, load_data, load_oracle, sample_sequences,
                                 save_data)
 from seqgan.errors import CheckpointError, ConfigError
-from seqgan.oracle.metrics import nll_oracle, nll_test, oracle_entropy
+from seqgan.oracle.frontier import describe_distance, frontier_distance, plot_frontier, temperature_curve
+from seqgan.oracle.metrics import mean_nll, nll_oracle, nll_test, oracle_entropy
 from seqgan.models.discriminator import Discriminator
 from seqgan.models.lstm import LSTMPolicy, LSTMShape
 from seqgan.models.policy import Context, Replies, eval_mode
@@ -184,8 +186,7 @@ class OracleBenchmark:
         data_file, oracle_dir = self.dir / DATA_FILE, self.dir / ORACLE_DIR
         if "entropy" in self.progress and data_file.is_file() and oracle_dir.is_dir():
             self.oracle = load_oracle(oracle_dir).to(self.device)
-            self.train, self.test = load_data(data_file, d.vocab_size)
-            self.train, self.test = self.train.to(self.device), self.test.to(self.device)
+            self._load_data(data_file)
             self.entropy = self.progress["entropy"]
             return
         oracle = build_oracle(self.shape, d.oracle_seed)
@@ -193,14 +194,19 @@ class OracleBenchmark:
         self.oracle = oracle.to(self.device)
         train = sample_sequences(self.oracle, d.n_train, seed=d.oracle_seed + 1)
         test = sample_sequences(self.oracle, d.n_test, seed=d.oracle_seed + 2)
-        save_data(data_file, train.cpu(), test.cpu())
-        self.train, self.test = load_data(data_file, d.vocab_size)
-        self.train, self.test = self.train.to(self.device), self.test.to(self.device)
+        # drawn last with its own seed: train and test are the same whether or not a validation split exists
+        valid = sample_sequences(self.oracle, d.n_valid, seed=d.oracle_seed + 4) if d.n_valid else None
+        save_data(data_file, train.cpu(), test.cpu(), None if valid is None else valid.cpu())
+        self._load_data(data_file)
         torch.manual_seed(d.oracle_seed + 3)
         self.entropy = oracle_entropy(self.oracle, d.n_eval)
         self.progress["entropy"] = self.entropy
         self.save_progress()
         logger.info("oracle entropy (NLL-oracle of its own samples): %.3f", self.entropy)
+
+    def _load_data(self, data_file: Path) -> None:
+        train, test, valid = load_data(data_file, self.cfg.data.vocab_size)
+        self.train, self.test, self.valid = train.to(self.device), test.to(self.device), valid.to(self.device)
 
     def pretrain(self) -> None:
         """MLE pretraining of the generator, or its checkpoint when resuming."""
@@ -217,20 +223,55 @@ class OracleBenchmark:
             return
         steps_per_epoch = max(1, c.data.n_train // c.mle.batch_size)
         t0 = time.perf_counter()
-        self.mle_curve = []
-        for epoch in range(c.mle.epochs):
+        self.mle_curve, valid_curve = [], []
+        best = (math.inf, 0, None)  # (held-out NLL, epoch, (model, optimizer) state) of the best epoch so far
+        epoch = 0
+        for epoch in range(1, c.mle.epochs + 1):
             loss = mle_steps(self.mle, self.mle_opt, self.train, steps_per_epoch, c.mle.batch_size, c.mle.grad_clip)
-            if (epoch + 1) % max(1, c.mle.epochs // 10) == 0 or epoch + 1 == c.mle.epochs:
-                nll_o = nll_oracle(self.oracle, self.mle, c.adv.curve_samples)
-                self.mle_curve.append((epoch + 1, nll_o))
-                self.log(stage="mle", epoch=epoch + 1, loss=loss, nll_oracle=nll_o)
-                logger.info("MLE epoch %d: loss %.3f NLL-oracle %.3f", epoch + 1, loss, nll_o)
+            record = {"stage": "mle", "epoch": epoch, "loss": loss}
+            if self.valid.numel():
+                record["nll_valid"] = mean_nll(self.mle, self.valid)
+                valid_curve.append((epoch, record["nll_valid"]))
+                if record["nll_valid"] < best[0]:
+                    state = (copy.deepcopy(self.mle.state_dict()), copy.deepcopy(self.mle_opt.state_dict()))
+                    best = (record["nll_valid"], epoch, state if c.mle.patience else None)
+            stop = bool(c.mle.patience) and epoch - best[1] >= c.mle.patience
+            if epoch % max(1, c.mle.epochs // 10) == 0 or epoch == c.mle.epochs or stop:
+                record["nll_oracle"] = nll_oracle(self.oracle, self.mle, c.adv.curve_samples)
+                self.mle_curve.append((epoch, record["nll_oracle"]))
+                logger.info("MLE epoch %d: loss %.3f NLL-oracle %.3f held-out NLL %s", epoch, loss,
+                            record["nll_oracle"], record.get("nll_valid"))
+            self.log(**record)
+            if stop:
+                break
+        if c.mle.patience and best[2] is not None:  # early stopping keeps the best epoch (weights and Adam moments)
+            self.mle.load_state_dict(best[2][0])
+            self.mle_opt.load_state_dict(best[2][1])
         self.mle_wall = time.perf_counter() - t0
+        mle_info = {"epochs_run": epoch, "best_epoch": best[1] if c.mle.patience else epoch,
+                    "best_nll_valid": best[0] if math.isfinite(best[0]) else None,
+                    "early_stopped": bool(c.mle.patience) and epoch < c.mle.epochs, "valid_curve": valid_curve}
+        logger.info("MLE: %d epochs run, kept epoch %d", mle_info["epochs_run"], mle_info["best_epoch"])
 
         save_checkpoint(ckpt, {"generator": self.mle}, {"optimizer": self.mle_opt.state_dict()})
         self.mle.save_pretrained(self.dir / "generator_mle")
-        self.progress["mle"] = {"curve": self.mle_curve, "wall_s": self.mle_wall}
+        self.progress["mle"] = {"curve": self.mle_curve, "wall_s": self.mle_wall, **mle_info}
         self.save_progress()
+
+    def temperature_frontier(self) -> None:
+        """MLE's (NLL-test, NLL-oracle) at every ``frontier.temperatures`` (reused when resuming)."""
+        f = self.cfg.frontier
+        if "frontier" in self.progress or not f.temperatures:
+            return
+        torch.manual_seed(self.cfg.seed + 2)
+        t0 = time.perf_counter()
+        points = temperature_curve(self.oracle, self.mle, self.test, f.temperatures, f.samples)
+        self.progress["frontier"] = {"points": points, "wall_s": time.perf_counter() - t0}
+        self.save_progress()
+        for p in points:
+            self.log(stage="frontier", **p)
+        logger.info("temperature frontier: %s", [(p["temperature"], round(p["nll_test"], 3),
+                                                  round(p["nll_oracle"], 3)) for p in points])
 
     def pretrain_discriminator(self) -> None:
         """D pretraining on the MLE generator's samples, or its checkpoint when resuming."""
@@ -348,13 +389,28 @@ def _first_difference(old: dict, new: dict, prefix: str = "") -> str:
 def write_results(run_dir: Path, cfg: OracleConfig, rows: list[dict], extra: dict) -> None:
     """``results.json`` (everything) and ``results.md`` (the table)."""
     atomic_write_text(run_dir / "results.json", json.dumps({"seed": cfg.seed, **extra, "rows": rows}, indent=2))
+    mle = extra.get("mle", {})
+    stopping = (f"early stopping on {cfg.data.n_valid} held-out samples, patience {cfg.mle.patience}: "
+                f"{mle.get('epochs_run')} epochs run, epoch {mle.get('best_epoch')} kept"
+                if cfg.mle.patience else f"{mle.get('epochs_run', cfg.mle.epochs)} epochs")
     lines = [f"# Synthetic oracle benchmark (seed {cfg.seed})", "",
              f"Oracle entropy (NLL-oracle of {cfg.data.n_eval} oracle samples): {extra['oracle_entropy']:.3f}; "
-             f"MLE pretraining {extra['mle_wall_s']:.0f}s, D pretraining {extra['d_pretrain_wall_s']:.0f}s.", "",
-             "| row | NLL-oracle | NLL-test | wall s (after MLE) | rollout share |", "|---|---|---|---|---|"]
+             f"MLE pretraining {extra['mle_wall_s']:.0f}s ({stopping}), D pretraining "
+             f"{extra['d_pretrain_wall_s']:.0f}s.", ""]
+    frontier = extra.get("frontier", [])
+    if frontier:
+        lines += [f"MLE's temperature frontier ({cfg.frontier.samples} samples per temperature; frontier.png):", "",
+                  "| temperature | " + " | ".join(f"{p['temperature']:g}" for p in frontier) + " |",
+                  "|---|" + "---|" * len(frontier),
+                  "| NLL-oracle | " + " | ".join(f"{p['nll_oracle']:.3f}" for p in frontier) + " |",
+                  "| NLL-test | " + " | ".join(f"{p['nll_test']:.3f}" for p in frontier) + " |", ""]
+    lines += ["| row | NLL-oracle | NLL-test | vs MLE's temperature frontier | wall s (after MLE) | rollout share |",
+              "|---|---|---|---|---|---|"]
     for r in rows:
         share = f"{r['rollout_s'] / r['wall_s']:.0%}" if r.get("rollout_s") and r["wall_s"] > 0 else "-"
-        lines.append(f"| {r['row']} | {r['nll_oracle']:.3f} | {r['nll_test']:.3f} | {r['wall_s']:.0f} | {share} |")
+        where = describe_distance(r.get("frontier_distance")) if frontier else "-"
+        lines.append(f"| {r['row']} | {r['nll_oracle']:.3f} | {r['nll_test']:.3f} | {where} | {r['wall_s']:.0f} "
+                     f"| {share} |")
     atomic_write_text(run_dir / "results.md", "\n".join(lines) + "\n")
 
 
@@ -394,8 +450,9 @@ def summarize_seeds(results: list[dict]) -> str:
         sd = statistics.stdev(values) if len(values) > 1 else 0.0
         return f"{statistics.fmean(values):.3f} ± {sd:.3f}"
 
+    with_frontier = all("frontier_distance" in row for r in results for row in r["rows"])
     head = ["row", *[f"NLL-oracle s{s}" for s in seeds], "NLL-oracle mean ± std", "NLL-test mean ± std",
-            "wall s mean"]
+            "wall s mean", *(["vs frontier mean ± std (< 0: below)"] if with_frontier else [])]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name in names:
         if not all(name in rows for rows in by_seed):
@@ -403,8 +460,13 @@ def summarize_seeds(results: list[dict]) -> str:
         oracle_v = [rows[name]["nll_oracle"] for rows in by_seed]
         test_v = [rows[name]["nll_test"] for rows in by_seed]
         wall = statistics.fmean(rows[name]["wall_s"] for rows in by_seed)
-        lines.append(f"| {name} | " + " | ".join(f"{v:.3f}" for v in oracle_v)
-                     + f" | {cell(oracle_v)} | {cell(test_v)} | {wall:.0f} |")
+        line = (f"| {name} | " + " | ".join(f"{v:.3f}" for v in oracle_v)
+                + f" | {cell(oracle_v)} | {cell(test_v)} | {wall:.0f} |")
+        if with_frontier:
+            dist = [rows[name]["frontier_distance"] for rows in by_seed]
+            line += f" {cell(dist)} |" if None not in dist else " left of it in " + \
+                f"{dist.count(None)} of {len(dist)} seeds |"
+        lines.append(line)
     return "\n".join(lines) + "\n"
 
 
@@ -459,6 +521,7 @@ def run_oracle_benchmark(cfg: OracleConfig, resume: bool = False) -> dict:
     try:
         bench.prepare()
         bench.pretrain()
+        bench.temperature_frontier()
         if any(r in ("seqgan", "prefix", *RELAXED_ROWS) for r in cfg.rows):
             bench.pretrain_discriminator()
         done = bench.progress["rows"]
@@ -486,9 +549,17 @@ def run_oracle_benchmark(cfg: OracleConfig, resume: bool = False) -> dict:
 
 def _write_outputs(bench: OracleBenchmark, cfg: OracleConfig, t0: float) -> dict:
     """results.json / results.md / curves.png from the rows finished so far, in ``cfg.rows`` order."""
-    rows = [bench.progress["rows"][n] for n in cfg.rows if n in bench.progress["rows"]]
+    frontier = bench.progress.get("frontier", {}).get("points", [])
+    rows = [dict(bench.progress["rows"][n]) for n in cfg.rows if n in bench.progress["rows"]]
+    for row in rows:
+        if frontier:
+            row["frontier_distance"] = frontier_distance(frontier, row)
+    mle = {k: v for k, v in bench.progress.get("mle", {}).items() if k not in ("curve", "wall_s")}
     extra = {"oracle_entropy": bench.entropy, "mle_wall_s": bench.mle_wall, "d_pretrain_wall_s": bench.disc_wall,
-             "mle_curve": bench.mle_curve, "total_wall_s": time.perf_counter() - t0, "device": str(bench.device)}
+             "mle_curve": bench.mle_curve, "mle": mle, "frontier": frontier,
+             "total_wall_s": time.perf_counter() - t0, "device": str(bench.device)}
     write_results(bench.dir, cfg, rows, extra)
     plot_curves(bench.dir, rows)
+    if frontier:
+        plot_frontier(bench.dir / "frontier.png", frontier, rows, title=f"seed {cfg.seed}")
     return {"seed": cfg.seed, **extra, "rows": rows}
