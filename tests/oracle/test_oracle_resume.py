@@ -46,10 +46,13 @@ def test_interrupted_run_resumes_without_redoing_finished_work(tmp_path, monkeyp
     monkeypatch.setattr(oracle_mod.OracleBenchmark, "run_row", lambda self, name: ran.append(name) or real_run_row(self, name))
     monkeypatch.setattr(oracle_mod, "mle_steps", lambda *a, **k: pretrained.append(1) or 0.0)
     monkeypatch.setattr(oracle_mod, "train_discriminator", _fail_unless_adversarial(oracle_mod.train_discriminator))
+    monkeypatch.setattr(oracle_mod, "temperature_curve", lambda *a, **k: pytest.fail("frontier recomputed"))
     resumed = run_oracle_benchmark(_cfg(run_dir), resume=True)
     assert ran == ["seqgan", "constant"] and not pretrained  # no MLE step at all: only PG rows were left
     assert [r["row"] for r in resumed["rows"]] == ["random", "mle", "mle_continued", "seqgan", "constant"]
     assert _nll(resumed) == _nll(straight)  # the same numbers as the uninterrupted run (CPU is deterministic)
+    assert resumed["frontier"] == straight["frontier"] and len(resumed["frontier"]) == 8
+    assert [r["frontier_distance"] for r in resumed["rows"]] == [r["frontier_distance"] for r in straight["rows"]]
 
 
 def _fail_unless_adversarial(train_discriminator):
