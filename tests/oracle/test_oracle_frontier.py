@@ -113,3 +113,18 @@ def test_oracle_command_reports_every_row_against_the_frontier(tmp_path):
 def test_bad_frontier_and_early_stopping_settings_are_refused(tmp_path, capsys, override, message):
     assert main(["oracle", "--recipe", "recipes/oracle_tiny.yaml", f"run_dir={tmp_path}", override]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_seed_summary_has_the_frontier_distance_column():
+    from seqgan.oracle.benchmark import summarize_seeds
+
+    def result(seed, dist, left):
+        return {"seed": seed, "rows": [
+            {"row": "seqgan", "nll_oracle": 9.0, "nll_test": 7.9, "wall_s": 50.0, "curve": [], "frontier_distance": dist},
+            {"row": "mle_continued", "nll_oracle": 9.2, "nll_test": 7.6, "wall_s": 9.0, "curve": [],
+             "frontier_distance": left}]}
+
+    table = summarize_seeds([result(0, 0.2, None), result(1, 0.4, 0.1)])
+    assert "vs frontier mean ± std (< 0: below)" in table.splitlines()[0]
+    assert "| seqgan | 9.000 | 9.000 | 9.000 ± 0.000 | 7.900 ± 0.000 | 50 | 0.300 ± 0.141 |" in table
+    assert "| mle_continued |" in table and "left of it in 1 of 2 seeds |" in table
