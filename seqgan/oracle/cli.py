@@ -8,12 +8,13 @@ import argparse
 def add_oracle_command(subparsers) -> None:
     p = subparsers.add_parser(
         "oracle", help="synthetic-oracle benchmark (SeqGAN NLL-oracle table: MLE vs SeqGAN vs controls)",
-        description="Build a random LSTM oracle, sample its training data, pretrain an LSTM generator by MLE, then "
+        description="Build a random LSTM oracle, sample its training data, pretrain an LSTM generator by MLE "
+                    "(early stopping on held-out NLL with mle.patience), measure MLE's temperature frontier, then "
                     "continue it with every configured row (MLE, scheduled sampling, PG-BLEU, SeqGAN, prefix "
-                    "reward, constant and uniform-random reward controls). Writes results.md, results.json and "
-                    "curves.png into run_dir.")
+                    "reward, constant and uniform-random reward controls) and place each row against the frontier. "
+                    "Writes results.md, results.json, curves.png and frontier.png into run_dir.")
     p.add_argument("--recipe", metavar="FILE", required=True,
-                   help="YAML config, e.g. recipes/oracle_cpu.yaml (one CPU core, ~12 min) or recipes/oracle_paper.yaml")
+                   help="YAML config, e.g. recipes/oracle_cpu.yaml (one CPU core) or recipes/oracle_paper.yaml")
     p.add_argument("--seed", type=int, default=None, help="training seed (overrides the recipe's seed)")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in run_dir: reuse the oracle, data, MLE and D checkpoints and skip the rows "
