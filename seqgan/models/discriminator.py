@@ -121,7 +121,7 @@ class CNNEncoder(nn.Module):
         self.highway = nn.Linear(self.out_dim, 2 * self.out_dim) if cfg.highway else None
         self.fold_mb = cfg.fold_table_mb
         self.fold_dtype = FOLD_DTYPES[cfg.fold_dtype]
-        self._tables: list[Tensor] | None = None  # per width (V * w + 1, n_w) folded tables; not part of the state
+        self._tables: list[Tensor] | None = None  # per width ((V + 1) * w, n_w) folded tables; not in the state
         self._tables_key: tuple | None = None
 
     def __getstate__(self) -> dict:
@@ -153,37 +153,38 @@ class CNNEncoder(nn.Module):
     # -- folded path (scoring without gradient) ----------------------------------------------------------------
     def table_bytes(self, vocab_size: int) -> int:
         """Size of the folded tables for a vocabulary of ``vocab_size`` tokens."""
-        rows = sum((vocab_size * w + 1) * n for w, n in zip(self.widths, self.counts))
+        rows = sum((vocab_size + 1) * w * n for w, n in zip(self.widths, self.counts))
         return rows * torch.empty(0, dtype=self.fold_dtype).element_size()
 
     def encode_ids(self, ids: Tensor, mask: Tensor, embedding: Tensor, prefixes: bool) -> Tensor:
         """Like ``forward(embedding[ids], mask)``; without gradient it uses the folded tables when they fit.
 
         Window output ``sum_k W_w[:, :, k] @ E[x_{t-w+1+k}]`` becomes the sum of ``w`` rows
-        ``table_w[x_{t-w+1+k} * w + k]``; positions before the start read a zero row. ids (B, T) -> (B, T, F) or
-        (B, F). With a half-precision table the window sums are rounded to that precision (see ``fold_dtype``).
+        ``table_w[x_{t-w+1+k} * w + k]``; positions before the start read token V, whose rows are zero. ids (B, T)
+        -> (B, T, F) or (B, F). With a half-precision table the window sums are rounded to that precision.
         """
         tables = None if torch.is_grad_enabled() else self._folded_tables(embedding)
         if tables is None:
             return self(F.embedding(ids, embedding), mask, prefixes)
-        V = embedding.shape[0]
         B, T = ids.shape
-        padded = F.pad(ids, (self.width - 1, 0), value=-1)  # (B, W - 1 + T), -1 before the start
-        keep = mask.bool().unsqueeze(-1)  # (B, T, 1)
+        padded = F.pad(ids, (self.width - 1, 0), value=embedding.shape[0])  # (B, W - 1 + T)
+        masked = not bool(mask.all())
         out = []
         for w, table in zip(self.widths, tables):
             windows = padded[:, self.width - w:].unfold(1, w, 1)  # (B, T, w): tokens of the window ending at t
-            taps = torch.arange(w, device=ids.device)
-            index = torch.where(windows < 0, V * w, windows * w + taps)  # row of (token, tap); V * w: zero row
+            index = windows * w + torch.arange(w, device=ids.device)  # (B, T, w): row of (token, tap)
             h = F.embedding_bag(index.reshape(B * T, w), table, mode="sum").view(B, T, -1)  # (B, T, n_w)
             # relu(max_t(h_t) + b) == max_t(relu(h_t + b)): bias and ReLU after the pooling touch n_w numbers/row
-            h = h.masked_fill(~keep, float("-inf"))  # padding never wins the max
+            if masked:
+                h = h.masked_fill(~mask.bool().unsqueeze(-1), float("-inf"))  # padding never wins the max
             out.append(running_max(h, fill=float("-inf")) if prefixes else h.amax(1))
         pooled = torch.cat(out, -1).to(embedding.dtype)  # (B, T, F) or (B, F)
         return F.relu(pooled + torch.cat(list(self.biases)))
 
     def _folded_tables(self, embedding: Tensor) -> list[Tensor] | None:
-        """The per-width tables for these weights (rebuilt when any of them changed), or None when off / too big."""
+        """The per-width tables for these weights (rebuilt when any of them changed), or None when off / too big.
+
+        Table w is (V + 1) * w rows of n_w: row v * w + k = W_w[:, :, k] @ E[v], and zero rows for v = V."""
         key = (embedding.data_ptr(), embedding._version, embedding.dtype, embedding.device,
                *((p.data_ptr(), p._version) for p in self.weights))
         if self._tables_key == key:
@@ -192,9 +193,9 @@ class CNNEncoder(nn.Module):
         need = self.table_bytes(embedding.shape[0])
         cap = self.fold_mb * 2**20 if self.fold_mb >= 0 else available_memory(embedding.device) // AUTO_FOLD_SHARE
         if 0 < need <= cap:
-            self._tables = [torch.cat([torch.einsum("ve,nek->vkn", embedding, weight.to(embedding.dtype))
-                                       .reshape(-1, weight.shape[0]), embedding.new_zeros(1, weight.shape[0])])
-                            .to(self.fold_dtype) for weight in self.weights]  # (V * w + 1, n_w) each
+            padded = torch.cat([embedding, embedding.new_zeros(1, embedding.shape[1])])  # (V + 1, E)
+            self._tables = [torch.einsum("ve,nek->vkn", padded, weight.to(embedding.dtype))
+                            .reshape(-1, weight.shape[0]).to(self.fold_dtype) for weight in self.weights]
         self._tables_key = key
         return self._tables
 

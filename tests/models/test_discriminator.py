@@ -241,10 +241,10 @@ def test_reward_rows_equals_reward_on_indexed_contexts(encoder, head):
                           disc.reward(Context.empty(6), replies, rmask), atol=1e-6)
 
 
-@pytest.mark.parametrize("dtype, tol", [("float16", 2e-3), ("bfloat16", 2e-2)])
+@pytest.mark.parametrize("dtype, tol", [("float16", 5e-4), ("bfloat16", 5e-3)])
 def test_half_precision_tables_error_against_the_plain_path(dtype, tol):
     """Half-precision folded tables: the paper-size D's rewards stay within ``tol`` of the plain float32
-    convolution (measured: float16 ~1e-4, bfloat16 ~3e-3 on random weights and replies)."""
+    convolution (measured: float16 ~7e-5, bfloat16 ~5e-4 on random weights and replies)."""
     cfg = DiscriminatorConfig(embed_dim=64, fold_dtype=dtype, **PAPER_FILTERS)
     disc = Discriminator(cfg, 500, 0, conditional=False).eval()
     g = torch.Generator().manual_seed(0)
