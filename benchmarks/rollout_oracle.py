@@ -2,7 +2,7 @@
 TextGAN-PyTorch's ``ROLLOUT.get_reward`` works, plain sampling and D alone, side by side in one process.
 
     python benchmarks/rollout_oracle.py [--batch 64] [--seq-len 20] [--rollouts 16] [--vocab 5000] [--threads 2]
-        [--recipe recipes/oracle_paper.yaml] [--fold-dtype float32] [--repeats 3] [--loop-repeats 1]
+        [--recipe recipes/oracle_paper.yaml] [--score-dtypes float32,bfloat16] [--repeats 3] [--loop-repeats 1]
 
 Models: the oracle generator (``LSTMPolicy``, E 32 / H 32) and the paper's CNN discriminator from the recipe's
 ``disc.model`` (filter widths 1-10, 15, 20; 1,720 filters; embedding 64; highway), built unconditional
@@ -29,6 +29,7 @@ per call, ratios), and the process's peak resident memory before the loop refere
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import platform
 import resource
@@ -139,13 +140,15 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} CPUs, torch {torch.__version__}, {torch.get_num_threads()} threads"
 
 
-def median_time(fn, repeats: int) -> float:
-    """Median wall time in seconds over ``repeats`` calls."""
+def median_time(fn, repeats: int, name: str = "") -> float:
+    """Median wall time in seconds over ``repeats`` calls (each also printed to stderr when ``name`` is given)."""
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
+        if name:
+            print(f"  {name}: {times[-1]:.2f} s", file=sys.stderr, flush=True)
     return statistics.median(times)
 
 
@@ -159,18 +162,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--vocab", type=int, default=5000)
     parser.add_argument("--embed", type=int, default=32)
     parser.add_argument("--hidden", type=int, default=32)
-    parser.add_argument("--fold-dtype", default=None, help="override disc.model.fold_dtype")
+    parser.add_argument("--score-dtypes", default="float32,bfloat16",
+                        help="comma-separated disc.model.score_dtype values to time the project's reward with")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3, help="median of this many calls (after one warm-up)")
-    parser.add_argument("--loop-repeats", type=int, default=1, help="median of this many loop calls (~40 s each)")
+    parser.add_argument("--loop-repeats", type=int, default=1, help="median of this many loop calls (~1 min each)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
 
     raw = yaml.safe_load(Path(args.recipe).read_text())
     cfg = from_dict(DiscriminatorConfig, raw["disc"]["model"], source=f"{args.recipe}: disc.model")
-    if args.fold_dtype:
-        cfg.fold_dtype = args.fold_dtype
     B, T, N, V = args.batch, args.seq_len, args.rollouts, args.vocab
     policy = LSTMPolicy(LSTMShape(V, args.embed, args.hidden, T)).eval()
     disc = Discriminator(cfg, V, pad_id=0, conditional=False).eval()
@@ -180,23 +182,33 @@ def main(argv: list[str] | None = None) -> None:
     completions = B * (T - 1) * N
     rss_models = peak_rss_mb()
 
-    reward = MonteCarloReward(disc, RolloutPolicy(policy), N)
-    reward(context, replies)  # warm-up: builds D's folded tables
-    project = median_time(lambda: reward(context, replies), args.repeats)
-    split = dict(reward.last_timing)
     rolled = policy.rollout(context, replies, N)
     comp = rolled.ids.reshape(-1, T)
     rows = torch.zeros(completions, dtype=torch.long)
-    d_alone = median_time(lambda: disc.reward_rows(context, rows, comp, torch.ones_like(comp)), args.repeats)
-    generate = median_time(lambda: policy.rollout(context, replies, N), args.repeats)
+    project: dict[str, tuple[float, dict[str, float], float]] = {}
+    for dtype in args.score_dtypes.split(","):
+        scorer = Discriminator(dataclasses.replace(cfg, score_dtype=dtype), V, pad_id=0, conditional=False).eval()
+        scorer.load_state_dict(disc.state_dict())  # the same weights
+        reward = MonteCarloReward(scorer, RolloutPolicy(policy), N)
+        reward(context, replies)  # warm-up: builds D's folded tables
+        total = median_time(lambda: reward(context, replies), args.repeats, f"MonteCarloReward, {dtype}")
+        split = dict(reward.last_timing)
+        alone = median_time(lambda: scorer.reward_rows(context, rows, comp, torch.ones_like(comp)), args.repeats,
+                            f"D alone, {dtype}")
+        project[dtype] = (total, split, alone)
+        del reward, scorer
     plain_rows = new_tokens // T
-    plain = median_time(lambda: policy.sample(Context.empty(plain_rows)), args.repeats)
+    generate, plain = [], []
+    for _ in range(args.repeats):  # interleaved: the ratio of the two is the figure that matters
+        generate.append(median_time(lambda: policy.rollout(context, replies, N), 1, "rollout"))
+        plain.append(median_time(lambda: policy.sample(Context.empty(plain_rows)), 1, "plain sampling"))
+    generate, plain = statistics.median(generate), statistics.median(plain)
     rss_project = peak_rss_mb()
 
     loop_disc = LoopDiscriminator(disc).eval()
-    loop = median_time(lambda: loop_reward(policy, loop_disc, replies.ids, N), args.loop_repeats)
-    loop_d = median_time(lambda: [loop_disc(comp[i:i + B]) for i in range(0, completions, B)], 1)
-    valid = [nn.Conv2d(1, c.out_channels, c.kernel_size) for c in loop_disc.convs]
+    loop = median_time(lambda: loop_reward(policy, loop_disc, replies.ids, N), args.loop_repeats, "loop")
+    loop_d = median_time(lambda: [loop_disc(comp[i:i + B]) for i in range(0, completions, B)], 1, "loop D")
+    valid = [nn.Conv2d(1, c.out_channels, c.kernel_size) for c in loop_disc.convs if c.kernel_size[0] <= T]
     emb = disc.embedding(comp[:B]).unsqueeze(1)
     padded_conv = median_time(lambda: [F.relu(c(F.pad(emb, (0, 0, c.kernel_size[0] - 1, 0)))) for c in
                                        loop_disc.convs], 5)
@@ -207,20 +219,21 @@ def main(argv: list[str] | None = None) -> None:
     print(f"machine: {machine()}")
     print(f"B {B}, T {T}, N {N}, V {V}, LSTM E {args.embed} / H {args.hidden}; D from {Path(args.recipe).name}: "
           f"widths {cfg.filter_sizes}, {sum(cfg.num_filters):,} filters, embedding {cfg.embed_dim}, highway "
-          f"{cfg.highway}, folded tables {cfg.fold_dtype} ({disc.reply_encoder.table_bytes(V) / 2**20:,.0f} MB); "
+          f"{cfg.highway}; folded tables {disc.reply_encoder.table_bytes(V) / 2**20:,.0f} MB in float32; "
           f"{new_tokens:,} new tokens and {completions:,} completions per call")
     print(f"D parameters: {count:,} (SeqGAN reference code's D at this config: {reference:,}, "
           f"{count / reference - 1:+.2%}); median of {args.repeats} (loop: {args.loop_repeats})\n")
     print("| | s / call | loop / this |")
     print("|---|---:|---:|")
-    table = [("loop reference (TextGAN-PyTorch-style `get_reward`, same weights)", loop),
-             ("`MonteCarloReward` (project)", project),
-             (f"  of which generation (`LSTMPolicy.rollout`)", split["rollout_s"]),
-             (f"  of which D on {completions + B:,} sequences", split["disc_s"]),
-             (f"`LSTMPolicy.rollout` alone ({new_tokens:,} new tokens)", generate),
-             (f"plain sampling, `LSTMPolicy.sample` of {plain_rows:,} x {T} tokens", plain),
-             (f"project D alone on the {completions:,} completions", d_alone),
-             (f"loop D alone on the same completions ({completions // B} calls of {B})", loop_d)]
+    table = [("loop reference (TextGAN-PyTorch-style `get_reward`, same weights)", loop)]
+    for dtype, (total, split, alone) in project.items():
+        table += [(f"`MonteCarloReward`, D scoring in {dtype}", total),
+                  ("  of which generation (`LSTMPolicy.rollout`)", split["rollout_s"]),
+                  (f"  of which D on {completions + B:,} sequences", split["disc_s"]),
+                  (f"D alone on the {completions:,} completions, {dtype}", alone)]
+    table += [(f"`LSTMPolicy.rollout` alone ({new_tokens:,} new tokens)", generate),
+              (f"plain sampling, `LSTMPolicy.sample` of {plain_rows:,} x {T} tokens", plain),
+              (f"loop D alone on the same completions ({completions // B} calls of {B})", loop_d)]
     for name, sec in table:
         print(f"| {name} | {sec:.2f} | {loop / sec:.1f}x |")
     print(f"\nrollout generation / plain sampling of the same tokens: {generate / plain:.2f}x")
@@ -228,7 +241,6 @@ def main(argv: list[str] | None = None) -> None:
           f"windows only {valid_conv * 1e3:.1f} ms")
     print(f"peak RSS: {rss_models:,.0f} MB with the models built, {rss_project:,.0f} MB after the project's runs "
           f"(before the loop)")
-
 
 if __name__ == "__main__":
     main()

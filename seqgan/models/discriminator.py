@@ -39,7 +39,7 @@ from seqgan.models.policy import Context, eval_mode
 from seqgan.runs.pretrained import PretrainedMixin
 
 DISCRIMINATOR_DIR = "discriminator"
-FOLD_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+SCORE_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 AUTO_FOLD_SHARE = 8  # fold_table_mb -1: the tables may take up to 1/8 of the memory free on their device
 
 
@@ -61,8 +61,10 @@ class DiscriminatorConfig:
                                          "convolution as per-token lookup tables of at most this many MB per "
                                          "encoder (exact in float32, rebuilt after each D update); 0 disables; "
                                          "-1 adapts to the machine (up to 1/8 of the memory free when built)")
-    fold_dtype: str = field("float32", help="CNN: dtype of the folded tables: float32 (exact) | float16 | bfloat16 "
-                                            "(half the memory and memory traffic; window sums rounded to it)")
+    score_dtype: str = field("float32", help="CNN, scoring without gradient: float32 (exact) | bfloat16 | float16: "
+                                             "dtype of the folded tables and of the highway layer's matrix product "
+                                             "(half the memory traffic; bfloat16 products are fast on CPUs with "
+                                             "AVX-512 BF16, float16 ones only on GPUs)")
 
     def validate(self) -> None:
         if self.encoder not in ("cnn", "transformer"):
@@ -81,9 +83,9 @@ class DiscriminatorConfig:
         if self.fold_table_mb < -1:
             raise ConfigError(f"discriminator.fold_table_mb: expected -1 (auto), 0 (off) or a size in MB, "
                               f"got {self.fold_table_mb}")
-        if self.fold_dtype not in FOLD_DTYPES:
-            raise ConfigError(f"discriminator.fold_dtype: expected one of {sorted(FOLD_DTYPES)}, got "
-                              f"{self.fold_dtype!r}")
+        if self.score_dtype not in SCORE_DTYPES:
+            raise ConfigError(f"discriminator.score_dtype: expected one of {sorted(SCORE_DTYPES)}, got "
+                              f"{self.score_dtype!r}")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"discriminator.dropout: expected a value in [0, 1), got {self.dropout}")
 
@@ -120,7 +122,7 @@ class CNNEncoder(nn.Module):
             self.biases.append(nn.Parameter(torch.empty(n).uniform_(-bound, bound)))
         self.highway = nn.Linear(self.out_dim, 2 * self.out_dim) if cfg.highway else None
         self.fold_mb = cfg.fold_table_mb
-        self.fold_dtype = FOLD_DTYPES[cfg.fold_dtype]
+        self.score_dtype = SCORE_DTYPES[cfg.score_dtype]
         self._tables: list[Tensor] | None = None  # per width ((V + 1) * w, n_w) folded tables; not in the state
         self._tables_key: tuple | None = None
 
@@ -154,7 +156,7 @@ class CNNEncoder(nn.Module):
     def table_bytes(self, vocab_size: int) -> int:
         """Size of the folded tables for a vocabulary of ``vocab_size`` tokens."""
         rows = sum((vocab_size + 1) * w * n for w, n in zip(self.widths, self.counts))
-        return rows * torch.empty(0, dtype=self.fold_dtype).element_size()
+        return rows * torch.empty(0, dtype=self.score_dtype).element_size()
 
     def encode_ids(self, ids: Tensor, mask: Tensor, embedding: Tensor, prefixes: bool) -> Tensor:
         """Like ``forward(embedding[ids], mask)``; without gradient it uses the folded tables when they fit.
@@ -195,7 +197,7 @@ class CNNEncoder(nn.Module):
         if 0 < need <= cap:
             padded = torch.cat([embedding, embedding.new_zeros(1, embedding.shape[1])])  # (V + 1, E)
             self._tables = [torch.einsum("ve,nek->vkn", padded, weight.to(embedding.dtype))
-                            .reshape(-1, weight.shape[0]).to(self.fold_dtype) for weight in self.weights]
+                            .reshape(-1, weight.shape[0]).to(self.score_dtype) for weight in self.weights]
         self._tables_key = key
         return self._tables
 
@@ -204,7 +206,12 @@ class CNNEncoder(nn.Module):
         scored (the last one for :meth:`Discriminator.forward`): the highway is most of the CNN's arithmetic."""
         if self.highway is None:
             return h
-        transform, gate = self.highway(h).chunk(2, dim=-1)
+        if torch.is_grad_enabled() or self.score_dtype == h.dtype:
+            transform, gate = self.highway(h).chunk(2, dim=-1)
+        else:  # scoring in half precision: the product in score_dtype, the gating in h's dtype
+            dt = self.score_dtype
+            out = F.linear(h.to(dt), self.highway.weight.to(dt), self.highway.bias.to(dt))
+            transform, gate = out.to(h.dtype).chunk(2, dim=-1)
         g = torch.sigmoid(gate)
         return g * F.relu(transform) + (1 - g) * h
 

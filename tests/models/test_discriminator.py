@@ -242,10 +242,10 @@ def test_reward_rows_equals_reward_on_indexed_contexts(encoder, head):
 
 
 @pytest.mark.parametrize("dtype, tol", [("float16", 5e-4), ("bfloat16", 5e-3)])
-def test_half_precision_tables_error_against_the_plain_path(dtype, tol):
-    """Half-precision folded tables: the paper-size D's rewards stay within ``tol`` of the plain float32
-    convolution (measured: float16 ~7e-5, bfloat16 ~5e-4 on random weights and replies)."""
-    cfg = DiscriminatorConfig(embed_dim=64, fold_dtype=dtype, **PAPER_FILTERS)
+def test_half_precision_scoring_error_against_the_plain_path(dtype, tol):
+    """Half-precision folded tables and highway product: the paper-size D's rewards stay within ``tol`` of the
+    plain float32 convolution (measured on random weights and replies; see the numbers asserted)."""
+    cfg = DiscriminatorConfig(embed_dim=64, score_dtype=dtype, **PAPER_FILTERS)
     disc = Discriminator(cfg, 500, 0, conditional=False).eval()
     g = torch.Generator().manual_seed(0)
     ids = torch.randint(0, 500, (64, 20), generator=g)
@@ -275,5 +275,5 @@ def test_fold_cap_adapts_and_zero_disables(monkeypatch):
     small.load_state_dict(disc.state_dict())
     assert torch.allclose(small.reward(ctx, ids, mask), expected, atol=1e-6)
     assert small.reply_encoder._tables is None
-    with pytest.raises(ConfigError, match="fold_dtype"):
-        DiscriminatorConfig(fold_dtype="int8").validate()
+    with pytest.raises(ConfigError, match="score_dtype"):
+        DiscriminatorConfig(score_dtype="int8").validate()
