@@ -155,8 +155,8 @@ class CNNEncoder(nn.Module):
     # -- folded path (scoring without gradient) ----------------------------------------------------------------
     def table_bytes(self, vocab_size: int) -> int:
         """Size of the folded tables for a vocabulary of ``vocab_size`` tokens."""
-        rows = sum((vocab_size + 1) * w * n for w, n in zip(self.widths, self.counts))
-        return rows * torch.empty(0, dtype=self.score_dtype).element_size()
+        elements = sum((vocab_size + 1) * w * n for w, n in zip(self.widths, self.counts))
+        return elements * torch.empty(0, dtype=self.score_dtype).element_size()
 
     def encode_ids(self, ids: Tensor, mask: Tensor, embedding: Tensor, prefixes: bool) -> Tensor:
         """Like ``forward(embedding[ids], mask)``; without gradient it uses the folded tables when they fit.
