@@ -15,13 +15,16 @@ Two heads (config ``head``):
   log-odds so both designs expose the same reward.
 
 The reply may be token ids (B, T) or a distribution over the vocabulary (B, T, V) (embedded as probs @ E), so the
-Gumbel-softmax and continuous routes can push gradients through D. An empty context (``Context.empty(B)``, the
-unconditional oracle task) makes D read the reply only.
+Gumbel-softmax and continuous routes can push gradients through D. An empty context (``Context.empty(B)``) makes D
+read the reply only. An unconditional D (``conditional=False``, the synthetic-oracle task) has no context encoder
+and no pair head: embedding, encoder, dropout and one realism logit -- with the CNN encoder exactly the SeqGAN
+paper's discriminator.
 """
 
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -36,6 +39,8 @@ from seqgan.models.policy import Context, eval_mode
 from seqgan.runs.pretrained import PretrainedMixin
 
 DISCRIMINATOR_DIR = "discriminator"
+SCORE_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+AUTO_FOLD_SHARE = 8  # fold_table_mb -1: the tables may take up to 1/8 of the memory free on their device
 
 
 @dataclass
@@ -52,9 +57,14 @@ class DiscriminatorConfig:
     heads: int = field(4, help="transformer attention heads")
     max_len: int = field(128, help="transformer: longest sequence (positions)")
     l2: float = field(0.0, help="L2 penalty on the output layers (SeqGAN: 0.2)")
-    fold_table_mb: int = field(256, help="CNN, scoring without gradient (rewards): fold the embedding into the "
-                                          "convolution as a per-token lookup table of at most this many MB per "
-                                          "encoder (exact, rebuilt after each D update); 0 disables")
+    fold_table_mb: int = field(-1, help="CNN, scoring without gradient (rewards): fold the embedding into each "
+                                         "convolution as per-token lookup tables of at most this many MB per "
+                                         "encoder (exact in float32, rebuilt after each D update); 0 disables; "
+                                         "-1 adapts to the machine (up to 1/8 of the memory free when built)")
+    score_dtype: str = field("float32", help="CNN, scoring without gradient: float32 (exact) | bfloat16 | float16: "
+                                             "dtype of the folded tables and of the highway layer's matrix product "
+                                             "(half the memory traffic; bfloat16 products are fast on CPUs with "
+                                             "AVX-512 BF16, float16 ones only on GPUs)")
 
     def validate(self) -> None:
         if self.encoder not in ("cnn", "transformer"):
@@ -70,8 +80,12 @@ class DiscriminatorConfig:
         elif self.d_model % self.heads:
             raise ConfigError(f"discriminator.d_model ({self.d_model}) must be divisible by discriminator.heads "
                               f"({self.heads})")
-        if self.fold_table_mb < 0:
-            raise ConfigError(f"discriminator.fold_table_mb: expected >= 0, got {self.fold_table_mb}")
+        if self.fold_table_mb < -1:
+            raise ConfigError(f"discriminator.fold_table_mb: expected -1 (auto), 0 (off) or a size in MB, "
+                              f"got {self.fold_table_mb}")
+        if self.score_dtype not in SCORE_DTYPES:
+            raise ConfigError(f"discriminator.score_dtype: expected one of {sorted(SCORE_DTYPES)}, got "
+                              f"{self.score_dtype!r}")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"discriminator.dropout: expected a value in [0, 1), got {self.dropout}")
 
@@ -83,83 +97,121 @@ class DiscOutput(NamedTuple):
 
 
 class CNNEncoder(nn.Module):
-    """Causal convolutions + running max over time: (B, T, E) embeddings -> (B, T, F) prefix features.
+    """Causal convolutions, one per filter width, + running max over time: (B, T, E) embeddings -> (B, T, F).
 
-    All filter widths run as **one** convolution: the weight has the largest width W for every filter and a fixed
-    0/1 mask keeps only the last ``w`` taps of a width-``w`` filter. With the input left-padded by W - 1, output t
-    is then exactly each filter's window ending at t. One call instead of one per width (about 2.8x faster on CPU
-    at the default sizes, even though the zero taps cost extra multiplications).
+    A width-``w`` filter has ``w`` taps; its output at position t reads the window x_{t-w+1}..x_t (zero embeddings
+    before the start), so a running max over time gives the features of every prefix x_1..x_t in the same pass.
+    Each width is its own convolution with its own taps (no padding of narrow filters to the widest).
+
+    Scoring without gradient folds the embedding into the convolution (:meth:`encode_ids`): with D's weights fixed,
+    ``W_w[:, :, k] @ E[v]`` is tabulated once per (token v, tap k) for every width w, and each window becomes a sum of
+    ``w`` table rows (``embedding_bag`` with mode "sum"), the bias added after the max-pool.
     """
 
     def __init__(self, cfg: DiscriminatorConfig):
         super().__init__()
-        self.width = max(cfg.filter_sizes)
-        self.out_dim = sum(cfg.num_filters)
-        weight = torch.zeros(self.out_dim, cfg.embed_dim, self.width)
-        mask = torch.zeros(self.out_dim, 1, self.width)
-        bias = torch.zeros(self.out_dim)
-        start = 0
-        for w, n in zip(cfg.filter_sizes, cfg.num_filters):
+        self.widths = [int(w) for w in cfg.filter_sizes]
+        self.counts = [int(n) for n in cfg.num_filters]
+        self.width = max(self.widths)
+        self.out_dim = sum(self.counts)
+        self.weights = nn.ParameterList()  # width w: (n_w, E, w), taps oldest first
+        self.biases = nn.ParameterList()  # width w: (n_w,)
+        for w, n in zip(self.widths, self.counts):
             bound = 1.0 / math.sqrt(cfg.embed_dim * w)  # nn.Conv1d's default init for a width-w filter
-            nn.init.uniform_(weight[start:start + n, :, self.width - w:], -bound, bound)
-            nn.init.uniform_(bias[start:start + n], -bound, bound)
-            mask[start:start + n, :, self.width - w:] = 1.0
-            start += n
-        self.weight = nn.Parameter(weight)  # (F, E, W): filter f's taps, aligned to the right
-        self.bias = nn.Parameter(bias)  # (F,)
-        self.register_buffer("tap_mask", mask, persistent=False)  # (F, 1, W)
+            self.weights.append(nn.Parameter(torch.empty(n, cfg.embed_dim, w).uniform_(-bound, bound)))
+            self.biases.append(nn.Parameter(torch.empty(n).uniform_(-bound, bound)))
         self.highway = nn.Linear(self.out_dim, 2 * self.out_dim) if cfg.highway else None
-        self.fold_bytes = cfg.fold_table_mb * 2**20
-        self._table: Tensor | None = None  # (V * W + 1, F) folded embedding x taps; not part of the state
-        self._table_key: tuple | None = None
+        self.fold_mb = cfg.fold_table_mb
+        self.score_dtype = SCORE_DTYPES[cfg.score_dtype]
+        self._tables: list[Tensor] | None = None  # per width ((V + 1) * w, n_w) folded tables; not in the state
+        self._tables_key: tuple | None = None
 
-    def encode_ids(self, ids: Tensor, mask: Tensor, embedding: Tensor, prefixes: bool) -> Tensor:
-        """Like ``forward(embedding[ids], mask)``; without gradient it uses the folded table when it fits.
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()  # copies (deepcopy, pickling) rebuild their tables instead of copying them
+        state["_tables"] = state["_tables_key"] = None
+        return state
 
-        Folding: window output ``sum_k W[:, :, k] @ E[x_{t-W+1+k}]`` becomes a sum of W rows of a table
-        ``table[v * W + k] = W[:, :, k] @ E[v]`` (``embedding_bag`` with mode "sum"), so scoring replies costs
-        W row additions per position instead of a W x E x F product. ids (B, T) -> (B, T, F) or (B, F).
-        """
-        V, E = embedding.shape
-        if torch.is_grad_enabled() or (V * self.width + 1) * self.out_dim * embedding.element_size() > self.fold_bytes:
-            return self(F.embedding(ids, embedding), mask, prefixes)
-        table = self._folded_table(embedding)  # (V * W + 1, F)
-        B, T = ids.shape
-        zero_row = V * self.width
-        padded = F.pad(ids * self.width, (self.width - 1, 0), value=zero_row)  # (B, W - 1 + T), left padding
-        windows = padded.unfold(1, self.width, 1)  # (B, T, W): the tokens of the window ending at t
-        taps = torch.arange(self.width, device=ids.device)
-        index = torch.where(windows == zero_row, zero_row, windows + taps)  # row of (token, tap)
-        h = F.embedding_bag(index.reshape(B * T, self.width), table, mode="sum").view(B, T, -1)
-        # relu(max_t(h_t) + b) == max_t(relu(h_t + b)): bias and ReLU after the pooling touch F numbers per row
-        h = h.masked_fill(~mask.bool().unsqueeze(-1), float("-inf"))  # (B, T, F); padding never wins the max
-        pooled = running_max(h, fill=float("-inf")) if prefixes else h.amax(1)  # (B, T, F) or (B, F)
-        return F.relu(pooled + self.bias)
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # checkpoints written before the per-width layout hold one (F, E, W) weight, narrow filters right-aligned
+        packed, bias = state_dict.pop(prefix + "weight", None), state_dict.pop(prefix + "bias", None)
+        if packed is not None and bias is not None and packed.dim() == 3 and packed.shape[-1] == self.width:
+            start = 0
+            for i, (w, n) in enumerate(zip(self.widths, self.counts)):
+                state_dict[f"{prefix}weights.{i}"] = packed[start:start + n, :, self.width - w:]
+                state_dict[f"{prefix}biases.{i}"] = bias[start:start + n]
+                start += n
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
-    def _folded_table(self, embedding: Tensor) -> Tensor:
-        key = (embedding.data_ptr(), embedding._version, self.weight.data_ptr(), self.weight._version,
-               embedding.dtype, embedding.device)
-        if self._table is None or self._table_key != key:
-            taps = (self.weight * self.tap_mask).to(embedding.dtype)  # (F, E, W)
-            table = torch.einsum("ve,fek->vkf", embedding, taps).reshape(-1, self.out_dim)  # (V * W, F)
-            self._table = torch.cat([table, table.new_zeros(1, self.out_dim)])
-            self._table_key = key
-        return self._table
-
+    # -- plain path (with gradient, or distributions as input) ------------------------------------------------
     def forward(self, emb: Tensor, mask: Tensor, prefixes: bool = True) -> Tensor:
         """(B, T, E), mask (B, T) -> max-pooled conv features (before the highway) of every prefix (B, T, F), or
         of the whole sequence (B, F) when ``prefixes`` is False."""
-        x = F.pad(emb.transpose(1, 2), (self.width - 1, 0))  # (B, E, W - 1 + T)
-        h = F.relu(F.conv1d(x, self.weight * self.tap_mask, self.bias))  # (B, F, T): windows ending at t
-        h = h.transpose(1, 2).masked_fill(~mask.bool().unsqueeze(-1), 0.0)  # (B, T, F); ReLU >= 0: 0 is neutral
+        x = emb.transpose(1, 2)  # (B, E, T)
+        h = torch.cat([F.conv1d(F.pad(x, (w - 1, 0)), weight, bias)  # (B, n_w, T): windows ending at t
+                       for w, weight, bias in zip(self.widths, self.weights, self.biases)], 1)
+        h = F.relu(h).transpose(1, 2).masked_fill(~mask.bool().unsqueeze(-1), 0.0)  # (B, T, F); 0 is neutral
         return running_max(h) if prefixes else h.amax(1)  # max over positions <= t, or over all
+
+    # -- folded path (scoring without gradient) ----------------------------------------------------------------
+    def table_bytes(self, vocab_size: int) -> int:
+        """Size of the folded tables for a vocabulary of ``vocab_size`` tokens."""
+        elements = sum((vocab_size + 1) * w * n for w, n in zip(self.widths, self.counts))
+        return elements * torch.empty(0, dtype=self.score_dtype).element_size()
+
+    def encode_ids(self, ids: Tensor, mask: Tensor, embedding: Tensor, prefixes: bool) -> Tensor:
+        """Like ``forward(embedding[ids], mask)``; without gradient it uses the folded tables when they fit.
+
+        Window output ``sum_k W_w[:, :, k] @ E[x_{t-w+1+k}]`` becomes the sum of ``w`` rows
+        ``table_w[x_{t-w+1+k} * w + k]``; positions before the start read token V, whose rows are zero. ids (B, T)
+        -> (B, T, F) or (B, F). With a half-precision table the window sums are rounded to that precision.
+        """
+        tables = None if torch.is_grad_enabled() else self._folded_tables(embedding)
+        if tables is None:
+            return self(F.embedding(ids, embedding), mask, prefixes)
+        B, T = ids.shape
+        padded = F.pad(ids, (self.width - 1, 0), value=embedding.shape[0])  # (B, W - 1 + T)
+        masked = not bool(mask.all())
+        out = []
+        for w, table in zip(self.widths, tables):
+            windows = padded[:, self.width - w:].unfold(1, w, 1)  # (B, T, w): tokens of the window ending at t
+            index = windows * w + torch.arange(w, device=ids.device)  # (B, T, w): row of (token, tap)
+            h = F.embedding_bag(index.reshape(B * T, w), table, mode="sum").view(B, T, -1)  # (B, T, n_w)
+            # relu(max_t(h_t) + b) == max_t(relu(h_t + b)): bias and ReLU after the pooling touch n_w numbers/row
+            if masked:
+                h = h.masked_fill(~mask.bool().unsqueeze(-1), float("-inf"))  # padding never wins the max
+            out.append(running_max(h, fill=float("-inf")) if prefixes else h.amax(1))
+        pooled = torch.cat(out, -1).to(embedding.dtype)  # (B, T, F) or (B, F)
+        return F.relu(pooled + torch.cat(list(self.biases)))
+
+    def _folded_tables(self, embedding: Tensor) -> list[Tensor] | None:
+        """The per-width tables for these weights (rebuilt when any of them changed), or None when off / too big.
+
+        Table w is (V + 1) * w rows of n_w: row v * w + k = W_w[:, :, k] @ E[v], and zero rows for v = V."""
+        key = (embedding.data_ptr(), embedding._version, embedding.dtype, embedding.device,
+               *((p.data_ptr(), p._version) for p in self.weights))
+        if self._tables_key == key:
+            return self._tables
+        self._tables = None  # free the old tables before deciding on new ones
+        need = self.table_bytes(embedding.shape[0])
+        cap = self.fold_mb * 2**20 if self.fold_mb >= 0 else available_memory(embedding.device) // AUTO_FOLD_SHARE
+        if 0 < need <= cap:
+            padded = torch.cat([embedding, embedding.new_zeros(1, embedding.shape[1])])  # (V + 1, E)
+            self._tables = [torch.einsum("ve,nek->vkn", padded, weight.to(embedding.dtype))
+                            .reshape(-1, weight.shape[0]).to(self.score_dtype) for weight in self.weights]
+        self._tables_key = key
+        return self._tables
 
     def readout(self, h: Tensor) -> Tensor:
         """(..., F) pooled features -> (..., F) after the highway layer. Applied only to the positions that are
         scored (the last one for :meth:`Discriminator.forward`): the highway is most of the CNN's arithmetic."""
         if self.highway is None:
             return h
-        transform, gate = self.highway(h).chunk(2, dim=-1)
+        if torch.is_grad_enabled() or self.score_dtype == h.dtype:
+            transform, gate = self.highway(h).chunk(2, dim=-1)
+        else:  # scoring in half precision: the product in score_dtype, the gating in h's dtype
+            dt = self.score_dtype
+            out = F.linear(h.to(dt), self.highway.weight.to(dt), self.highway.bias.to(dt))
+            transform, gate = out.to(h.dtype).chunk(2, dim=-1)
         g = torch.sigmoid(gate)
         return g * F.relu(transform) + (1 - g) * h
 
@@ -196,20 +248,22 @@ class TransformerEncoder(nn.Module):
 
 
 class Discriminator(PretrainedMixin, nn.Module):
-    """D(c, x) with a joint or split head; see the module docstring."""
+    """D(c, x) with a joint or split head, or D(x) with one realism logit when ``conditional`` is False (then every
+    context must be empty and ``cfg.head`` is not used); see the module docstring."""
 
-    def __init__(self, cfg: DiscriminatorConfig, vocab_size: int, pad_id: int):
+    def __init__(self, cfg: DiscriminatorConfig, vocab_size: int, pad_id: int, conditional: bool = True):
         super().__init__()
         cfg.validate()
-        self.cfg, self.vocab_size, self.pad_id = cfg, vocab_size, pad_id
+        self.cfg, self.vocab_size, self.pad_id, self.conditional = cfg, vocab_size, pad_id, bool(conditional)
         self.embedding = nn.Embedding(vocab_size, cfg.embed_dim, padding_idx=pad_id)
         encoder_cls = CNNEncoder if cfg.encoder == "cnn" else TransformerEncoder
         self.reply_encoder = encoder_cls(cfg)
-        self.context_encoder = encoder_cls(cfg)
+        self.context_encoder = encoder_cls(cfg) if self.conditional else None
         dim = self.reply_encoder.out_dim
         self.dropout = nn.Dropout(cfg.dropout)
-        self.pair_head = nn.Sequential(nn.Linear(4 * dim, dim), nn.ReLU(), nn.Linear(dim, 1))
-        self.realism_head = nn.Linear(dim, 1) if cfg.head == "split" else None
+        self.pair_head = (nn.Sequential(nn.Linear(4 * dim, dim), nn.ReLU(), nn.Linear(dim, 1)) if self.conditional
+                          else None)
+        self.realism_head = nn.Linear(dim, 1) if cfg.head == "split" or not self.conditional else None
 
     # -- encoding ----------------------------------------------------------------------------------------------
     def _embed(self, reply: Tensor) -> Tensor:
@@ -230,6 +284,9 @@ class Discriminator(PretrainedMixin, nn.Module):
         """(B, F) pooled context features, or None for an empty context."""
         if context.is_empty:
             return None
+        if self.context_encoder is None:
+            raise ValueError(f"an unconditional discriminator reads no context: pass Context.empty(B), got context "
+                             f"{tuple(context.ids.shape)}")
         pooled = self._encode(self.context_encoder, context.ids, context.mask, prefixes=False)  # (B, F)
         return self.context_encoder.readout(pooled)
 
@@ -305,23 +362,41 @@ class Discriminator(PretrainedMixin, nn.Module):
 
     def l2_penalty(self) -> Tensor:
         """cfg.l2 * squared norm of the output layers' weights (SeqGAN's L2 regularisation)."""
-        weights = [self.pair_head[-1].weight] + ([self.realism_head.weight] if self.realism_head is not None else [])
+        heads = ([self.pair_head[-1]] if self.pair_head is not None else []) + [self.realism_head]
+        weights = [head.weight for head in heads if head is not None]
         return self.cfg.l2 * sum((w ** 2).sum() for w in weights)
 
     # -- persistence (save_pretrained / from_pretrained: seqgan.runs.pretrained) ------------------------------
     def pretrained_config(self) -> dict:
-        return {"config": to_dict(self.cfg), "vocab_size": self.vocab_size, "pad_id": self.pad_id}
+        return {"config": to_dict(self.cfg), "vocab_size": self.vocab_size, "pad_id": self.pad_id,
+                "conditional": self.conditional}
 
     @classmethod
     def from_config(cls, config: dict, source: str) -> Discriminator:
         cfg = from_dict(DiscriminatorConfig, config["config"], source=source)
-        return cls(cfg, int(config["vocab_size"]), int(config["pad_id"]))
+        return cls(cfg, int(config["vocab_size"]), int(config["pad_id"]), bool(config.get("conditional", True)))
 
 
 def load_discriminator(run_dir: str | Path, name: str = DISCRIMINATOR_DIR) -> Discriminator | None:
     """The discriminator saved in ``run_dir/name``, or None when the run has none."""
     path = Path(run_dir) / name
     return Discriminator.from_pretrained(path) if path.is_dir() else None
+
+
+def available_memory(device: torch.device) -> int:
+    """Bytes free for new tensors on ``device``: the accelerator's free memory, or the host's available memory."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return 0  # unknown: no folded tables
 
 
 def running_max(h: Tensor, fill: float = 0.0) -> Tensor:

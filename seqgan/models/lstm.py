@@ -7,6 +7,9 @@ predicted from a learned start vector fed as input x_0.
 Rollouts are batched: one recurrent pass over the given replies yields the state after every prefix; the first
 new token of each prefix is drawn n times from that prefix's distribution; all B*(T-1)*n completions are then
 advanced together, rows ordered by prefix length so step j only touches rows whose prefix is shorter than j.
+Sampling forms the (rows, V) logits ``SAMPLE_ROWS`` rows at a time, so the output projection, the softmax and the
+inverse-CDF search work on a block that stays in cache instead of streaming a (B*n*T, V) tensor through memory;
+the draws and their order are those of one call on all rows.
 
 Shapes: ``B`` batch, ``T`` = seq_len, ``V`` vocabulary, ``E`` embedding, ``H`` hidden, ``N`` rollouts.
 """
@@ -24,6 +27,8 @@ from seqgan.models.policy import Context, Policy, Replies
 from seqgan.models.relaxed import RelaxedReplies, check_mode, finish_relaxed, relax
 from seqgan.models.sampling import sample_logits
 from seqgan.runs.pretrained import PretrainedMixin
+
+SAMPLE_ROWS = 1024  # rows whose (rows, V) logits are formed at once when sampling (4 MB per 1,000 tokens of V)
 
 
 @dataclass
@@ -75,6 +80,24 @@ class LSTMPolicy(PretrainedMixin, Policy):
         out, (h, c) = self.lstm(x.unsqueeze(1), hc)
         return self.head(out[:, 0]), (h[0], c[0])
 
+    def _cell(self, x: Tensor, state: tuple[Tensor, Tensor] | None) -> tuple[Tensor, Tensor]:
+        """One LSTM step without the output layer: x (R, E), state ((R, H), (R, H)) or None -> (h, c) (R, H)."""
+        if state is None:
+            zeros = x.new_zeros(x.shape[0], self.shape.hidden_dim)
+            state = (zeros, zeros)
+        lstm = self.lstm
+        return torch.lstm_cell(x, state, lstm.weight_ih_l0, lstm.weight_hh_l0, lstm.bias_ih_l0, lstm.bias_hh_l0)
+
+    def _draw(self, h: Tensor, temperature: float = 1.0, greedy: bool = False,
+              num_samples: int = 1) -> tuple[Tensor, Tensor]:
+        """(R, H) states -> tokens and their log-probabilities (R, num_samples) drawn from ``head(h)``, computed
+        ``SAMPLE_ROWS`` rows at a time (same draws as one call on all rows: the uniforms are consumed in row order)."""
+        parts = [sample_logits(self.head(rows), temperature=temperature, greedy=greedy, num_samples=num_samples)
+                 for rows in h.split(SAMPLE_ROWS)]
+        if len(parts) == 1:
+            return parts[0]
+        return torch.cat([tok for tok, _ in parts]), torch.cat([lp for _, lp in parts])
+
     def logits(self, ids: Tensor) -> Tensor:
         """(B, T) ids -> (B, T, V) next-token logits by teacher forcing (logits[:, t] predicts ids[:, t])."""
         out, _ = self.lstm(self._inputs(ids))  # (B, T, H)
@@ -98,8 +121,8 @@ class LSTMPolicy(PretrainedMixin, Policy):
         logps = torch.empty(B, T, dtype=torch.float32, device=dev)
         x, state = self.start.expand(B, -1), None
         for t in range(T):
-            logits, state = self._step(x, state)
-            tok, lp = sample_logits(logits, temperature=temperature, greedy=greedy)
+            state = self._cell(x, state)
+            tok, lp = self._draw(state[0], temperature=temperature, greedy=greedy)
             ids[:, t], logps[:, t] = tok[:, 0], lp[:, 0]
             x = self.embedding(ids[:, t])
         return Replies(ids=ids, mask=torch.ones_like(ids), logprobs=logps)
@@ -123,23 +146,16 @@ class LSTMPolicy(PretrainedMixin, Policy):
         return finish_relaxed(torch.stack(ys, 1), torch.stack(logits_all, 1), None, self.pad_id)
 
     @torch.no_grad()
-    def prefix_states(self, ids: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """States after every prefix of (B, T) ids.
-
-        Returns ``(h, c, logits)``: h, c (B, T, H) where index t is the state after reading x_0..x_t's inputs
-        (start, x_1..x_t in 1-based terms, i.e. the state that predicts token index t), and logits (B, T, V).
-        """
-        B, T = ids.shape
+    def prefix_states(self, ids: Tensor) -> tuple[Tensor, Tensor]:
+        """States after every prefix of (B, T) ids: h, c (B, T, H), index t the state after the inputs start,
+        x_1..x_t (1-based), i.e. the state that predicts token index t."""
         inputs = self._inputs(ids)  # (B, T, E)
         hs, cs, state = [], [], None
-        for t in range(T):
-            hc = None if state is None else (state[0].unsqueeze(0), state[1].unsqueeze(0))
-            _, (h, c) = self.lstm(inputs[:, t:t + 1], hc)
-            state = (h[0], c[0])
+        for t in range(ids.shape[1]):
+            state = self._cell(inputs[:, t], state)
             hs.append(state[0])
             cs.append(state[1])
-        h, c = torch.stack(hs, 1), torch.stack(cs, 1)  # (B, T, H)
-        return h, c, self.head(h)
+        return torch.stack(hs, 1), torch.stack(cs, 1)
 
     @torch.no_grad()
     def rollout(self, context: Context, replies: Replies, n: int, temperature: float = 1.0) -> Replies:
@@ -150,25 +166,22 @@ class LSTMPolicy(PretrainedMixin, Policy):
         if T < 2:
             empty = ids.new_zeros(B, 0, n, T)
             return Replies(ids=empty, mask=torch.ones_like(empty))
-        h_all, c_all, logits = self.prefix_states(ids)  # (B, T, H), (B, T, V)
-        P = T - 1  # prefix lengths t = 1..T-1; block p = t - 1
+        h_all, c_all = self.prefix_states(ids)  # (B, T, H)
+        P, H = T - 1, h_all.shape[-1]  # prefix lengths t = 1..T-1; block p = t - 1
         # rows ordered (t, b, k): block t holds B*n rows that keep the first t tokens
         out = ids.unsqueeze(0).unsqueeze(2).expand(P, B, n, T).clone()  # (P, B, N, T)
-        first, _ = sample_logits(logits[:, 1:].transpose(0, 1).reshape(P * B, -1), temperature=temperature,
-                                 num_samples=n)  # (P*B, N): token t drawn from the state after prefix t
+        h_prefix = h_all[:, 1:].transpose(0, 1).reshape(P * B, H)  # (P*B, H): the state after prefix t
+        first, _ = self._draw(h_prefix, temperature=temperature, num_samples=n)  # (P*B, N): token index t
         t_idx = torch.arange(1, T, device=ids.device)
         out[torch.arange(P), :, :, t_idx] = first.view(P, B, n)
         flat = out.view(P * B * n, T)
-        H = h_all.shape[-1]
-        h = h_all[:, 1:].transpose(0, 1).unsqueeze(2).expand(P, B, n, H).reshape(P * B * n, H).contiguous()
-        c = c_all[:, 1:].transpose(0, 1).unsqueeze(2).expand(P, B, n, H).reshape(P * B * n, H).contiguous()
+        h = h_prefix.unsqueeze(1).expand(P * B, n, H).reshape(P * B * n, H)
+        c = c_all[:, 1:].transpose(0, 1).unsqueeze(2).expand(P, B, n, H).reshape(P * B * n, H)
         for j in range(2, T):  # generate token index j for rows whose prefix t < j (the first (j-1)*B*n rows)
             k = (j - 1) * B * n
-            x = self.embedding(flat[:k, j - 1])
-            step_logits, (h_new, c_new) = self._step(x, (h[:k], c[:k]))
-            h[:k], c[:k] = h_new, c_new
-            tok, _ = sample_logits(step_logits, temperature=temperature)
-            flat[:k, j] = tok[:, 0]
+            h_k, c_k = self._cell(self.embedding(flat[:k, j - 1]), (h[:k], c[:k]))  # rows >= k: no token j
+            h[:k], c[:k] = h_k, c_k
+            flat[:k, j] = self._draw(h_k, temperature=temperature)[0][:, 0]
         out = out.permute(1, 0, 2, 3)  # (B, P, N, T)
         return Replies(ids=out, mask=torch.ones_like(out))
 

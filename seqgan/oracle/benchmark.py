@@ -277,7 +277,7 @@ class OracleBenchmark:
         """D pretraining on the MLE generator's samples, or its checkpoint when resuming."""
         c = self.cfg
         torch.manual_seed(c.seed + 1)
-        self.disc = Discriminator(c.disc.model, c.data.vocab_size, pad_id=0).to(self.device)
+        self.disc = Discriminator(c.disc.model, c.data.vocab_size, pad_id=0, conditional=False).to(self.device)
         self.disc_opt = torch.optim.Adam(self.disc.parameters(), lr=c.disc.lr)
         ckpt = self.dir / DISC_CHECKPOINT
         if "disc" in self.progress and (ckpt / "COMPLETE").is_file():

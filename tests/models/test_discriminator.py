@@ -113,39 +113,86 @@ def test_config_validation():
         DiscriminatorConfig(filter_sizes=[1, 2], num_filters=[3]).validate()
 
 
-def test_single_conv_equals_one_conv_per_width():
-    """The masked all-widths convolution computes exactly what a separate causal Conv1d per width computes."""
+def test_convolutions_equal_one_conv_per_width():
+    """Each width's causal convolution computes what a separate Conv1d over the left-padded embeddings computes."""
     disc = tiny().eval()
     enc = disc.reply_encoder
     ctx, ids, mask = batch()
     emb = disc.embedding(ids).transpose(1, 2)  # (B, E, T)
-    ref, start = [], 0
-    for w, n in zip(disc.cfg.filter_sizes, disc.cfg.num_filters):
-        conv = torch.nn.Conv1d(disc.cfg.embed_dim, n, w)
-        conv.weight.data = enc.weight.data[start:start + n, :, enc.width - w:].clone()
-        conv.bias.data = enc.bias.data[start:start + n].clone()
+    ref = []
+    for w, weight, bias in zip(disc.cfg.filter_sizes, enc.weights, enc.biases):
+        conv = torch.nn.Conv1d(disc.cfg.embed_dim, weight.shape[0], w)
+        conv.weight.data, conv.bias.data = weight.data.clone(), bias.data.clone()
         ref.append(torch.relu(conv(torch.nn.functional.pad(emb, (w - 1, 0)))))
-        start += n
     ref = torch.cat(ref, 1).transpose(1, 2) * mask.unsqueeze(-1)  # (B, T, F) before the running max
     ref = torch.cummax(ref, 1).values
-    enc.highway = None
     assert torch.allclose(enc(disc.embedding(ids), mask), ref, atol=1e-6)
+    assert [tuple(w.shape) for w in enc.weights] == [(8, 16, 1), (8, 16, 2), (8, 16, 3)]  # no padded taps
 
 
-def test_masked_taps_stay_zero_after_training():
-    """Taps outside a filter's width get no gradient, so training never widens a filter."""
-    disc = tiny().train()
+def test_checkpoint_with_one_packed_convolution_loads():
+    """Weights saved with all widths packed into one right-aligned (F, E, W) convolution load into the per-width
+    layout and give the same scores."""
+    disc = tiny().eval()
     ctx, ids, mask = batch()
-    opt = torch.optim.Adam(disc.parameters(), lr=1e-2)
-    before = {k: v.clone() for k, v in disc.named_parameters()}
-    for _ in range(3):
-        opt.zero_grad()
-        disc(ctx, ids, mask).logit.sum().backward()
-        opt.step()
-    enc = disc.reply_encoder
-    assert (enc.weight.detach() * (1 - enc.tap_mask)).abs().max() == 0
-    changed = [k for k, v in disc.named_parameters() if not torch.equal(v, before[k])]
-    assert "reply_encoder.weight" in changed and "context_encoder.weight" in changed and "embedding.weight" in changed
+    state = disc.state_dict()
+    for prefix in ("reply_encoder.", "context_encoder."):
+        enc = disc.get_submodule(prefix[:-1])
+        packed = torch.zeros(enc.out_dim, disc.cfg.embed_dim, enc.width)
+        start = 0
+        for weight in enc.weights:
+            n, _, w = weight.shape
+            packed[start:start + n, :, enc.width - w:] = weight.detach()
+            start += n
+        for i in range(len(enc.weights)):
+            del state[f"{prefix}weights.{i}"], state[f"{prefix}biases.{i}"]
+        state[prefix + "weight"], state[prefix + "bias"] = packed, torch.cat(list(enc.biases)).detach()
+    again = Discriminator(disc.cfg, V, PAD).eval()
+    again.load_state_dict(state)
+    assert torch.equal(again(ctx, ids, mask).logit, disc(ctx, ids, mask).logit)
+
+
+def test_unconditional_discriminator_has_no_context_parts():
+    """conditional=False: embedding, encoder, dropout, one output -- no context encoder, no pair head; a context
+    is refused; the layout survives save/load."""
+    disc = Discriminator(tiny(l2=0.2).cfg, V, PAD, conditional=False)
+    names = {name.split(".")[0] for name, _ in disc.named_parameters()}
+    assert names == {"embedding", "reply_encoder", "realism_head"}
+    _, ids, mask = batch()
+    out = disc.eval()(Context.empty(4), ids, mask)
+    assert out.logit.shape == (4,) and torch.equal(out.logit, out.realism)
+    assert torch.allclose(disc.reward(Context.empty(4), ids, mask), torch.sigmoid(out.logit), atol=1e-6)
+    ctx, _, _ = batch()
+    with pytest.raises(ValueError, match="unconditional"):
+        disc(ctx, ids, mask)
+    assert disc.l2_penalty() > 0
+
+
+def test_unconditional_save_load(tmp_path):
+    disc = Discriminator(tiny().cfg, V, PAD, conditional=False).eval()
+    _, ids, mask = batch()
+    disc.save_pretrained(tmp_path / "discriminator")
+    again = load_discriminator(tmp_path).eval()
+    assert again.context_encoder is None and again.pair_head is None
+    assert torch.equal(again(Context.empty(4), ids, mask).logit, disc(Context.empty(4), ids, mask).logit)
+
+
+PAPER_FILTERS = dict(filter_sizes=[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20],
+                     num_filters=[100, 200, 200, 200, 200, 100, 100, 100, 100, 100, 160, 160])
+
+
+def test_paper_discriminator_parameter_count():
+    """recipes/oracle_paper.yaml's D has the SeqGAN reference discriminator's parameters: embedding 5,000 x 64,
+    per-width filters, highway (transform + gate, F x F each) and one output (the reference has a 2-way softmax:
+    F + 1 parameters more)."""
+    cfg = DiscriminatorConfig(embed_dim=64, highway=True, **PAPER_FILTERS)
+    F_ = sum(cfg.num_filters)
+    reference = (5000 * 64 + sum(w * n * 64 + n for w, n in zip(cfg.filter_sizes, cfg.num_filters))
+                 + 2 * (F_ * F_ + F_) + (F_ * 2 + 2))
+    count = sum(p.numel() for p in Discriminator(cfg, 5000, 0, conditional=False).parameters())
+    assert count == reference - F_ - 1 == 7_043_681
+    conditional = sum(p.numel() for p in Discriminator(cfg, 5000, 0).parameters())
+    assert conditional > 3 * count  # the dialogue D keeps its context encoder and pair head
 
 
 @pytest.mark.parametrize("head", ["joint", "split"])
@@ -158,10 +205,10 @@ def test_folded_table_scores_equal_the_convolution(head):
         ref = disc(ctx, ids, mask).logit.detach()
         ref_prefix = disc.prefix_logits(ctx, ids, mask).detach()
     assert torch.allclose(disc.reward(ctx, ids, mask), torch.sigmoid(ref), atol=1e-5)
-    assert disc.reply_encoder._table is not None  # the fast path was taken
+    assert disc.reply_encoder._tables is not None  # the fast path was taken
     assert torch.allclose(disc.prefix_reward(ctx, ids, mask), torch.sigmoid(ref_prefix) * mask, atol=1e-5)
     with torch.no_grad():
-        disc.reply_encoder.weight.mul_(0.5)
+        disc.reply_encoder.weights[1].mul_(0.5)
         disc.embedding.weight.add_(0.1)
     with torch.enable_grad():
         ref2 = disc(ctx, ids, mask).logit.detach()
@@ -171,7 +218,7 @@ def test_folded_table_scores_equal_the_convolution(head):
     off = Discriminator(disc.cfg, V, PAD)
     off.load_state_dict(disc.state_dict())
     assert torch.allclose(off.eval().reward(ctx, ids, mask), torch.sigmoid(ref2), atol=1e-5)
-    assert off.reply_encoder._table is None
+    assert off.reply_encoder._tables is None
 
 
 @pytest.mark.parametrize("encoder", ["cnn", "transformer"])
@@ -192,3 +239,41 @@ def test_reward_rows_equals_reward_on_indexed_contexts(encoder, head):
     empty = Context.empty(3)
     assert torch.allclose(disc.reward_rows(empty, rows, replies, rmask),
                           disc.reward(Context.empty(6), replies, rmask), atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype, tol", [("float16", 5e-4), ("bfloat16", 5e-3)])
+def test_half_precision_scoring_error_against_the_plain_path(dtype, tol):
+    """Half-precision folded tables and highway product: the paper-size D's rewards stay within ``tol`` of the
+    plain float32 convolution (measured on random weights and replies; see the numbers asserted)."""
+    cfg = DiscriminatorConfig(embed_dim=64, score_dtype=dtype, **PAPER_FILTERS)
+    disc = Discriminator(cfg, 500, 0, conditional=False).eval()
+    g = torch.Generator().manual_seed(0)
+    ids = torch.randint(0, 500, (64, 20), generator=g)
+    mask = torch.ones_like(ids)
+    with torch.enable_grad():
+        plain = torch.sigmoid(disc(Context.empty(64), ids, mask).logit.detach())
+        plain_prefix = torch.sigmoid(disc.prefix_logits(Context.empty(64), ids, mask).detach())
+    folded = disc.reward(Context.empty(64), ids, mask)
+    assert all(t.dtype == getattr(torch, dtype) for t in disc.reply_encoder._tables)
+    error = (folded - plain).abs().max().item()
+    assert 0 < error < tol
+    assert (disc.prefix_reward(Context.empty(64), ids, mask) - plain_prefix).abs().max() < tol
+
+
+def test_fold_cap_adapts_and_zero_disables(monkeypatch):
+    """-1 sizes the cap from the memory free on the device: tables that do not fit fall back to the convolution."""
+    import seqgan.models.discriminator as dmod
+
+    disc = tiny(fold_table_mb=-1).eval()
+    ctx, ids, mask = batch()
+    need = disc.reply_encoder.table_bytes(V)
+    monkeypatch.setattr(dmod, "available_memory", lambda device: need * dmod.AUTO_FOLD_SHARE)
+    expected = disc.reward(ctx, ids, mask)
+    assert disc.reply_encoder._tables is not None
+    monkeypatch.setattr(dmod, "available_memory", lambda device: need * dmod.AUTO_FOLD_SHARE - 1)
+    small = tiny(fold_table_mb=-1).eval()
+    small.load_state_dict(disc.state_dict())
+    assert torch.allclose(small.reward(ctx, ids, mask), expected, atol=1e-6)
+    assert small.reply_encoder._tables is None
+    with pytest.raises(ConfigError, match="score_dtype"):
+        DiscriminatorConfig(score_dtype="int8").validate()

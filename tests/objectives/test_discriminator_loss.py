@@ -110,9 +110,9 @@ def test_each_split_term_reaches_the_right_head():
     perm = torch.tensor([1, 2, 3, 0])
     fake = _grads(disc, ctx, human, gen, perm, weight_real=0.0, weight_fake=1.0, weight_mismatch=0.0)
     assert fake["realism_head.weight"] and not fake["pair_head.2.weight"]  # generated: realism only
-    assert not fake["context_encoder.weight"]  # realism never reads the context
+    assert not fake["context_encoder.weights.0"]  # realism never reads the context
     mismatch = _grads(disc, ctx, human, gen, perm, weight_real=0.0, weight_fake=0.0, weight_mismatch=1.0)
-    assert mismatch["pair_head.2.weight"] and mismatch["context_encoder.weight"] and mismatch["realism_head.weight"]
+    assert mismatch["pair_head.2.weight"] and mismatch["context_encoder.weights.0"] and mismatch["realism_head.weight"]
     real = _grads(disc, ctx, human, gen, perm, weight_real=1.0, weight_fake=0.0, weight_mismatch=0.0)
     assert real["pair_head.2.weight"] and real["realism_head.weight"]
 
