@@ -13,8 +13,9 @@ VARIANTS = ("gan", "cgan", "stackgan", "pix2pix", "vae", "energy")
 
 @dataclass
 class ImageDataConfig:
-    source: str = field("digits", help="'digits' (sklearn 8x8), 'fashion-mnist' (Debian package files), an image "
-                                       "folder (class = sub-folder) or a .npz/.npy file")
+    source: str = field("digits", help="'digits' (sklearn 8x8), 'fashion-mnist' (Debian package files), a folder "
+                                       "of MNIST-layout IDX files, an image folder (class = sub-folder) or a "
+                                       ".npz/.npy file")
     image_size: Optional[int] = field(None, help="resize images to this square size (required for folders)")
     channels: int = field(1, help="1 grayscale or 3 RGB (image folders)")
     test_fraction: float = field(0.2, help="held-out fraction for the seeded train/test split")
@@ -28,7 +29,11 @@ class ImageModelConfig:
     cond_dim: int = field(32, help="condition embedding width")
     condition: Literal["label", "text"] = field("label", help="condition as class id or as a short caption")
     d_design: Literal["joint", "split"] = field("joint", help="conditional D: one joint score or realism + match")
-    conv_width: int = field(32, help="channels of conv nets (U-Net, PatchGAN, stage II)")
+    conv_width: int = field(32, help="channels of conv nets (DCGAN G/D with arch=conv, U-Net, PatchGAN, stage II)")
+    arch: Literal["mlp", "conv"] = field("mlp", help="G / D / encoder / energy nets: fully connected (8x8) or "
+                                                     "DCGAN-style convolutional (28x28)")
+    minibatch_std: bool = field(False, help="conv D: append the batch's feature spread as a channel (against "
+                                            "mode collapse)")
 
 
 @dataclass
@@ -56,8 +61,9 @@ class StackGANConfig:
 
 @dataclass
 class Pix2PixConfig:
-    task: Literal["downsample", "mask"] = field("downsample", help="input built from the image: 2x block "
-                                                                   "downsampled, or bottom half masked")
+    task: Literal["downsample", "mask"] = field("downsample", help="input built from the image: block "
+                                                                   "downsampled (by factor), or bottom half masked")
+    factor: int = field(2, help="downsample task: block size of the averaging (28x28 with 4: a 7x7 input)")
     lambda_l1: float = field(100.0, help="weight of the L1 term")
     gan_weight: float = field(1.0, help="weight of the adversarial term (0: L1 alone)")
 
@@ -116,5 +122,7 @@ class ImageConfig:
                               f"got {self.stackgan.stage1_steps}")
         if self.variant == "pix2pix" and self.pix2pix.lambda_l1 <= 0 and self.pix2pix.gan_weight <= 0:
             raise ConfigError("pix2pix: lambda_l1 and gan_weight cannot both be 0")
+        if self.pix2pix.factor < 2:
+            raise ConfigError(f"pix2pix.factor: expected an integer >= 2, got {self.pix2pix.factor}")
         if self.vae.recon_sigma <= 0:
             raise ConfigError(f"vae.recon_sigma: expected > 0, got {self.vae.recon_sigma}")

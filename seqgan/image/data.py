@@ -5,6 +5,8 @@ Sources (``ImageDataConfig.source``):
 - ``digits`` (default): scikit-learn's 1,797 8x8 handwritten digits (values 0..16), 10 classes, offline.
 - ``fashion-mnist``: the 28x28 Fashion-MNIST IDX files of the Debian package ``dataset-fashion-mnist``
   (``/usr/share/datasets/fashion-mnist/*-ubyte[.gz]``), parsed here with numpy.
+- a folder of MNIST-layout IDX files (``train-images-idx3-ubyte[.gz]``, ``train-labels-idx1-ubyte[.gz]``,
+  ``t10k-*``), e.g. MNIST itself; classes are named ``class 0``, ``class 1``, ...
 - a folder of images (class = sub-folder name), read with Pillow and resized to ``image_size``.
 - a NumPy ``.npz`` (arrays ``images`` (N, H, W) or (N, C, H, W) and optional ``labels`` (N,)) or ``.npy`` file.
 
@@ -77,8 +79,15 @@ def _find_idx(root: Path, stem: str) -> Path:
                     "(install the Debian package dataset-fashion-mnist or set data.source to another data set)")
 
 
-def load_fashion_mnist(root: Path = FASHION_DIR) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(train images (N, 28, 28) uint8, train labels, test images, test labels) from the IDX files."""
+def has_idx(root: Path) -> bool:
+    """Whether ``root`` holds MNIST-layout training images (``train-images-idx3-ubyte[.gz]``)."""
+    return any(Path(root).glob("train-images-idx3-ubyte*"))
+
+
+def load_fashion_mnist(root: Path | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(train images (N, H, W) uint8, train labels, test images, test labels) from the IDX files in ``root``
+    (default: the Debian package's folder)."""
+    root = Path(root) if root is not None else FASHION_DIR
     parts = [_read_idx(_find_idx(root, stem)) for stem in
              ("train-images-idx3", "train-labels-idx1", "t10k-images-idx3", "t10k-labels-idx1")]
     for images, labels in ((parts[0], parts[1]), (parts[2], parts[3])):
@@ -177,15 +186,19 @@ def load_image_data(source: str = "digits", image_size: int | None = None, chann
 
         bunch = load_digits()
         images, labels, names = bunch.images.astype(np.float32)[:, None] / 16.0, bunch.target, DIGIT_NAMES
-    elif source == "fashion-mnist":
-        tr_x, tr_y, te_x, te_y = load_fashion_mnist()
-        images, labels, names = tr_x.astype(np.float32)[:, None] / 255.0, tr_y, FASHION_NAMES
+    elif source == "fashion-mnist" or has_idx(Path(source)):
+        tr_x, tr_y, te_x, te_y = load_fashion_mnist(None if source == "fashion-mnist" else Path(source))
+        images, labels = tr_x.astype(np.float32)[:, None] / 255.0, tr_y
+        names = FASHION_NAMES if source == "fashion-mnist" else [f"class {i}" for i in range(int(tr_y.max()) + 1)]
+        if int(max(tr_y.max(), te_y.max())) >= len(names):
+            raise DataError(f"{source}: labels go up to {int(max(tr_y.max(), te_y.max()))}, expected fewer than "
+                            f"{len(names)} classes")
         fixed_test = (te_x.astype(np.float32)[:, None] / 255.0, te_y)
     else:
         path = Path(source)
         if not path.exists():
-            raise DataError(f"{path}: data source not found (expected 'digits', 'fashion-mnist', an image folder "
-                            "or a .npz/.npy file)")
+            raise DataError(f"{path}: data source not found (expected 'digits', 'fashion-mnist', an IDX or image "
+                            "folder or a .npz/.npy file)")
         if path.is_dir():
             images, labels, names = _load_folder(path, image_size, channels)
         elif path.suffix in (".npz", ".npy"):
@@ -208,8 +221,8 @@ def load_image_data(source: str = "digits", image_size: int | None = None, chann
         test_idx, train_idx = perm[:n_test], perm[n_test:]
         train_x, train_y, test_x, test_y = x[train_idx], y[train_idx], x[test_idx], y[test_idx]
     else:
-        train_x, train_y = x[torch.randperm(len(x), generator=gen)], None
-        train_y = y[torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))]
+        perm = torch.randperm(len(x), generator=gen)
+        train_x, train_y = x[perm], y[perm]
         test_x = torch.from_numpy(fixed_test[0]).float() * 2.0 - 1.0
         test_y = torch.from_numpy(fixed_test[1].astype(np.int64))
     if limit is not None:

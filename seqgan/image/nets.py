@@ -1,4 +1,8 @@
-"""Networks of the image submodule, sized for small images (8x8 digits; they work for any size divisible by 4).
+"""Networks of the image submodule, in two families chosen by ``model.arch``:
+
+- ``mlp``: fully connected G / D / encoder / energy (the 8x8 digits);
+- ``conv``: DCGAN-style nets (strided 4x4 convolutions; G transposed convolutions with batch norm) for 28x28 images
+  (any size divisible by 4; 14x14 for StackGAN's stage I works too: sizes divisible by 2 get one resolution step).
 
 Shapes: images (B, C, H, W) in [-1, 1]; conditions are class ids (B,) or caption token ids (B, L); noise (B, Z).
 """
@@ -46,18 +50,97 @@ def mlp(sizes: list[int], out_act: nn.Module | None = None) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-class Generator(nn.Module):
-    """G(z[, e]) -> image. ``z``: (B, Z), ``e``: (B, E) condition embedding or None -> (B, C, H, W) in [-1, 1]."""
+def resolution_steps(size: int) -> int:
+    """How many 2x steps the conv nets take between ``size`` and their coarsest grid (2 if size % 4 == 0, else 1)."""
+    if size % 4 == 0 and size >= 8:
+        return 2
+    if size % 2 == 0:
+        return 1
+    raise ValueError(f"conv nets need an even image size, got {size}")
 
-    def __init__(self, shape: tuple[int, int, int], z_dim: int, hidden: int, cond_dim: int = 0):
+
+class ConvBody(nn.Module):
+    """DCGAN discriminator trunk: strided 4x4 convs (width, 2*width, ...) with LeakyReLU, then a linear layer.
+    (B, C, H, W) -> (B, out_dim). ``act`` replaces LeakyReLU (the energy model uses SiLU for smooth gradients).
+    ``minibatch_std`` appends the batch's mean feature standard deviation as one extra channel before the last
+    layer (the minibatch-stddev layer of progressive GANs): D can then see a batch without variety, so G is pushed
+    to spread its samples."""
+
+    def __init__(self, shape: tuple[int, int, int], width: int, out_dim: int, act=None,
+                 minibatch_std: bool = False):
+        super().__init__()
+        c, h, w = shape
+        steps = resolution_steps(h)
+        act = act or (lambda: nn.LeakyReLU(0.2))
+        layers: list[nn.Module] = []
+        chans = c
+        for i in range(steps):
+            layers += [nn.Conv2d(chans, width * 2 ** i, 4, stride=2, padding=1), act()]
+            chans = width * 2 ** i
+        self.convs = nn.Sequential(*layers)
+        self.minibatch_std = minibatch_std
+        self.fc = nn.Linear((chans + int(minibatch_std)) * (h >> steps) * (w >> steps), out_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.convs(x)  # (B, F, h', w')
+        if self.minibatch_std:
+            std = (h.var(0, unbiased=False) + 1e-8).sqrt().mean()  # one scalar over the batch
+            h = torch.cat([h, std.expand(h.shape[0], 1, *h.shape[2:])], dim=1)
+        return self.fc(h.flatten(1))
+
+
+class ConvDecoder(nn.Module):
+    """DCGAN generator trunk: (B, D) -> linear -> (2*width, h', w') -> [BN, ReLU, 4x4 transposed conv (x2)] per step
+    -> BN, ReLU, 3x3 conv -> tanh -> (B, C, H, W)."""
+
+    def __init__(self, shape: tuple[int, int, int], in_dim: int, width: int):
+        super().__init__()
+        c, h, w = shape
+        steps = resolution_steps(h)
+        self.start = (width * 2 ** steps, h >> steps, w >> steps)
+        self.fc = nn.Linear(in_dim, self.start[0] * self.start[1] * self.start[2])
+        layers: list[nn.Module] = []
+        chans = self.start[0]
+        for _ in range(steps):
+            layers += [nn.BatchNorm2d(chans), nn.ReLU(), nn.ConvTranspose2d(chans, chans // 2, 4, stride=2, padding=1)]
+            chans //= 2
+        layers += [nn.BatchNorm2d(chans), nn.ReLU(), nn.Conv2d(chans, c, 3, padding=1), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, inp: torch.Tensor) -> torch.Tensor:
+        return self.net(self.fc(inp).view(-1, *self.start))
+
+
+class Generator(nn.Module):
+    """G(z[, e]) -> image. ``z``: (B, Z), ``e``: (B, E) condition embedding or None -> (B, C, H, W) in [-1, 1].
+    ``arch``: ``mlp`` (two hidden layers of ``hidden``) or ``conv`` (:class:`ConvDecoder` of ``width``)."""
+
+    def __init__(self, shape: tuple[int, int, int], z_dim: int, hidden: int, cond_dim: int = 0, arch: str = "mlp",
+                 width: int = 32):
         super().__init__()
         self.shape, self.z_dim = tuple(shape), z_dim
         c, h, w = shape
-        self.net = mlp([z_dim + cond_dim, hidden, hidden, c * h * w], nn.Tanh())
+        if arch == "conv":
+            self.net = ConvDecoder(self.shape, z_dim + cond_dim, width)
+        else:
+            self.net = mlp([z_dim + cond_dim, hidden, hidden, c * h * w], nn.Tanh())
 
     def forward(self, z: torch.Tensor, e: torch.Tensor | None = None) -> torch.Tensor:
         inp = z if e is None else torch.cat([z, e], dim=1)
         return self.net(inp).view(-1, *self.shape)
+
+
+def image_body(shape: tuple[int, int, int], hidden: int, arch: str, width: int, minibatch_std: bool = False
+               ) -> nn.Module:
+    """Image features (B, hidden): a :class:`ConvBody` on (B, C, H, W), or an MLP on the flattened (B, C*H*W)."""
+    if arch == "conv":
+        return ConvBody(shape, width, hidden, minibatch_std=minibatch_std)
+    c, h, w = shape
+    return mlp([c * h * w, hidden, hidden])
+
+
+def _body_input(body: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    return x if isinstance(body, ConvBody) else x.flatten(1)
 
 
 class Discriminator(nn.Module):
@@ -65,11 +148,11 @@ class Discriminator(nn.Module):
     score of the image alone and a match score of (condition, image), returned as a pair of (B,) tensors;
     unconditional when ``cond_dim`` is 0 -> (B,)."""
 
-    def __init__(self, shape: tuple[int, int, int], hidden: int, cond_dim: int = 0, design: str = "joint"):
+    def __init__(self, shape: tuple[int, int, int], hidden: int, cond_dim: int = 0, design: str = "joint",
+                 arch: str = "mlp", width: int = 32, minibatch_std: bool = False):
         super().__init__()
-        c, h, w = shape
         self.design, self.cond_dim = design, cond_dim
-        self.body = mlp([c * h * w, hidden, hidden])
+        self.body = image_body(shape, hidden, arch, width, minibatch_std)
         self.act = nn.LeakyReLU(0.2)
         if cond_dim and design == "joint":
             self.head = mlp([hidden + cond_dim, hidden, 1])
@@ -79,7 +162,7 @@ class Discriminator(nn.Module):
             self.match = mlp([hidden + cond_dim, hidden, 1])
 
     def forward(self, x: torch.Tensor, e: torch.Tensor | None = None):
-        feat = self.act(self.body(x.flatten(1)))  # (B, hidden)
+        feat = self.act(self.body(_body_input(self.body, x)))  # (B, hidden)
         if not self.cond_dim:
             return self.head(feat).squeeze(1)
         if self.design == "joint":
@@ -108,24 +191,33 @@ def kl_standard_normal(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor
 
 class RefineGenerator(nn.Module):
     """StackGAN stage II: low-res image (B, C, h, w) + condition c_hat (B, Ec) -> full-res (B, C, H, W).
-    The low-res image is upsampled, the condition broadcast as channels, then residual conv blocks refine it."""
+
+    The low-res image is upsampled (nearest) to H x W and encoded by a stride-2 conv to (B, w, H/2, W/2); the
+    condition is broadcast as channels there, two residual blocks refine the joint map, and a transposed conv
+    brings it back to H x W. The output is a correction added (before the tanh) to the upsampled input, so the
+    stage starts close to "stage I, upsampled" and learns the missing detail."""
 
     def __init__(self, shape: tuple[int, int, int], cond_dim: int, channels: int = 32):
         super().__init__()
         self.shape = tuple(shape)
         c = shape[0]
-        self.inp = nn.Conv2d(c + cond_dim, channels, 3, padding=1)
-        self.blocks = nn.ModuleList([nn.Sequential(nn.Conv2d(channels, channels, 3, padding=1), nn.LeakyReLU(0.2),
-                                                   nn.Conv2d(channels, channels, 3, padding=1)) for _ in range(2)])
-        self.out = nn.Conv2d(channels, c, 3, padding=1)
+        self.enc = nn.Conv2d(c, channels, 4, stride=2, padding=1)
+        self.join = nn.Conv2d(channels + cond_dim, channels, 3, padding=1)
+        self.blocks = nn.ModuleList([nn.Sequential(nn.Conv2d(channels, channels, 3, padding=1), nn.BatchNorm2d(channels),
+                                                   nn.ReLU(), nn.Conv2d(channels, channels, 3, padding=1),
+                                                   nn.BatchNorm2d(channels)) for _ in range(2)])
+        self.up = nn.ConvTranspose2d(channels, channels, 4, stride=2, padding=1)
+        self.out = nn.Conv2d(channels + c, c, 3, padding=1)
 
     def forward(self, low: torch.Tensor, c_hat: torch.Tensor) -> torch.Tensor:
         up = F.interpolate(low, size=self.shape[1:], mode="nearest")  # (B, C, H, W)
-        cond = c_hat[:, :, None, None].expand(-1, -1, *self.shape[1:])
-        h = F.leaky_relu(self.inp(torch.cat([up, cond], dim=1)), 0.2)
+        h = F.leaky_relu(self.enc(up), 0.2)  # (B, w, H/2, W/2)
+        cond = c_hat[:, :, None, None].expand(-1, -1, *h.shape[2:])
+        h = F.relu(self.join(torch.cat([h, cond], dim=1)))
         for block in self.blocks:
-            h = F.leaky_relu(h + block(h), 0.2)
-        return torch.tanh(self.out(h) + torch.atanh(up.clamp(-0.999, 0.999)))
+            h = F.relu(h + block(h))
+        h = F.relu(self.up(h))  # (B, w, H, W)
+        return torch.tanh(self.out(torch.cat([h, up], 1)) + torch.atanh(up.clamp(-0.99, 0.99)))
 
 
 class UNet(nn.Module):
@@ -152,30 +244,35 @@ class UNet(nn.Module):
 
 class PatchDiscriminator(nn.Module):
     """PatchGAN: (input, output) pair concatenated on channels (B, 2C, H, W) -> one logit per patch
-    (B, 1, H/2, W/2); each logit sees a 6x6 receptive field (for 8x8 images)."""
+    (B, 1, H/2^s, W/2^s) after ``strides`` stride-2 convs; each logit sees a 6x6 (s=1) or 14x14 (s=2) patch."""
 
-    def __init__(self, channels: int, width: int = 32):
+    def __init__(self, channels: int, width: int = 32, strides: int = 1):
         super().__init__()
-        self.net = nn.Sequential(
-            nn.Conv2d(2 * channels, width, 4, stride=2, padding=1), nn.LeakyReLU(0.2),
-            nn.Conv2d(width, 2 * width, 3, padding=1), nn.LeakyReLU(0.2),
-            nn.Conv2d(2 * width, 1, 1),
-        )
+        layers: list[nn.Module] = []
+        chans = 2 * channels
+        for i in range(strides):
+            layers += [nn.Conv2d(chans, width * 2 ** i, 4, stride=2, padding=1), nn.LeakyReLU(0.2)]
+            chans = width * 2 ** i
+        layers += [nn.Conv2d(chans, 2 * chans, 3, padding=1), nn.LeakyReLU(0.2), nn.Conv2d(2 * chans, 1, 1)]
+        self.net = nn.Sequential(*layers)
 
     def forward(self, source: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
         return self.net(torch.cat([source, image], dim=1))
 
 
 class Encoder(nn.Module):
-    """VAE encoder q(z|x): (B, C, H, W) -> mean, logvar (B, Z)."""
+    """VAE encoder q(z|x): (B, C, H, W) -> mean, logvar (B, Z) (the discriminator's trunk, ``arch`` as in D)."""
 
-    def __init__(self, shape: tuple[int, int, int], z_dim: int, hidden: int):
+    def __init__(self, shape: tuple[int, int, int], z_dim: int, hidden: int, arch: str = "mlp", width: int = 32):
         super().__init__()
-        c, h, w = shape
-        self.net = mlp([c * h * w, hidden, hidden, 2 * z_dim])
+        if arch == "conv":
+            self.net = nn.Sequential(ConvBody(shape, width, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, 2 * z_dim))
+        else:
+            c, h, w = shape
+            self.net = mlp([c * h * w, hidden, hidden, 2 * z_dim])
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        mean, logvar = self.net(x.flatten(1)).chunk(2, dim=1)
+        mean, logvar = self.net(_body_input(self.net[0], x)).chunk(2, dim=1)
         return mean, logvar.clamp(-8, 8)
 
 
@@ -183,11 +280,14 @@ class EnergyNet(nn.Module):
     """E(x): (B, C, H, W) -> (B,) energy (low = looks like data). Smooth activations so Langevin gradients are
     informative."""
 
-    def __init__(self, shape: tuple[int, int, int], hidden: int):
+    def __init__(self, shape: tuple[int, int, int], hidden: int, arch: str = "mlp", width: int = 32):
         super().__init__()
         c, h, w = shape
-        self.net = nn.Sequential(nn.Linear(c * h * w, hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU(),
-                                 nn.Linear(hidden, 1))
+        if arch == "conv":
+            self.net = nn.Sequential(ConvBody(shape, width, hidden, act=nn.SiLU), nn.SiLU(), nn.Linear(hidden, 1))
+        else:
+            self.net = nn.Sequential(nn.Linear(c * h * w, hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU(),
+                                     nn.Linear(hidden, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x.flatten(1)).squeeze(1)
+        return self.net(_body_input(self.net[0], x)).squeeze(1)

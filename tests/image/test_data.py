@@ -1,14 +1,14 @@
 """Data loading: digits split, Fashion-MNIST IDX parsing, folders, npz, and one-line errors on bad input."""
 
-import gzip
-import struct
-
 import numpy as np
 import pytest
 import torch
 
 from seqgan.errors import DataError
+from seqgan.image import data as image_data
 from seqgan.image.data import load_fashion_mnist, load_image_data
+
+from synthetic_idx import write_idx
 
 
 def test_digits_scaled_and_split_by_seed():
@@ -20,23 +20,42 @@ def test_digits_scaled_and_split_by_seed():
     assert load_image_data("digits", image_size=4).train_x.shape[1:] == (1, 4, 4)
 
 
-def _idx(path, array, gz=True):
-    header = struct.pack(">BBBB", 0, 0, 8, array.ndim) + struct.pack(f">{array.ndim}i", *array.shape)
-    data = header + array.astype(np.uint8).tobytes()
-    (gzip.open if gz else open)(path, "wb").write(data)
-
-
 def test_fashion_mnist_idx_files_are_parsed(tmp_path):
     imgs = np.random.default_rng(0).integers(0, 256, (5, 28, 28))
-    _idx(tmp_path / "train-images-idx3-ubyte.gz", imgs)
-    _idx(tmp_path / "train-labels-idx1-ubyte.gz", np.arange(5))
-    _idx(tmp_path / "t10k-images-idx3-ubyte", imgs[:2], gz=False)
-    _idx(tmp_path / "t10k-labels-idx1-ubyte", np.arange(2), gz=False)
+    write_idx(tmp_path / "train-images-idx3-ubyte.gz", imgs)
+    write_idx(tmp_path / "train-labels-idx1-ubyte.gz", np.arange(5))
+    write_idx(tmp_path / "t10k-images-idx3-ubyte", imgs[:2], gz=False)
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte", np.arange(2), gz=False)
     tr_x, tr_y, te_x, te_y = load_fashion_mnist(tmp_path)
     assert np.array_equal(tr_x, imgs) and tr_y.tolist() == [0, 1, 2, 3, 4] and te_x.shape == (2, 28, 28)
     (tmp_path / "t10k-labels-idx1-ubyte").write_bytes(b"\x00\x00\x08\x01\x00\x00\x00\x09\x01")
     with pytest.raises(DataError, match="t10k-labels"):
         load_fashion_mnist(tmp_path)
+
+
+def test_idx_folder_and_fashion_mnist_sources_keep_the_fixed_test_split(idx_dir, monkeypatch):
+    d = load_image_data(str(idx_dir), seed=0)
+    assert d.shape == (1, 28, 28) and len(d.train_x) == 300 and len(d.test_x) == 100
+    assert d.class_names == [f"class {i}" for i in range(10)] and -1 <= d.train_x.min() < d.train_x.max() <= 1
+    raw_x, raw_y, _, te_y = load_fashion_mnist(idx_dir)
+    # the training shuffle keeps every image with its own label
+    first = torch.from_numpy(raw_x.astype(np.float32) / 255 * 2 - 1)
+    match = (first[:, None] == d.train_x[0, 0][None]).flatten(1).all(1).nonzero()[0, 0]
+    assert d.train_y[0] == int(raw_y[match]) and torch.equal(d.test_y, torch.from_numpy(te_y.astype(np.int64)))
+    assert not torch.equal(d.train_x, load_image_data(str(idx_dir), seed=1).train_x)
+    monkeypatch.setattr(image_data, "FASHION_DIR", idx_dir)
+    f = load_image_data("fashion-mnist", image_size=14, limit=50)
+    assert f.class_names[0] == "t-shirt" and f.shape == (1, 14, 14) and len(f.train_x) == 50
+
+
+def test_idx_labels_beyond_the_class_names_are_rejected(tmp_path, monkeypatch):
+    write_idx(tmp_path / "train-images-idx3-ubyte", np.zeros((2, 28, 28)), gz=False)
+    write_idx(tmp_path / "train-labels-idx1-ubyte", np.array([0, 12]), gz=False)
+    write_idx(tmp_path / "t10k-images-idx3-ubyte", np.zeros((1, 28, 28)), gz=False)
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte", np.array([3]), gz=False)
+    monkeypatch.setattr(image_data, "FASHION_DIR", tmp_path)
+    with pytest.raises(DataError, match="labels go up to 12"):
+        load_image_data("fashion-mnist")
 
 
 def test_missing_fashion_mnist_names_the_package(tmp_path):

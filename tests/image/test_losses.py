@@ -103,3 +103,60 @@ def test_frechet_distance_matches_scipy_reference():
            - 2 * np.trace(scipy_linalg.sqrtm(ca @ cb).real))
     assert frechet_distance(a, b) == pytest.approx(ref, rel=1e-6)
     assert frechet_distance(a, a) == pytest.approx(0.0, abs=1e-8)
+
+
+@pytest.mark.parametrize("size", [28, 14, 8])
+def test_conv_nets_shapes_at_28_14_and_8(size):
+    from seqgan.image.nets import ConvBody, Encoder, EnergyNet, Generator
+
+    shape = (1, size, size)
+    z, e, x = torch.randn(5, 8), torch.randn(5, 16), torch.rand(5, *shape) * 2 - 1
+    out = Generator(shape, 8, 32, 16, arch="conv", width=8)(z, e)
+    assert out.shape == (5, *shape) and out.abs().max() <= 1
+    assert Discriminator(shape, 32, 16, "joint", arch="conv", width=8)(x, e).shape == (5,)
+    r, m = Discriminator(shape, 32, 16, "split", arch="conv", width=8, minibatch_std=True)(x, e)
+    assert r.shape == m.shape == (5,)
+    mean, logvar = Encoder(shape, 8, 32, arch="conv", width=8)(x)
+    assert mean.shape == logvar.shape == (5, 8)
+    assert EnergyNet(shape, 32, arch="conv", width=8)(x).shape == (5,)
+    assert ConvBody(shape, 8, 32)(x).shape == (5, 32)
+
+
+def test_minibatch_std_lets_d_tell_a_collapsed_batch_from_a_varied_one():
+    from seqgan.image.nets import ConvBody
+
+    body = ConvBody((1, 28, 28), 8, 4, minibatch_std=True)
+    varied = torch.rand(16, 1, 28, 28) * 2 - 1
+    collapsed = varied[:1].expand(16, -1, -1, -1)
+    plain = ConvBody((1, 28, 28), 8, 4)
+    plain.load_state_dict({k: v for k, v in body.state_dict().items() if k.startswith("convs")}, strict=False)
+    # same image, different batch company: only the minibatch-std body sees the difference
+    assert not torch.allclose(body(varied)[:1], body(collapsed)[:1])
+    assert torch.allclose(plain(varied)[:1], plain(collapsed)[:1])
+
+
+def test_stage2_and_patchgan_at_28x28_and_4x_downsampled_source():
+    from seqgan.image.nets import RefineGenerator
+
+    low = torch.rand(3, 1, 14, 14) * 2 - 1
+    assert RefineGenerator((1, 28, 28), 6, 8)(low, torch.randn(3, 6)).shape == (3, 1, 28, 28)
+    x = torch.rand(3, 1, 28, 28) * 2 - 1
+    src = make_source(x, "downsample", 4)
+    assert torch.allclose(src[:, :, 5, 6], x[:, :, 4:8, 4:8].mean((-1, -2)))  # one 4x4 block
+    assert torch.equal(src[..., ::4, ::4].repeat_interleave(4, -1).repeat_interleave(4, -2), src)
+    assert PatchDiscriminator(1, 8, strides=2)(src, x).shape == (3, 1, 7, 7)
+    assert UNet(1, 8)(src).shape == (3, 1, 28, 28)
+
+
+def test_within_class_spread_and_sharpness():
+    from seqgan.image.metrics import class_spread, sharpness
+
+    feats = torch.tensor([[0.0, 0.0], [3.0, 4.0], [10.0, 10.0], [10.0, 10.0]])
+    labels = torch.tensor([0, 0, 1, 1])
+    assert class_spread(feats, labels, 2) == pytest.approx((5.0 + 0.0) / 2)  # class 1 collapsed to one point
+    assert class_spread(feats, torch.tensor([0, 0, 1, 2]), 3) == pytest.approx(5.0)  # singletons are skipped
+    x = torch.rand(4, 1, 28, 28) * 2 - 1
+    blurred = torch.nn.functional.avg_pool2d(x, 3, stride=1, padding=1)
+    assert sharpness(blurred) < 0.5 * sharpness(x) and sharpness(torch.zeros(2, 1, 8, 8)) == 0.0
+    flat = torch.arange(28.0).repeat(28, 1)[None, None] / 28  # a linear ramp has no second difference
+    assert sharpness(flat) == pytest.approx(0.0, abs=1e-6)
