@@ -157,54 +157,66 @@ def load_classifier(cfg: ImageConfig, data: ImageData):
 
 def evaluate(variant: Variant, evaluator: Evaluator, n: int) -> dict[str, float]:
     """Metrics named with their protocol: ``cfid{n}`` (classifier-FID of n samples vs the test split),
-    ``cond_acc{n}`` (conditional variants), StackGAN ``stage1_*``; pix2pix on every test pair: ``cfid_test``,
-    ``cond_acc_test``, ``l1_test``, ``psnr_test`` and the same for the untranslated input (``input_*``)."""
+    ``cond_acc{n}`` and ``diversity{n}`` (conditional variants: within-class feature spread / the real data's),
+    StackGAN ``stage1_*``; pix2pix on every test pair: ``cfid_test``, ``cond_acc_test``, ``l1_test``,
+    ``psnr_test``, ``sharpness_test`` (Laplacian energy / the targets') and the same for the untranslated input
+    (``input_*``)."""
     from seqgan.image.losses import psnr
+    from seqgan.image.metrics import sharpness
 
     variant.net.eval()
     data = evaluator.data
     out: dict[str, float] = {}
     if isinstance(variant, Pix2Pix):
         pred = variant.translate(data.test_x).cpu()
-        src = make_source(data.test_x, variant.cfg.pix2pix.task)
+        src = make_source(data.test_x, variant.cfg.pix2pix.task, variant.cfg.pix2pix.factor)
+        real_sharp = sharpness(data.test_x)
         out.update({"cfid_test": evaluator.fid(pred), "cond_acc_test": evaluator.accuracy(pred, data.test_y),
                     "l1_test": float((pred - data.test_x).abs().mean()), "psnr_test": psnr(pred, data.test_x),
-                    "input_l1_test": float((src - data.test_x).abs().mean()), "input_psnr_test": psnr(src, data.test_x)})
+                    "sharpness_test": sharpness(pred) / real_sharp,
+                    "input_cfid_test": evaluator.fid(src), "input_cond_acc_test": evaluator.accuracy(src, data.test_y),
+                    "input_l1_test": float((src - data.test_x).abs().mean()), "input_psnr_test": psnr(src, data.test_x),
+                    "input_sharpness_test": sharpness(src) / real_sharp})
     else:
         labels = torch.arange(n) % data.num_classes
         if isinstance(variant, StackGAN):
             low, high = variant.sample_stages(n, labels)
             out[f"stage1_cfid{n}"] = evaluator.fid(low.cpu())
             out[f"stage1_cond_acc{n}"] = evaluator.accuracy(low.cpu(), labels)
+            out[f"stage1_diversity{n}"] = evaluator.diversity(low.cpu(), labels)
             images = high.cpu()
         else:
             images = variant.sample(n, labels if variant.conditional else None).cpu()
         out[f"cfid{n}"] = evaluator.fid(images)
         if variant.conditional:
             out[f"cond_acc{n}"] = evaluator.accuracy(images, labels)
+            out[f"diversity{n}"] = evaluator.diversity(images, labels)
     variant.net.train()
     return {k: round(v, 4) for k, v in out.items()}
 
 
 def write_samples(variant: Variant, path: Path, n: int = 64, labels: torch.Tensor | None = None) -> Path:
-    """Sample grid PNG (conditional: one column per class unless ``labels`` given; pix2pix: input/output/target rows;
-    StackGAN: also ``<name>_stage1.png``)."""
+    """Sample grid PNG (conditional: one column per class, each row one noise vector z shared by its classes,
+    unless ``labels`` given; pix2pix: input/output/target rows; StackGAN: also ``<name>_stage1.png``)."""
     variant.net.eval()
     k = variant.num_classes
     if isinstance(variant, Pix2Pix):
         x = variant.data.test_x[: min(n, 16)]
-        grid = torch.cat([make_source(x, variant.cfg.pix2pix.task), variant.translate(x).cpu(), x])
+        grid = torch.cat([make_source(x, variant.cfg.pix2pix.task, variant.cfg.pix2pix.factor),
+                          variant.translate(x).cpu(), x])
         save_grid(grid, path, nrow=len(x))
     elif variant.conditional:
+        z = None
         if labels is None:
             rows = max(1, n // k)
             labels = torch.arange(rows * k) % k
+            z = variant.noise(rows).repeat_interleave(k, dim=0)
         if isinstance(variant, StackGAN):
-            low, high = variant.sample_stages(len(labels), labels)
+            low, high = variant.sample_stages(len(labels), labels, z)
             save_grid(low, path.with_name(path.stem + "_stage1.png"), nrow=min(k, len(labels)))
             save_grid(high, path, nrow=min(k, len(labels)))
         else:
-            save_grid(variant.sample(len(labels), labels), path, nrow=min(k, len(labels)))
+            save_grid(variant.sample(len(labels), labels, z), path, nrow=min(k, len(labels)))
     else:
         save_grid(variant.sample(n), path)
     variant.net.train()

@@ -1,6 +1,11 @@
 """Evaluation of image generators with a small classifier trained on the real training data.
 
 - conditional accuracy: the classifier's accuracy on conditional samples w.r.t. the class they were asked for;
+- within-class diversity: the mean pairwise Euclidean distance between the classifier's penultimate features of
+  images of one class, averaged over classes; reported as the ratio of generated to real test images (1.0: as
+  varied as the data; near 0: the generator draws one image per class whatever its noise);
+- sharpness: the mean absolute 4-neighbour Laplacian of the pixels (blurry images have small second
+  differences), reported as the ratio to the real images it is compared with;
 - classifier-FID: the Fréchet distance between Gaussians fitted to the classifier's penultimate features of real
   test images and of generated images:
 
@@ -27,13 +32,15 @@ from seqgan.runs.checkpoint import load_module, save_module, write_checkpoint
 
 
 class Classifier(nn.Module):
-    """Small CNN: (B, C, H, W) -> logits (B, K); ``features`` gives the penultimate activations (B, 128)."""
+    """Small CNN: (B, C, H, W) -> logits (B, K); ``features`` gives the penultimate activations (B, 128).
+    Images of 16 pixels or more are max-pooled 2x after each conv (28x28: 14x14, then 7x7)."""
 
     def __init__(self, shape: tuple[int, int, int], num_classes: int):
         super().__init__()
         c, h, w = shape
-        self.conv = nn.Sequential(nn.Conv2d(c, 32, 3, padding=1), nn.ReLU(), nn.Conv2d(32, 32, 3, padding=1),
-                                  nn.ReLU(), nn.AdaptiveAvgPool2d(4))
+        pool = (lambda: nn.MaxPool2d(2)) if h >= 16 else nn.Identity
+        self.conv = nn.Sequential(nn.Conv2d(c, 32, 3, padding=1), nn.ReLU(), pool(), nn.Conv2d(32, 32, 3, padding=1),
+                                  nn.ReLU(), pool(), nn.AdaptiveAvgPool2d(4))
         self.fc = nn.Sequential(nn.Flatten(), nn.Linear(32 * 16, 128), nn.ReLU())
         self.out = nn.Linear(128, num_classes)
 
@@ -124,13 +131,39 @@ def frechet_distance(feat_a: torch.Tensor, feat_b: torch.Tensor) -> float:
     return float(value.clamp(min=0))
 
 
+def class_spread(feats: torch.Tensor, labels: torch.Tensor, num_classes: int) -> float:
+    """Mean pairwise distance of features (N, F) within each class of ``labels`` (N,), averaged over the classes
+    present with at least two members."""
+    spreads = []
+    for k in range(num_classes):
+        f = feats[labels == k].double()
+        if len(f) >= 2:
+            d = torch.cdist(f, f)
+            spreads.append(d.sum() / (len(f) * (len(f) - 1)))
+    return float(torch.stack(spreads).mean()) if spreads else 0.0
+
+
+def sharpness(images: torch.Tensor) -> float:
+    """Mean absolute 4-neighbour Laplacian of images (N, C, H, W) (interior pixels)."""
+    x = images.double()
+    lap = (x[..., 1:-1, :-2] + x[..., 1:-1, 2:] + x[..., :-2, 1:-1] + x[..., 2:, 1:-1] - 4 * x[..., 1:-1, 1:-1])
+    return float(lap.abs().mean())
+
+
 class Evaluator:
-    """Classifier-FID against the test split and conditional accuracy, with the test features computed once."""
+    """Classifier-FID against the test split, conditional accuracy and within-class diversity, with the test
+    features computed once."""
 
     def __init__(self, clf: Classifier, data: ImageData):
         self.clf, self.data = clf, data
         self.test_feats, test_pred = classifier_outputs(clf, data.test_x)
         self.test_acc = float((test_pred == data.test_y).float().mean())
+        self.test_spread = class_spread(self.test_feats, data.test_y, data.num_classes)
+
+    def diversity(self, images: torch.Tensor, labels: torch.Tensor) -> float:
+        """Within-class feature spread of ``images`` generated for ``labels`` / that of the real test images."""
+        feats = classifier_outputs(self.clf, images)[0]
+        return class_spread(feats, labels.cpu(), self.data.num_classes) / self.test_spread
 
     def fid(self, images: torch.Tensor) -> float:
         return frechet_distance(self.test_feats, classifier_outputs(self.clf, images)[0])

@@ -81,8 +81,8 @@ class GAN(Variant):
     def __init__(self, cfg: ImageConfig, data: ImageData):
         super().__init__(cfg, data)
         m = cfg.model
-        self.net["G"] = Generator(self.shape, m.z_dim, m.hidden)
-        self.net["D"] = Discriminator(self.shape, m.hidden)
+        self.net["G"] = Generator(self.shape, m.z_dim, m.hidden, 0, m.arch, m.conv_width)
+        self.net["D"] = Discriminator(self.shape, m.hidden, 0, "joint", m.arch, m.conv_width, m.minibatch_std)
         self.groups = {"G": (["G"], cfg.train.lr_g), "D": (["D"], cfg.train.lr_d)}
 
     def loss(self, phase, x, y):
@@ -108,12 +108,15 @@ class CGAN(Variant):
         m = cfg.model
         enc = lambda: ConditionEncoder(m.condition, self.num_classes, self.captions.vocab_size, m.cond_dim)  # noqa
         self.net["G_cond"], self.net["D_cond"] = enc(), enc()
-        self.net["G"] = Generator(self.shape, m.z_dim, m.hidden, m.cond_dim)
-        self.net["D"] = Discriminator(self.shape, m.hidden, m.cond_dim, m.d_design)
+        self.net["G"] = Generator(self.shape, m.z_dim, m.hidden, m.cond_dim, m.arch, m.conv_width)
+        self.net["D"] = Discriminator(self.shape, m.hidden, m.cond_dim, m.d_design, m.arch, m.conv_width,
+                                      m.minibatch_std)
         self.groups = {"G": (["G", "G_cond"], cfg.train.lr_g), "D": (["D", "D_cond"], cfg.train.lr_d)}
 
-    def generate(self, labels: torch.Tensor) -> torch.Tensor:
-        return self.net["G"](self.noise(len(labels)), self.net["G_cond"](self.condition(labels)))
+    def generate(self, labels: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
+        """Images (B, C, H, W) for class ids (B,); noise ``z`` (B, Z) drawn fresh unless given."""
+        z = self.noise(len(labels)) if z is None else z.to(self.device)
+        return self.net["G"](z, self.net["G_cond"](self.condition(labels)))
 
     def loss(self, phase, x, y):
         D, D_cond, t, design = self.net["D"], self.net["D_cond"], self.cfg.train, self.cfg.model.d_design
@@ -126,8 +129,8 @@ class CGAN(Variant):
         return cgan_g_terms(design, D(self.generate(y), e), t.loss)
 
     @torch.no_grad()
-    def sample(self, n, labels=None):
-        return self.generate(self.default_labels(n) if labels is None else labels.to(self.device))
+    def sample(self, n, labels=None, z=None):
+        return self.generate(self.default_labels(n) if labels is None else labels.to(self.device), z)
 
 
 class StackGAN(Variant):
@@ -150,10 +153,11 @@ class StackGAN(Variant):
         for stage in ("1", "2"):
             self.net[f"G{stage}_cond"], self.net[f"D{stage}_cond"] = enc(), enc()
             self.net[f"CA{stage}"] = CondAugment(m.cond_dim, s.ca_dim)
-        self.net["G1"] = Generator(low, m.z_dim, m.hidden, s.ca_dim)
-        self.net["D1"] = Discriminator(low, m.hidden, m.cond_dim, m.d_design)
+        self.net["G1"] = Generator(low, m.z_dim, m.hidden, s.ca_dim, m.arch, m.conv_width)
+        self.net["D1"] = Discriminator(low, m.hidden, m.cond_dim, m.d_design, m.arch, m.conv_width, m.minibatch_std)
         self.net["G2"] = RefineGenerator(self.shape, s.ca_dim, m.conv_width)
-        self.net["D2"] = Discriminator(self.shape, m.hidden, m.cond_dim, m.d_design)
+        self.net["D2"] = Discriminator(self.shape, m.hidden, m.cond_dim, m.d_design, m.arch, m.conv_width,
+                                       m.minibatch_std)
         lr_g, lr_d = cfg.train.lr_g, cfg.train.lr_d
         self.groups = {"G1": (["G1", "G1_cond", "CA1"], lr_g), "D1": (["D1", "D1_cond"], lr_d),
                        "G2": (["G2", "G2_cond", "CA2"], lr_g), "D2": (["D2", "D2_cond"], lr_d)}
@@ -201,24 +205,25 @@ class StackGAN(Variant):
         return terms
 
     @torch.no_grad()
-    def sample_stages(self, n, labels=None):
+    def sample_stages(self, n, labels=None, z=None):
         """(stage-I output upsampled to full size (bilinear), stage-II output), each (n, C, H, W)."""
         labels = self.default_labels(n) if labels is None else labels.to(self.device)
         cond = self.condition(labels)
-        low, _ = self.stage1(self.noise(n), cond)
+        low, _ = self.stage1(self.noise(n) if z is None else z.to(self.device), cond)
         high, _ = self.stage2(low, cond)
         up = F.interpolate(low, size=self.shape[1:], mode="bilinear", align_corners=False)
         return up, high
 
-    def sample(self, n, labels=None):
-        return self.sample_stages(n, labels)[1]
+    def sample(self, n, labels=None, z=None):
+        return self.sample_stages(n, labels, z)[1]
 
 
-def make_source(x: torch.Tensor, task: str) -> torch.Tensor:
-    """pix2pix input built from the target image (B, C, H, W): ``downsample`` = 2x2 block average repeated
-    (a blocky half-resolution image), ``mask`` = bottom half set to -1 (background)."""
+def make_source(x: torch.Tensor, task: str, factor: int = 2) -> torch.Tensor:
+    """pix2pix input built from the target image (B, C, H, W): ``downsample`` = factor x factor block average
+    repeated (a blocky 1/factor-resolution image: 28x28 -> 7x7 with factor 4), ``mask`` = bottom half set to -1
+    (background)."""
     if task == "downsample":
-        return F.interpolate(F.avg_pool2d(x, 2), scale_factor=2, mode="nearest")
+        return F.interpolate(F.avg_pool2d(x, factor), scale_factor=factor, mode="nearest")
     out = x.clone()
     out[..., x.shape[-2] // 2:, :] = -1.0
     return out
@@ -236,7 +241,7 @@ class Pix2Pix(Variant):
 
             raise ConfigError(f"pix2pix: image size {h}x{w} must be divisible by 4 (set data.image_size)")
         self.net["G"] = UNet(c, cfg.model.conv_width)
-        self.net["D"] = PatchDiscriminator(c, cfg.model.conv_width)
+        self.net["D"] = PatchDiscriminator(c, cfg.model.conv_width, strides=2 if h >= 16 else 1)
         self.groups = {"G": (["G"], cfg.train.lr_g), "D": (["D"], cfg.train.lr_d)}
 
     def phases(self, step):
@@ -247,7 +252,7 @@ class Pix2Pix(Variant):
 
     def loss(self, phase, x, y):
         G, D, p, kind = self.net["G"], self.net["D"], self.cfg.pix2pix, self.cfg.train.loss
-        src = make_source(x, p.task)
+        src = make_source(x, p.task, p.factor)
         if phase == "D":
             with torch.no_grad():
                 fake = G(src)
@@ -263,7 +268,8 @@ class Pix2Pix(Variant):
     @torch.no_grad()
     def translate(self, x: torch.Tensor) -> torch.Tensor:
         """Outputs (B, C, H, W) for the sources built from images ``x``."""
-        return self.net["G"](make_source(x.to(self.device), self.cfg.pix2pix.task))
+        p = self.cfg.pix2pix
+        return self.net["G"](make_source(x.to(self.device), p.task, p.factor))
 
     def sample(self, n, labels=None):
         x = self.data.test_x if labels is None else self.data.test_x[self.data.test_y == labels[0].item()]
@@ -277,8 +283,8 @@ class VAE(Variant):
     def __init__(self, cfg: ImageConfig, data: ImageData):
         super().__init__(cfg, data)
         m = cfg.model
-        self.net["enc"] = Encoder(self.shape, m.z_dim, m.hidden)
-        self.net["G"] = Generator(self.shape, m.z_dim, m.hidden)
+        self.net["enc"] = Encoder(self.shape, m.z_dim, m.hidden, m.arch, m.conv_width)
+        self.net["G"] = Generator(self.shape, m.z_dim, m.hidden, 0, m.arch, m.conv_width)
         self.groups = {"VAE": (["enc", "G"], cfg.train.lr_g)}
 
     def phases(self, step):
@@ -305,7 +311,7 @@ class Energy(Variant):
 
     def __init__(self, cfg: ImageConfig, data: ImageData):
         super().__init__(cfg, data)
-        self.net["E"] = EnergyNet(self.shape, cfg.model.hidden)
+        self.net["E"] = EnergyNet(self.shape, cfg.model.hidden, cfg.model.arch, cfg.model.conv_width)
         self.groups = {"E": (["E"], cfg.train.lr_g)}
 
     def phases(self, step):
