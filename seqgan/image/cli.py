@@ -37,10 +37,16 @@ def add_subcommands(subparsers) -> None:
     s.add_argument("--seed", type=int, default=0, help="noise seed")
     s.set_defaults(handler=_run_sample)
 
-    b = subparsers.add_parser("benchmark", help="train every variant on the digits; write docs/image/RESULTS.md")
+    b = subparsers.add_parser("benchmark", help="train every variant (Fashion-MNIST when installed, else the "
+                                                "digits); write docs/image/RESULTS.md and the grids")
     b.add_argument("--out-dir", default="docs/image", help="where RESULTS.md and the grids go")
     b.add_argument("--runs", default="runs/image_benchmark", help="run directories")
     b.add_argument("--scale", type=float, default=1.0, help="multiply every step budget (e.g. 0.1 for a smoke run)")
+    b.add_argument("--data", choices=["auto", "fashion-mnist", "digits"], default="auto",
+                   help="auto: 28x28 Fashion-MNIST when its Debian package is installed, else the 8x8 digits")
+    b.add_argument("--only", nargs="+", metavar="ROW", default=None, help="train only these rows (e.g. cgan-joint)")
+    b.add_argument("--reuse", action="store_true",
+                   help="read rows whose run directory holds a finished run of the same config instead of training")
     b.set_defaults(handler=_run_benchmark)
 
 
@@ -90,7 +96,7 @@ def _run_sample(args: argparse.Namespace) -> int:
 def _run_benchmark(args: argparse.Namespace) -> int:
     from seqgan.image.benchmark import run_benchmark
 
-    run_benchmark(Path(args.out_dir), Path(args.runs), args.scale)
+    run_benchmark(Path(args.out_dir), Path(args.runs), args.scale, args.data, args.only, args.reuse)
     return 0
 
 

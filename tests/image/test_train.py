@@ -164,3 +164,89 @@ def test_cli_train_sample_and_errors(tmp_path, capsys):
     assert main(["train", "data.source=/nonexistent.npz", f"output_dir={tmp_path / 'y'}"]) == 2
     assert "/nonexistent.npz" in capsys.readouterr().err
     assert main(["sample", str(tmp_path / "nothing")]) == 2
+
+
+CONV = {"model": {"arch": "conv", "conv_width": 8, "hidden": 32}, "metrics": {"samples": 100, "classifier_epochs": 2}}
+CONV_CASES = [
+    ("gan", {}), ("cgan", {"model": {"d_design": "split", "minibatch_std": True}}),
+    ("stackgan", {"train": {"steps": 4}, "stackgan": {"stage1_steps": 2, "low_size": 14}}),
+    ("pix2pix", {"pix2pix": {"factor": 4}}), ("vae", {}), ("energy", {"energy": {"langevin_steps": 3}}),
+]
+
+
+@pytest.mark.parametrize("variant, overrides", CONV_CASES, ids=[c[0] for c in CONV_CASES])
+def test_every_variant_runs_with_conv_nets_on_28x28_idx_files(tmp_path, idx_dir, one_thread, variant, overrides):
+    cfg = tiny_cfg(tmp_path, variant=variant, data={"source": str(idx_dir)},
+                   **merge(merge(CONV, {"train": {"steps": 3}}), overrides))
+    result = train(cfg)
+    assert all(v == v for v in result.values()), result  # no NaN
+    from PIL import Image
+
+    grid = Image.open(tmp_path / "run" / "samples.png")
+    assert grid.size[0] > 28 * 4
+    if variant in ("cgan", "stackgan"):
+        assert 0.0 <= result["diversity100"] and grid.size[0] == 10 * 29 * 4 + 4  # one column per class
+    if variant == "pix2pix":
+        assert result["input_sharpness_test"] > 0 and result["l1_test"] > 0
+
+
+@pytest.mark.slow
+def test_conv_cgan_learns_the_synthetic_classes_with_varied_samples(tmp_path, idx_dir, one_thread):
+    cfg = tiny_cfg(tmp_path, variant="cgan", data={"source": str(idx_dir)},
+                   **merge(CONV, {"model": {"conv_width": 16, "hidden": 64}, "train": {"steps": 150},
+                                  "metrics": {"classifier_epochs": 6}}))
+    result = train(cfg)
+    assert result["cond_acc100"] > 0.6, result  # chance is 10 %
+    assert result["diversity100"] > 0.2, result  # a generator that ignores z scores 0
+
+
+def test_cgan_grid_rows_share_their_noise(tmp_path, digits):
+    from seqgan.image.loop import write_samples
+
+    cfg = tiny_cfg(tmp_path, variant="cgan")
+    variant = build_variant(cfg, digits)
+    seen = []
+    original = variant.net["G"].forward
+    variant.net["G"].forward = lambda z, e=None: seen.append(z.clone()) or original(z, e)
+    write_samples(variant, tmp_path / "g.png", n=30)
+    z = seen[-1].view(3, 10, -1)
+    assert torch.equal(z, z[:, :1].expand_as(z)) and not torch.equal(z[0], z[1])
+
+
+@pytest.mark.slow
+def test_benchmark_command_on_synthetic_fashion_files(tmp_path, idx_dir, monkeypatch, one_thread):
+    from seqgan.image import data as image_data
+
+    monkeypatch.setattr(image_data, "FASHION_DIR", idx_dir)
+    out = tmp_path / "docs"
+    assert main(["benchmark", "--scale", "0.002", "--out-dir", str(out), "--runs", str(tmp_path / "runs"),
+                 "--only", "cgan-joint", "stackgan", "pix2pix"]) == 0
+    table = (out / "RESULTS.md").read_text()
+    assert "28x28 Fashion-MNIST" in table and "300 train / 100 test" in table
+    for row in ("real data at 14x14", "cgan-joint", "stackgan stage I (14x14", "stackgan stage II (28x28)",
+                "pix2pix input (blocky 1/4"):
+        assert f"| {row}" in table, row
+    assert "cgan-split" not in table
+    for png in ("untrained", "cgan-joint", "stackgan", "stackgan_stage1", "pix2pix"):
+        assert (out / f"{png}.png").is_file()
+    row = next(line for line in table.splitlines() if line.startswith("| cgan-joint |"))
+    (tmp_path / "runs" / "cgan-joint" / "checkpoint" / "model.safetensors").unlink()  # proof it is not retrained
+    assert main(["benchmark", "--scale", "0.002", "--out-dir", str(out), "--runs", str(tmp_path / "runs"),
+                 "--only", "cgan-joint", "--reuse"]) == 0
+    again = (out / "RESULTS.md").read_text()
+    assert row in again.splitlines() and "read from earlier runs (cgan-joint)" in again
+    assert main(["benchmark", "--only", "cgan-jiont", "--runs", str(tmp_path / "runs")]) == 2
+
+
+def test_fashion_recipe_configures_every_variant():
+    from pathlib import Path
+
+    from seqgan.config import load_config
+    from seqgan.image.config import VARIANTS
+
+    recipe = Path(__file__).resolve().parents[2] / "recipes" / "image_fashion.yaml"
+    for variant in VARIANTS:
+        extra = ["train.steps=3000"] if variant == "stackgan" else []
+        cfg = load_config(ImageConfig, recipe, [f"variant={variant}", *extra])
+        cfg.validate()
+        assert cfg.data.source == "fashion-mnist" and cfg.model.arch == "conv"
