@@ -70,7 +70,7 @@ def _fashion() -> Profile:
                 "pix2pix": {"factor": 4, "lambda_l1": 10.0}}
     return Profile("Image GANs on 28x28 Fashion-MNIST", {
         "seed": 0, "data": {"source": "fashion-mnist"},
-        "model": {"arch": "conv", "conv_width": 32, "hidden": 128, "z_dim": 32},
+        "model": {"arch": "conv", "conv_width": 32, "hidden": 128, "z_dim": 32, "minibatch_std": True},
         "train": {"log_every": 100, "save_every": 100000},
         "metrics": {"samples": N, "classifier_epochs": 3}}, [
         ("gan", {"variant": "gan", "train": {"steps": gan}}),
@@ -78,7 +78,7 @@ def _fashion() -> Profile:
         ("cgan-joint", {"variant": "cgan", "train": {"steps": gan}}),
         ("cgan-split", {"variant": "cgan", "model": {"d_design": "split"}, "train": {"steps": gan}}),
         ("cgan-joint-no-mismatch", {"variant": "cgan", "train": {"steps": gan, "mismatch": False}}),
-        ("cgan-joint-text", {"variant": "cgan", "model": {"condition": "text"}, "train": {"steps": gan}}),
+        # no caption row: the caption templates describe handwritten digits
         ("stackgan", {"variant": "stackgan", "train": {"steps": 2 * gan},
                       "stackgan": {"stage1_steps": gan, "low_size": 14}}),
         ("pix2pix", p2p_base),
@@ -233,8 +233,8 @@ def _write_table(path: Path, rows: list[dict], data, prof: Profile, scale: float
         "",
         f"Produced by `python recipes/image_benchmark.py` (seed 0; {len(data.train_x)} train / {len(data.test_x)} "
         f"test images of {data.shape[-1]}x{data.shape[-1]}; step budget scale {scale:g}; torch threads {threads}; "
-        f"{timing}). cFID = Fréchet distance of the evaluation classifier's penultimate "
-        f"features, {N} samples vs the test split (pix2pix: the test outputs), lower is better. Cond. acc = the "
+        f"{timing}). cFID = Fréchet distance of the evaluation classifier's penultimate features, {N} samples vs "
+        f"the test split (pix2pix: its outputs for the first {N} test pairs), lower is better. Cond. acc = the "
         "classifier's accuracy w.r.t. the requested class (pix2pix: the source image's class). Diversity = mean "
         "pairwise feature distance within a class, generated / real test images (1.0 = as varied as the data). "
         "L1 / PSNR on held-out pairs (images in [-1, 1]); sharpness = mean absolute Laplacian of the outputs / "

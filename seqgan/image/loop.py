@@ -158,7 +158,7 @@ def load_classifier(cfg: ImageConfig, data: ImageData):
 def evaluate(variant: Variant, evaluator: Evaluator, n: int) -> dict[str, float]:
     """Metrics named with their protocol: ``cfid{n}`` (classifier-FID of n samples vs the test split),
     ``cond_acc{n}`` and ``diversity{n}`` (conditional variants: within-class feature spread / the real data's),
-    StackGAN ``stage1_*``; pix2pix on every test pair: ``cfid_test``, ``cond_acc_test``, ``l1_test``,
+    StackGAN ``stage1_*``; pix2pix on the first n test pairs: ``cfid_test``, ``cond_acc_test``, ``l1_test``,
     ``psnr_test``, ``sharpness_test`` (Laplacian energy / the targets') and the same for the untranslated input
     (``input_*``)."""
     from seqgan.image.losses import psnr
@@ -168,14 +168,15 @@ def evaluate(variant: Variant, evaluator: Evaluator, n: int) -> dict[str, float]
     data = evaluator.data
     out: dict[str, float] = {}
     if isinstance(variant, Pix2Pix):
-        pred = variant.translate(data.test_x).cpu()
-        src = make_source(data.test_x, variant.cfg.pix2pix.task, variant.cfg.pix2pix.factor)
-        real_sharp = sharpness(data.test_x)
-        out.update({"cfid_test": evaluator.fid(pred), "cond_acc_test": evaluator.accuracy(pred, data.test_y),
-                    "l1_test": float((pred - data.test_x).abs().mean()), "psnr_test": psnr(pred, data.test_x),
+        x, y = data.test_x[:n], data.test_y[:n]
+        pred = variant.translate(x).cpu()
+        src = make_source(x, variant.cfg.pix2pix.task, variant.cfg.pix2pix.factor)
+        real_sharp = sharpness(x)
+        out.update({"cfid_test": evaluator.fid(pred), "cond_acc_test": evaluator.accuracy(pred, y),
+                    "l1_test": float((pred - x).abs().mean()), "psnr_test": psnr(pred, x),
                     "sharpness_test": sharpness(pred) / real_sharp,
-                    "input_cfid_test": evaluator.fid(src), "input_cond_acc_test": evaluator.accuracy(src, data.test_y),
-                    "input_l1_test": float((src - data.test_x).abs().mean()), "input_psnr_test": psnr(src, data.test_x),
+                    "input_cfid_test": evaluator.fid(src), "input_cond_acc_test": evaluator.accuracy(src, y),
+                    "input_l1_test": float((src - x).abs().mean()), "input_psnr_test": psnr(src, x),
                     "input_sharpness_test": sharpness(src) / real_sharp})
     else:
         labels = torch.arange(n) % data.num_classes

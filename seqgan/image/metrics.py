@@ -31,6 +31,9 @@ from seqgan.image.data import ImageData
 from seqgan.runs.checkpoint import load_module, save_module, write_checkpoint
 
 
+CLASSIFIER_VERSION = 2  # part of the cache key: a cached classifier of another architecture is retrained
+
+
 class Classifier(nn.Module):
     """Small CNN: (B, C, H, W) -> logits (B, K); ``features`` gives the penultimate activations (B, 128).
     Images of 16 pixels or more are max-pooled 2x after each conv (28x28: 14x14, then 7x7)."""
@@ -82,7 +85,7 @@ def train_classifier(data: ImageData, epochs: int = 40, seed: int = 0, batch_siz
 def load_or_train_classifier(data: ImageData, cache_dir: str | Path, epochs: int = 40, seed: int = 0) -> Classifier:
     """The cached classifier for ``data`` under ``cache_dir``, trained and saved first if absent or stale."""
     cache = Path(cache_dir)
-    key = _data_key(data) | {"epochs": epochs, "seed": seed}
+    key = _data_key(data) | {"epochs": epochs, "seed": seed, "arch": CLASSIFIER_VERSION}
     meta = cache / "meta.json"
     clf = Classifier(data.shape, data.num_classes)
     if meta.is_file() and (cache / "classifier.safetensors").is_file():
