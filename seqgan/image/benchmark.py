@@ -163,14 +163,25 @@ def _result_rows(name: str, cfg: ImageConfig, result: dict, seconds: float, size
              "div": result.get(f"diversity{N}"), "seconds": seconds, "note": steps}]
 
 
-def _finished_row(run: Path, cfg: ImageConfig) -> dict | None:
-    """``row.json`` of a finished benchmark run trained with exactly ``cfg``, else None."""
-    from seqgan.config import load_config, to_dict
+def _budget_free(cfg: ImageConfig) -> dict:
+    from seqgan.config import to_dict
+
+    out = to_dict(cfg)
+    out["train"] = dict(out["train"], steps=None)
+    out["stackgan"] = dict(out["stackgan"], stage1_steps=None)
+    return out
+
+
+def _finished_row(run: Path, cfg: ImageConfig) -> tuple[dict, ImageConfig] | None:
+    """(``row.json``, the run's config) of a finished benchmark run whose config equals ``cfg`` up to the step
+    budgets (``train.steps``, ``stackgan.stage1_steps``), else None."""
+    from seqgan.config import load_config
 
     try:
-        if to_dict(load_config(ImageConfig, run / "config.yaml")) != to_dict(cfg):
+        saved = load_config(ImageConfig, run / "config.yaml")
+        if _budget_free(saved) != _budget_free(cfg):
             return None
-        return json.loads((run / "row.json").read_text())
+        return json.loads((run / "row.json").read_text()), saved
     except (OSError, ValueError, SeqGANError):
         return None
 
@@ -179,8 +190,9 @@ def run_benchmark(out_dir: Path, runs_dir: Path, scale: float = 1.0, data_name: 
                   only: list[str] | None = None, reuse: bool = False) -> list[dict]:
     """Train every row (or the rows named in ``only``), write ``out_dir/RESULTS.md`` and grids; returns the rows.
 
-    ``reuse``: a row whose run directory already holds a finished benchmark run of the same config is read from
-    its ``row.json`` instead of trained again (rows trained by separate ``only`` processes, then one table)."""
+    ``reuse``: a row whose run directory already holds a finished benchmark run of the same config (step budgets
+    aside: the table's notes give each row's own) is read from its ``row.json`` instead of trained again (rows
+    trained by separate ``only`` processes, then one table)."""
     prof = profile(data_name)
     unknown = sorted(set(only or []) - {name for name, _ in prof.rows})
     if unknown:
@@ -204,7 +216,8 @@ def run_benchmark(out_dir: Path, runs_dir: Path, scale: float = 1.0, data_name: 
         run = Path(cfg.output_dir)
         done = _finished_row(run, cfg) if reuse else None
         if done is not None:
-            result, seconds = done["result"], done["seconds"]
+            row, cfg = done
+            result, seconds = row["result"], row["seconds"]
             reused.append(name)
         else:
             shutil.rmtree(run, ignore_errors=True)
@@ -227,7 +240,8 @@ def _write_table(path: Path, rows: list[dict], data, prof: Profile, scale: float
     threads = torch.get_num_threads()
     timing = f"{total / 60:.1f} min in all"
     if reused:
-        timing += f", not counting the rows read from earlier runs ({', '.join(reused)})"
+        timing += (f", not counting the rows read from earlier runs ({', '.join(reused)}), which keep their own step "
+                   "budgets and wall times (see the notes)")
     lines = [
         f"# {prof.title}",
         "",
