@@ -166,7 +166,8 @@ def _result_rows(name: str, cfg: ImageConfig, result: dict, seconds: float, size
 def _budget_free(cfg: ImageConfig) -> dict:
     from seqgan.config import to_dict
 
-    out = to_dict(cfg)
+    out = to_dict(cfg) | {"output_dir": None}
+    out["metrics"] = dict(out["metrics"], classifier_dir=None)
     out["train"] = dict(out["train"], steps=None)
     out["stackgan"] = dict(out["stackgan"], stage1_steps=None)
     return out
@@ -174,7 +175,7 @@ def _budget_free(cfg: ImageConfig) -> dict:
 
 def _finished_row(run: Path, cfg: ImageConfig) -> tuple[dict, ImageConfig] | None:
     """(``row.json``, the run's config) of a finished benchmark run whose config equals ``cfg`` up to the step
-    budgets (``train.steps``, ``stackgan.stage1_steps``), else None."""
+    budgets (``train.steps``, ``stackgan.stage1_steps``) and the paths, else None."""
     from seqgan.config import load_config
 
     try:
