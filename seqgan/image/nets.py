@@ -179,7 +179,7 @@ class CondAugment(nn.Module):
         self.proj = nn.Linear(in_dim, 2 * out_dim)
 
     def forward(self, e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        mean, logvar = F.leaky_relu(self.proj(e), 0.2).chunk(2, dim=1)
+        mean, logvar = self.proj(e).chunk(2, dim=1)  # linear, as a VAE encoder: the noise can shrink below 1
         c_hat = mean + torch.exp(0.5 * logvar) * torch.randn_like(mean)
         return c_hat, mean, logvar
 
