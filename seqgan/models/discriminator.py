@@ -21,6 +21,7 @@ unconditional oracle task) makes D read the reply only.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,16 +32,19 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seqgan.config import field, from_dict, to_dict
-from seqgan.errors import ConfigError
+from seqgan.errors import CheckpointError, ConfigError
 from seqgan.models.policy import Context, eval_mode
-from seqgan.runs.pretrained import PretrainedMixin
+from seqgan.runs.pretrained import CONFIG_FILE, PretrainedMixin
 
 DISCRIMINATOR_DIR = "discriminator"
+ENCODERS = ("cnn", "transformer", "generator")
 
 
 @dataclass
 class DiscriminatorConfig:
-    encoder: str = field("cnn", help="cnn (SeqGAN: filter widths, max-over-time, highway) | transformer")
+    encoder: str = field("cnn", help="cnn (SeqGAN: filter widths, max-over-time, highway) | transformer | "
+                                      "generator (a copy of the MLE generator's encoder-decoder, fine-tuned; "
+                                      "seqgan.models.generator_discriminator)")
     head: str = field("joint", help="joint: one logit; split: realism(x) and match(c, x) logits")
     embed_dim: int = field(64, help="token embedding size (shared by the context and reply encoders)")
     filter_sizes: list[int] = field([1, 2, 3, 4, 5, 8], help="CNN filter widths")
@@ -52,13 +56,19 @@ class DiscriminatorConfig:
     heads: int = field(4, help="transformer attention heads")
     max_len: int = field(128, help="transformer: longest sequence (positions)")
     l2: float = field(0.0, help="L2 penalty on the output layers (SeqGAN: 0.2)")
+    freeze_generator: bool = field(False, help="encoder generator: train the head only, keep the copy fixed")
+    body_lr_scale: float = field(0.1, help="encoder generator: learning rate of the copied encoder-decoder relative "
+                                           "to the head's (the D optimiser's lr)")
     fold_table_mb: int = field(256, help="CNN, scoring without gradient (rewards): fold the embedding into the "
                                           "convolution as a per-token lookup table of at most this many MB per "
                                           "encoder (exact, rebuilt after each D update); 0 disables")
 
     def validate(self) -> None:
-        if self.encoder not in ("cnn", "transformer"):
-            raise ConfigError(f"discriminator.encoder: expected cnn or transformer, got {self.encoder!r}")
+        if self.encoder not in ENCODERS:
+            raise ConfigError(f"discriminator.encoder: expected one of {', '.join(ENCODERS)}, got {self.encoder!r}")
+        if self.encoder == "generator" and self.head != "joint":
+            raise ConfigError("discriminator.head: the generator encoder has a joint head only, got "
+                              f"{self.head!r}")
         if self.head not in ("joint", "split"):
             raise ConfigError(f"discriminator.head: expected joint or split, got {self.head!r}")
         if self.encoder == "cnn":
@@ -67,9 +77,11 @@ class DiscriminatorConfig:
                                   f"of the same non-zero length, got {len(self.filter_sizes)} and {len(self.num_filters)}")
             if min(self.filter_sizes) < 1 or min(self.num_filters) < 1:
                 raise ConfigError("discriminator.filter_sizes / num_filters: expected positive integers")
-        elif self.d_model % self.heads:
+        elif self.encoder == "transformer" and self.d_model % self.heads:
             raise ConfigError(f"discriminator.d_model ({self.d_model}) must be divisible by discriminator.heads "
                               f"({self.heads})")
+        if self.body_lr_scale <= 0:
+            raise ConfigError(f"discriminator.body_lr_scale: expected > 0, got {self.body_lr_scale}")
         if self.fold_table_mb < 0:
             raise ConfigError(f"discriminator.fold_table_mb: expected >= 0, got {self.fold_table_mb}")
         if not 0.0 <= self.dropout < 1.0:
@@ -80,6 +92,32 @@ class DiscOutput(NamedTuple):
     logit: Tensor  # (B,) log-odds that x is a human reply to c
     realism: Tensor | None  # (B,) split head: "x is human-written"
     match: Tensor | None  # (B,) split head: "x answers c"
+
+
+class DiscriminatorScoring:
+    """The reward API every D design shares, from its ``forward`` / ``prefix_logits`` / ``_reward_rows_logits``:
+    probabilities in (0, 1), computed in eval mode without gradient (the mode is restored)."""
+
+    @torch.no_grad()
+    def reward(self, context: Context, reply_ids: Tensor, reply_mask: Tensor) -> Tensor:
+        """(B,) probability in (0, 1) that each reply is a human reply to its context (eval mode, no grad)."""
+        with eval_mode(self):
+            return torch.sigmoid(self(context, reply_ids, reply_mask).logit.float())
+
+    @torch.no_grad()
+    def reward_rows(self, context: Context, rows: Tensor, reply_ids: Tensor, reply_mask: Tensor) -> Tensor:
+        """(M,) the same as ``reward(context.index(rows), reply_ids, reply_mask)``, but each of the B contexts is
+        encoded once, not once per reply: rows (M,) picks the context row of each reply (M, T). Monte Carlo
+        rollouts score n * (T-1) completions per context, so this skips most of D's context encoding there."""
+        with eval_mode(self):
+            return torch.sigmoid(self._reward_rows_logits(context, rows, reply_ids, reply_mask).float())
+
+    @torch.no_grad()
+    def prefix_reward(self, context: Context, reply_ids: Tensor, reply_mask: Tensor) -> Tensor:
+        """(B, T) probability per prefix, 0 past each reply's end (eval mode, no grad)."""
+        with eval_mode(self):
+            logits = self.prefix_logits(context, reply_ids, reply_mask).float()
+            return torch.sigmoid(logits) * reply_mask.to(logits.device)
 
 
 class CNNEncoder(nn.Module):
@@ -195,7 +233,7 @@ class TransformerEncoder(nn.Module):
         return h
 
 
-class Discriminator(PretrainedMixin, nn.Module):
+class Discriminator(DiscriminatorScoring, PretrainedMixin, nn.Module):
     """D(c, x) with a joint or split head; see the module docstring."""
 
     def __init__(self, cfg: DiscriminatorConfig, vocab_size: int, pad_id: int):
@@ -280,28 +318,11 @@ class Discriminator(PretrainedMixin, nn.Module):
         h_x, h_c = self._features(context, reply_ids, reply_mask, prefixes=True)  # (B, T, F), (B, F) | None
         return self._heads(h_x, None if h_c is None else h_c.unsqueeze(1)).logit
 
-    @torch.no_grad()
-    def reward(self, context: Context, reply_ids: Tensor, reply_mask: Tensor) -> Tensor:
-        """(B,) probability in (0, 1) that each reply is a human reply to its context (eval mode, no grad)."""
-        with eval_mode(self):
-            return torch.sigmoid(self(context, reply_ids, reply_mask).logit.float())
-
-    @torch.no_grad()
-    def reward_rows(self, context: Context, rows: Tensor, reply_ids: Tensor, reply_mask: Tensor) -> Tensor:
-        """(M,) the same as ``reward(context.index(rows), reply_ids, reply_mask)``, but each of the B contexts is
-        encoded once, not once per reply: rows (M,) picks the context row of each reply (M, T). Monte Carlo
-        rollouts score n * (T-1) completions per context, so this skips most of D's context encoding there."""
-        with eval_mode(self):
-            h_x = self._reply_features(reply_ids, reply_mask, prefixes=False)  # (M, F)
-            h_c = self._context_features(context)  # (B, F) | None
-            out = self._heads(h_x, None if h_c is None else h_c[rows])
-            return torch.sigmoid(out.logit.float())
-
-    @torch.no_grad()
-    def prefix_reward(self, context: Context, reply_ids: Tensor, reply_mask: Tensor) -> Tensor:
-        """(B, T) probability per prefix, 0 past each reply's end (eval mode, no grad)."""
-        with eval_mode(self):
-            return torch.sigmoid(self.prefix_logits(context, reply_ids, reply_mask).float()) * reply_mask
+    def _reward_rows_logits(self, context: Context, rows: Tensor, reply_ids: Tensor, reply_mask: Tensor) -> Tensor:
+        """(M,) logits of replies (M, T) whose contexts are rows ``rows`` (M,) of ``context`` (encoded once)."""
+        h_x = self._reply_features(reply_ids, reply_mask, prefixes=False)  # (M, F)
+        h_c = self._context_features(context)  # (B, F) | None
+        return self._heads(h_x, None if h_c is None else h_c[rows]).logit
 
     def l2_penalty(self) -> Tensor:
         """cfg.l2 * squared norm of the output layers' weights (SeqGAN's L2 regularisation)."""
@@ -318,10 +339,49 @@ class Discriminator(PretrainedMixin, nn.Module):
         return cls(cfg, int(config["vocab_size"]), int(config["pad_id"]))
 
 
-def load_discriminator(run_dir: str | Path, name: str = DISCRIMINATOR_DIR) -> Discriminator | None:
-    """The discriminator saved in ``run_dir/name``, or None when the run has none."""
+def optimizer_groups(disc: nn.Module, lr: float) -> list[dict]:
+    """Adam parameter groups of a D's trainable parameters: one group at ``lr``, or, for a D with pretrained parts
+    (``disc.param_groups``), those parts at ``lr * cfg.body_lr_scale``."""
+    groups = getattr(disc, "param_groups", None)
+    if groups is not None:
+        return groups(lr)
+    return [{"params": [p for p in disc.parameters() if p.requires_grad], "lr": lr}]
+
+
+def build_discriminator(cfg: DiscriminatorConfig, vocab_size: int, pad_id: int, policy=None) -> nn.Module:
+    """A fresh D of the configured design; ``encoder: generator`` copies ``policy`` (a Seq2SeqPolicy)."""
+    cfg.validate()
+    if cfg.encoder == "generator":
+        from seqgan.models.generator_discriminator import GeneratorDiscriminator
+
+        if policy is None or not hasattr(policy, "model"):
+            raise ConfigError("discriminator.encoder: 'generator' needs the pretrained encoder-decoder generator "
+                              "(a seq2seq run); use cnn or transformer here")
+        return GeneratorDiscriminator.from_policy(cfg, policy)
+    return Discriminator(cfg, vocab_size, pad_id)
+
+
+def load_saved_discriminator(directory: str | Path) -> nn.Module:
+    """A discriminator written by ``save_pretrained`` (any design; the design is read from its config.json)."""
+    directory = Path(directory)
+    meta_path = directory / CONFIG_FILE
+    if not meta_path.is_file():
+        raise CheckpointError(f"{directory}: not a saved discriminator (no {CONFIG_FILE})")
+    try:
+        encoder = json.loads(meta_path.read_text())["config"].get("encoder", "cnn")
+    except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
+        raise CheckpointError(f"{meta_path}: corrupt discriminator config") from None
+    if encoder == "generator":
+        from seqgan.models.generator_discriminator import GeneratorDiscriminator
+
+        return GeneratorDiscriminator.from_pretrained(directory)
+    return Discriminator.from_pretrained(directory)
+
+
+def load_discriminator(run_dir: str | Path, name: str = DISCRIMINATOR_DIR) -> nn.Module | None:
+    """The discriminator saved in ``run_dir/name`` (any design), or None when the run has none."""
     path = Path(run_dir) / name
-    return Discriminator.from_pretrained(path) if path.is_dir() else None
+    return load_saved_discriminator(path) if path.is_dir() else None
 
 
 def running_max(h: Tensor, fill: float = 0.0) -> Tensor:
