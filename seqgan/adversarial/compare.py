@@ -226,7 +226,8 @@ def compare_policies(models: dict[str, Policy], tokenizer, test_ds, cfg: Compare
             for name, policy in models.items():
                 res = adversarial_success(policy, train, test, evaluator_cfg, seed=cfg.seed,
                                           steps=cfg.adversuc_steps, batch_size=cfg.adversuc_batch_size,
-                                          lr=cfg.adversuc_lr, temperature=temperature, init_policy=init)
+                                          lr=cfg.adversuc_lr, temperature=temperature, init_policy=init,
+                                          tokenizer=tokenizer)
                 put(key, name, res["adversuc"])
                 put(f"{key}_evaluator_acc", name, res["evaluator_acc"])
                 put(f"{key}_evaluator_acc_human", name, res["evaluator_acc_human"])

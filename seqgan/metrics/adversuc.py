@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 
 from seqgan.data import make_loader, to_context, to_replies
-from seqgan.models.discriminator import DiscriminatorConfig, build_discriminator
+from seqgan.models.discriminator import DiscriminatorConfig, build_discriminator, optimizer_groups
 from seqgan.models.policy import eval_mode
 from seqgan.objectives.discriminator_loss import LossWeights, discriminator_loss
 
@@ -40,14 +40,14 @@ def _sample_all(policy, dataset, pad_id: int, batch_size: int, device, temperatu
 
 def adversarial_success(policy, train_pairs, eval_pairs, cfg: DiscriminatorConfig | None = None, seed: int = 0,
                         steps: int = 300, batch_size: int = 32, lr: float = 1e-3, temperature: float = 1.0,
-                        init_policy=None) -> dict:
+                        init_policy=None, tokenizer=None) -> dict:
     """Train an evaluator on ``train_pairs`` (human vs. ``policy``'s replies at ``temperature``) for ``steps``
     updates, then judge ``eval_pairs``.
 
     train_pairs / eval_pairs: encoded datasets with disjoint contexts. Returns ``adversuc`` (fraction of generated
     replies judged human), ``evaluator_acc_human`` (fraction of held-out human replies judged human),
     ``evaluator_acc`` (balanced held-out accuracy) and ``num_eval``. Deterministic for a seed; the global RNG state
-    is restored.
+    is restored. ``tokenizer`` (the generator's) is needed by an evaluator that reads text (``encoder: minilm``).
     """
     device = next(policy.parameters()).device
     pad_id = policy.pad_id
@@ -57,8 +57,8 @@ def adversarial_success(policy, train_pairs, eval_pairs, cfg: DiscriminatorConfi
         train = _sample_all(policy, train_pairs, pad_id, batch_size, device, temperature)
         held_out = _sample_all(policy, eval_pairs, pad_id, batch_size, device, temperature)
         evaluator = build_discriminator(cfg or DiscriminatorConfig(), policy.vocab_size, pad_id,
-                                        init_policy if init_policy is not None else policy).to(device)
-        optimizer = torch.optim.Adam([p for p in evaluator.parameters() if p.requires_grad], lr=lr)
+                                        init_policy if init_policy is not None else policy, tokenizer).to(device)
+        optimizer = torch.optim.Adam(optimizer_groups(evaluator, lr))
         weights = LossWeights(weight_mismatch=0.0)  # the evaluator judges human vs. machine only
         evaluator.train()
         order = torch.Generator().manual_seed(seed)

@@ -37,14 +37,16 @@ from seqgan.models.policy import Context, eval_mode
 from seqgan.runs.pretrained import CONFIG_FILE, PretrainedMixin
 
 DISCRIMINATOR_DIR = "discriminator"
-ENCODERS = ("cnn", "transformer", "generator")
+ENCODERS = ("cnn", "transformer", "generator", "minilm")
 
 
 @dataclass
 class DiscriminatorConfig:
     encoder: str = field("cnn", help="cnn (SeqGAN: filter widths, max-over-time, highway) | transformer | "
                                       "generator (a copy of the MLE generator's encoder-decoder, fine-tuned; "
-                                      "seqgan.models.generator_discriminator)")
+                                      "seqgan.models.generator_discriminator) | minilm (a frozen pretrained "
+                                      "sentence encoder reading the detokenised text + a trained head; extra "
+                                      "seqgan[minilm]; seqgan.models.sentence_discriminator)")
     head: str = field("joint", help="joint: one logit; split: realism(x) and match(c, x) logits")
     embed_dim: int = field(64, help="token embedding size (shared by the context and reply encoders)")
     filter_sizes: list[int] = field([1, 2, 3, 4, 5, 8], help="CNN filter widths")
@@ -59,6 +61,8 @@ class DiscriminatorConfig:
     freeze_generator: bool = field(False, help="encoder generator: train the head only, keep the copy fixed")
     body_lr_scale: float = field(0.1, help="encoder generator: learning rate of the copied encoder-decoder relative "
                                            "to the head's (the D optimiser's lr)")
+    cache_size: int = field(200_000, help="encoder minilm: embeddings of distinct texts kept (each text is encoded "
+                                           "once while it stays in the cache)")
     fold_table_mb: int = field(256, help="CNN, scoring without gradient (rewards): fold the embedding into the "
                                           "convolution as a per-token lookup table of at most this many MB per "
                                           "encoder (exact, rebuilt after each D update); 0 disables")
@@ -66,9 +70,11 @@ class DiscriminatorConfig:
     def validate(self) -> None:
         if self.encoder not in ENCODERS:
             raise ConfigError(f"discriminator.encoder: expected one of {', '.join(ENCODERS)}, got {self.encoder!r}")
-        if self.encoder == "generator" and self.head != "joint":
-            raise ConfigError("discriminator.head: the generator encoder has a joint head only, got "
+        if self.encoder in ("generator", "minilm") and self.head != "joint":
+            raise ConfigError(f"discriminator.head: the {self.encoder} encoder has a joint head only, got "
                               f"{self.head!r}")
+        if self.cache_size < 0:
+            raise ConfigError(f"discriminator.cache_size: expected >= 0, got {self.cache_size}")
         if self.head not in ("joint", "split"):
             raise ConfigError(f"discriminator.head: expected joint or split, got {self.head!r}")
         if self.encoder == "cnn":
@@ -348,9 +354,18 @@ def optimizer_groups(disc: nn.Module, lr: float) -> list[dict]:
     return [{"params": [p for p in disc.parameters() if p.requires_grad], "lr": lr}]
 
 
-def build_discriminator(cfg: DiscriminatorConfig, vocab_size: int, pad_id: int, policy=None) -> nn.Module:
-    """A fresh D of the configured design; ``encoder: generator`` copies ``policy`` (a Seq2SeqPolicy)."""
+def build_discriminator(cfg: DiscriminatorConfig, vocab_size: int, pad_id: int, policy=None,
+                        tokenizer=None) -> nn.Module:
+    """A fresh D of the configured design; ``encoder: generator`` copies ``policy`` (a Seq2SeqPolicy),
+    ``encoder: minilm`` decodes ids with ``tokenizer`` (the generator's)."""
     cfg.validate()
+    if cfg.encoder == "minilm":
+        from seqgan.models.sentence_discriminator import SentenceEncoderDiscriminator
+
+        if tokenizer is None:
+            raise ConfigError("discriminator.encoder: 'minilm' reads text and needs the generator's tokenizer "
+                              "(a dialogue run); use cnn or transformer here")
+        return SentenceEncoderDiscriminator(cfg, tokenizer)
     if cfg.encoder == "generator":
         from seqgan.models.generator_discriminator import GeneratorDiscriminator
 
@@ -375,6 +390,10 @@ def load_saved_discriminator(directory: str | Path) -> nn.Module:
         from seqgan.models.generator_discriminator import GeneratorDiscriminator
 
         return GeneratorDiscriminator.from_pretrained(directory)
+    if encoder == "minilm":
+        from seqgan.models.sentence_discriminator import SentenceEncoderDiscriminator
+
+        return SentenceEncoderDiscriminator.from_pretrained(directory)
     return Discriminator.from_pretrained(directory)
 
 

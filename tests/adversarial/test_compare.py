@@ -90,7 +90,7 @@ def test_evaluator_warning_names_the_weak_evaluators():
                "adversuc_sample_test6_evaluator_acc": {"mle": 0.55, "adv": 0.9}}
     warning = evaluator_warning(metrics, 0.70)
     assert "evaluator at chance: AdverSuc is noise" in warning and "of mle: 0.55" in warning
-    assert "adv" not in warning
+    assert "of adv" not in warning
     metrics["adversuc_sample_test6_evaluator_acc"]["mle"] = 0.8
     assert evaluator_warning(metrics, 0.70) is None
 
