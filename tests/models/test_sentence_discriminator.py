@@ -75,6 +75,7 @@ def test_reads_text_and_scores_like_the_other_designs(tok):
 
 def test_each_text_is_encoded_once_and_the_cache_is_bounded(tok):
     d = disc(tok)
+    d._cache.clear()
     calls = []
     forward = d.encoder.forward
     d.encoder.forward = lambda **kw: calls.append(kw["input_ids"].shape[0]) or forward(**kw)
@@ -85,6 +86,8 @@ def test_each_text_is_encoded_once_and_the_cache_is_bounded(tok):
     d.cfg.cache_size = 2
     d.embed(["a third one"])
     assert len(d._cache) == 2 and "hello there" not in d._cache
+    assert disc(tok)._cache is d._cache  # one cache per process: the encoder is the same frozen model
+    d.cfg.cache_size = 200_000
 
 
 def test_learns_and_round_trips(tok, tmp_path):
