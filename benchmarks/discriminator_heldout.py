@@ -154,7 +154,7 @@ def _design_config(name: str, policy, args):
 def train_design(name, policy, tokenizer, train, held, train_pairs, sampled, args) -> dict:
     import torch
 
-    from seqgan.models.discriminator import build_discriminator, optimizer_groups
+    from seqgan.models.discriminators import build_discriminator, optimizer_groups
     from seqgan.objectives.discriminator_loss import (LossWeights, discriminator_loss, evaluate_discriminator,
                                                       mismatch_permutation)
 

@@ -17,7 +17,7 @@ import torch
 from seqgan.config import field
 from seqgan.data import make_loader, to_context, to_replies
 from seqgan.errors import ConfigError
-from seqgan.models.discriminator import optimizer_groups
+from seqgan.models.discriminators import optimizer_groups
 from seqgan.models.policy import eval_mode
 from seqgan.objectives.discriminator_loss import discriminator_loss, evaluate_discriminator, mismatch_permutation
 from seqgan.runs.progress import progress_bar

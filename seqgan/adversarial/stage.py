@@ -224,7 +224,7 @@ def _load_data(cfg, tokenizer, splits=None):
 
 def _discriminator(cfg, run_dir: Path, policy, tokenizer, train, valid, device):
     """The run's pretrained D; pretrained (and saved as ``discriminator/``) when the run has none."""
-    from seqgan.models.discriminator import build_discriminator, load_discriminator
+    from seqgan.models.discriminators import build_discriminator, load_discriminator
 
     disc = load_discriminator(run_dir)
     if disc is not None:

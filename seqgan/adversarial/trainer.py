@@ -23,7 +23,7 @@ from seqgan.adversarial.config import AdversarialConfig
 from seqgan.adversarial.routes import DLossFn, build_route, make_update
 from seqgan.data.batches import DialogueCollator, pair_rows
 from seqgan.metrics.likelihood import held_out_nll
-from seqgan.models.discriminator import optimizer_groups
+from seqgan.models.discriminators import optimizer_groups
 from seqgan.models.policy import Context, Policy, Replies
 from seqgan.objectives.discriminator_loss import mismatch_permutation
 

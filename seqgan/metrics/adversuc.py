@@ -17,7 +17,8 @@ from __future__ import annotations
 import torch
 
 from seqgan.data import make_loader, to_context, to_replies
-from seqgan.models.discriminator import DiscriminatorConfig, build_discriminator, optimizer_groups
+from seqgan.models.discriminator import DiscriminatorConfig
+from seqgan.models.discriminators import build_discriminator, optimizer_groups
 from seqgan.models.policy import eval_mode
 from seqgan.objectives.discriminator_loss import LossWeights, discriminator_loss
 

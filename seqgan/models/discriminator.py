@@ -21,10 +21,8 @@ unconditional oracle task) makes D read the reply only.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import NamedTuple
 
 import torch
@@ -32,9 +30,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seqgan.config import field, from_dict, to_dict
-from seqgan.errors import CheckpointError, ConfigError
+from seqgan.errors import ConfigError
 from seqgan.models.policy import Context, eval_mode
-from seqgan.runs.pretrained import CONFIG_FILE, PretrainedMixin
+from seqgan.runs.pretrained import PretrainedMixin
 
 DISCRIMINATOR_DIR = "discriminator"
 ENCODERS = ("cnn", "transformer", "generator", "minilm")
@@ -352,55 +350,6 @@ def optimizer_groups(disc: nn.Module, lr: float) -> list[dict]:
     if groups is not None:
         return groups(lr)
     return [{"params": [p for p in disc.parameters() if p.requires_grad], "lr": lr}]
-
-
-def build_discriminator(cfg: DiscriminatorConfig, vocab_size: int, pad_id: int, policy=None,
-                        tokenizer=None) -> nn.Module:
-    """A fresh D of the configured design; ``encoder: generator`` copies ``policy`` (a Seq2SeqPolicy),
-    ``encoder: minilm`` decodes ids with ``tokenizer`` (the generator's)."""
-    cfg.validate()
-    if cfg.encoder == "minilm":
-        from seqgan.models.sentence_discriminator import SentenceEncoderDiscriminator
-
-        if tokenizer is None:
-            raise ConfigError("discriminator.encoder: 'minilm' reads text and needs the generator's tokenizer "
-                              "(a dialogue run); use cnn or transformer here")
-        return SentenceEncoderDiscriminator(cfg, tokenizer)
-    if cfg.encoder == "generator":
-        from seqgan.models.generator_discriminator import GeneratorDiscriminator
-
-        if policy is None or not hasattr(policy, "model"):
-            raise ConfigError("discriminator.encoder: 'generator' needs the pretrained encoder-decoder generator "
-                              "(a seq2seq run); use cnn or transformer here")
-        return GeneratorDiscriminator.from_policy(cfg, policy)
-    return Discriminator(cfg, vocab_size, pad_id)
-
-
-def load_saved_discriminator(directory: str | Path) -> nn.Module:
-    """A discriminator written by ``save_pretrained`` (any design; the design is read from its config.json)."""
-    directory = Path(directory)
-    meta_path = directory / CONFIG_FILE
-    if not meta_path.is_file():
-        raise CheckpointError(f"{directory}: not a saved discriminator (no {CONFIG_FILE})")
-    try:
-        encoder = json.loads(meta_path.read_text())["config"].get("encoder", "cnn")
-    except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
-        raise CheckpointError(f"{meta_path}: corrupt discriminator config") from None
-    if encoder == "generator":
-        from seqgan.models.generator_discriminator import GeneratorDiscriminator
-
-        return GeneratorDiscriminator.from_pretrained(directory)
-    if encoder == "minilm":
-        from seqgan.models.sentence_discriminator import SentenceEncoderDiscriminator
-
-        return SentenceEncoderDiscriminator.from_pretrained(directory)
-    return Discriminator.from_pretrained(directory)
-
-
-def load_discriminator(run_dir: str | Path, name: str = DISCRIMINATOR_DIR) -> nn.Module | None:
-    """The discriminator saved in ``run_dir/name`` (any design), or None when the run has none."""
-    path = Path(run_dir) / name
-    return load_saved_discriminator(path) if path.is_dir() else None
 
 
 def running_max(h: Tensor, fill: float = 0.0) -> Tensor:

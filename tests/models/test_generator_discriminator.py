@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from seqgan.errors import ConfigError
-from seqgan.models.discriminator import DiscriminatorConfig, build_discriminator, load_discriminator
+from seqgan.models.discriminator import DiscriminatorConfig
+from seqgan.models.discriminators import build_discriminator, load_discriminator
 from seqgan.models.generator_discriminator import GeneratorDiscriminator
 from seqgan.models.policy import Context
 from seqgan.models.seq2seq import GeneratorConfig, Seq2SeqPolicy

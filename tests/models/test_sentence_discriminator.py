@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from seqgan.errors import ConfigError
-from seqgan.models.discriminator import DiscriminatorConfig, build_discriminator, load_discriminator
+from seqgan.models.discriminator import DiscriminatorConfig
+from seqgan.models.discriminators import build_discriminator, load_discriminator
 from seqgan.models.policy import Context, Replies
 from seqgan.objectives.discriminator_loss import LossWeights, discriminator_loss
 
