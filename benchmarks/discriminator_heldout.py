@@ -58,6 +58,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--cache", type=Path, default=None,
                         help="file that keeps the sampled negatives between runs (same run, pairs, seed)")
+    parser.add_argument("--text-cache", type=Path, default=None,
+                        help="minilm: file that keeps the sentence embeddings of every text between runs")
+    parser.add_argument("--weight-real", type=float, default=1.0, help="weight of the human-pair term")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--body-lr-scale", type=float, default=0.1,
                         help="generator design: learning rate of the copied encoder-decoder relative to the head")
@@ -106,6 +109,10 @@ def main() -> None:
           f"(valid split); sampling (or loading) the negatives took {sample_s:.1f} s; held-out mean reply length "
           f"human {h_len:.1f} tokens, generated {g_len:.1f}; {args.threads} threads", flush=True)
 
+    if args.text_cache is not None and args.text_cache.is_file():
+        from seqgan.models.sentence_discriminator import _CACHE
+
+        _CACHE.update(torch.load(args.text_cache, weights_only=True))
     rows = []
     for name in designs:
         if name == "nll_logreg":
@@ -116,6 +123,10 @@ def main() -> None:
         print(f"  {name}: human {r['human']:.3f} generated {r['generated']:.3f} mismatched {r['mismatch']:.3f} "
               f"({r['train_s']:.0f} s)", flush=True)
 
+    if args.text_cache is not None and "minilm" in designs:
+        from seqgan.models.sentence_discriminator import _CACHE
+
+        torch.save(dict(_CACHE), args.text_cache)
     print()
     print("| design | parameters (trained) | training s | epochs | held-out acc. human | generated (T 1) | "
           "mismatched context | balanced human/generated | rollout reward D s / G step | prefix reward s / G step |")
@@ -166,7 +177,7 @@ def train_design(name, policy, tokenizer, train, held, train_pairs, sampled, arg
             disc.embedding.weight.copy_(policy.model.get_input_embeddings().weight)
     params = [p for p in disc.parameters() if p.requires_grad]
     opt = torch.optim.Adam(optimizer_groups(disc, args.lr or lr))
-    weights = LossWeights()
+    weights = LossWeights(weight_real=args.weight_real)
     gen = torch.Generator().manual_seed(args.seed)
     start = time.perf_counter()
     epochs = steps = 0
