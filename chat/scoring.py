@@ -2,7 +2,7 @@
 
 A run that went through adversarial training holds a discriminator (``discriminator/`` after pretraining D,
 ``discriminator_adv/`` after the adversarial stage). It is loaded lazily through
-``seqgan.models.discriminator.load_discriminator(run_dir, name)``; a run without one simply shows no scores.
+``seqgan.models.discriminators.load_discriminator(run_dir, name)``; a run without one simply shows no scores.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def load_scorer(run_dir: str | Path, tokenizer, data_cfg) -> Scorer | None:
     if not names:
         return None
     try:
-        from seqgan.models.discriminator import load_discriminator
+        from seqgan.models.discriminators import load_discriminator
     except ImportError:
         logger.warning("%s has a discriminator but this seqgan cannot load it: replies are shown without scores",
                        run_dir)

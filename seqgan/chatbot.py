@@ -45,6 +45,10 @@ class ChatbotConfig:
         self.mle.validate()
         self.eval.validate()
         self.discriminator.validate()
+        if self.discriminator.encoder == "minilm" and self.adversarial.route != "policy_gradient":
+            raise ConfigError(f"discriminator.encoder: minilm reads text, but adversarial.route "
+                              f"{self.adversarial.route!r} feeds D (B, T, V) vectors; use cnn, transformer or "
+                              "generator")
         self.d_pretrain.validate()
         self.adversarial.validate()
         self.compare.validate()

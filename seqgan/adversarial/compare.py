@@ -26,6 +26,7 @@ from seqgan.runs.checkpoint import atomic_write_text
 
 COMPARISON_MD = "comparison.md"
 COMPARISON_JSON = "comparison.json"
+QUALITY_DIVERSITY_PNG = "quality_diversity.png"
 
 
 @dataclass
@@ -38,17 +39,35 @@ class CompareConfig:
     batch_size: int = field(64, help="contexts per generation batch")
     examples: int = field(5, help="test contexts shown with both models' replies")
     adversuc: bool = field(True, help="train a fresh evaluator D per model and report adversarial success")
-    adversuc_train_pairs: int = field(2000, help="training pairs (disjoint from the test pairs) for that evaluator")
+    adversuc_split: str = field("valid", help="split whose pairs train the evaluator: valid (seen by neither G nor "
+                                              "the adversarial D) or train")
+    adversuc_train_pairs: int = field(2000, help="pairs of that split (disjoint from the test pairs) it trains on")
     adversuc_steps: int = field(300, help="updates of that evaluator")
-    evaluator: DiscriminatorConfig = field(DiscriminatorConfig, help="the AdverSuc evaluator D (fresh per model)")
+    adversuc_batch_size: int = field(32, help="pairs per evaluator update")
+    adversuc_lr: float = field(1e-4, help="evaluator learning rate (Adam)")
+    evaluator: DiscriminatorConfig = field(DiscriminatorConfig, help="the AdverSuc evaluator D (fresh per model; "
+                                                                     "encoder generator: a copy of the first "
+                                                                     "model, the MLE generator)")
+    temperatures: list[float] = field([0.5, 0.7, 0.9, 1.0, 1.2],
+                                      help="quality-diversity view: BLEU and distinct-2 of sampled replies at each "
+                                           "temperature (empty list: off)")
+    temperature_adversuc: bool = field(False, help="AdverSuc at every temperature of that view too (one evaluator "
+                                                   "per model and temperature)")
     seed: int = field(0, help="seed of sampling and of the evaluator")
 
     def validate(self) -> None:
         bad = [d for d in self.decodes if d not in ("greedy", "sample")]
         if bad or not self.decodes:
             raise ConfigError(f"compare.decodes: expected a non-empty list of greedy/sample, got {self.decodes}")
-        if self.num_pairs < 1 or self.batch_size < 1 or self.adversuc_steps < 1:
-            raise ConfigError("compare.num_pairs / compare.batch_size / compare.adversuc_steps: expected >= 1")
+        if self.num_pairs < 1 or self.batch_size < 1:
+            raise ConfigError("compare.num_pairs / compare.batch_size: expected >= 1")
+        if self.adversuc_split not in ("valid", "train"):
+            raise ConfigError(f"compare.adversuc_split: expected valid or train, got {self.adversuc_split!r}")
+        if min(self.adversuc_steps, self.adversuc_batch_size - 1, self.adversuc_train_pairs) < 1:
+            raise ConfigError("compare.adversuc_steps / adversuc_train_pairs >= 1 and adversuc_batch_size >= 2 "
+                              "expected")
+        if any(t <= 0 for t in self.temperatures):
+            raise ConfigError(f"compare.temperatures: expected temperatures > 0, got {self.temperatures}")
         self.evaluator.validate()
 
 
@@ -63,14 +82,33 @@ class Comparison:
     title: str = "MLE vs adversarial generator"
 
     def to_markdown(self) -> str:
+        def cell(name: str, model: str) -> str:
+            value = self.metrics[name].get(model)
+            text = f"{value:.4g}" if isinstance(value, float) and math.isfinite(value) else str(value)
+            acc = self.metrics.get(_evaluator_key(name), {}).get(model)
+            return text if acc is None or name == _evaluator_key(name) else f"{text} (evaluator {acc:.2f})"
+
         head = "| metric | " + " | ".join(self.models) + " |"
         lines = [head, "|---|" + "---:|" * len(self.models)]
-        for name, vals in self.metrics.items():
-            cells = [f"{vals[m]:.4g}" if isinstance(vals.get(m), float) and math.isfinite(vals[m]) else str(vals.get(m))
-                     for m in self.models]
-            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        for name in self.metrics:
+            if name.startswith(QD_PREFIXES):
+                continue
+            lines.append(f"| {name} | " + " | ".join(cell(name, m) for m in self.models) + " |")
         out = [f"# {self.title}", "", *lines, ""]
         out += [f"- {note}" for note in self.notes]
+        temps = quality_diversity_temperatures(self.metrics)
+        if temps:
+            kinds = [k for k in ("bleu", "distinct2", "adversuc") if any(
+                _qd_key(k, t, self.metrics) in self.metrics for t in temps)]
+            out += ["", "## Quality-diversity view (sampled replies at each temperature)", "",
+                    "| temperature | " + " | ".join(f"{k} {m}" for k in kinds for m in self.models) + " |",
+                    "|---:|" + "---:|" * (len(kinds) * len(self.models))]
+            for t in temps:
+                out.append(f"| {t:g} | " + " | ".join(
+                    cell(_qd_key(k, t, self.metrics), m) if _qd_key(k, t, self.metrics) in self.metrics else "-"
+                    for k in kinds for m in self.models) + " |")
+            out += ["", "A model is better than another only if it is better at every temperature (Caccia et al. "
+                        "2020): higher BLEU at the same distinct-2, or the reverse."]
         if self.examples:
             out += ["", "## Example replies (greedy)", ""]
             for i, ex in enumerate(self.examples, 1):
@@ -85,14 +123,40 @@ class Comparison:
                 "notes": self.notes}
 
 
+QD_PREFIXES = ("qd_",)
+
+
+def _qd_key(kind: str, temperature: float, metrics: dict) -> str:
+    """Name of the quality-diversity metric ``kind`` (bleu / distinct2 / adversuc) at ``temperature``."""
+    stem = f"qd_{kind}_t{temperature:g}_"
+    return next((k for k in metrics if k.startswith(stem)), stem)
+
+
+def _evaluator_key(name: str) -> str:
+    """``adversuc_sample_test300`` -> ``adversuc_sample_test300_evaluator_acc`` (the evaluator's balanced accuracy
+    row that goes with an AdverSuc row); other names are returned unchanged."""
+    if "adversuc" not in name or name.endswith(("_evaluator_acc", "_evaluator_acc_human")):
+        return name
+    return f"{name}_evaluator_acc"
+
+
+def quality_diversity_temperatures(metrics: dict) -> list[float]:
+    """The temperatures of the quality-diversity metrics in ``metrics``, ascending."""
+    temps = {float(k.split("_t", 1)[1].split("_", 1)[0]) for k in metrics if k.startswith("qd_bleu_t")}
+    return sorted(temps)
+
+
 @torch.no_grad()
-def generate_texts(policy: Policy, tokenizer, ds, decode: str, cfg: CompareConfig, device="cpu") -> list[str]:
-    """Replies of ``policy`` to every context of ``ds`` (greedy or sampled), decoded to text."""
+def generate_texts(policy: Policy, tokenizer, ds, decode: str, cfg: CompareConfig, device="cpu",
+                   temperature: float | None = None) -> list[str]:
+    """Replies of ``policy`` to every context of ``ds`` (greedy or sampled at ``temperature``, default
+    ``cfg.temperature``), decoded to text."""
+    temperature = cfg.temperature if temperature is None else temperature
     texts: list[str] = []
     with eval_mode(policy):
         for batch in iter_batches(ds, tokenizer.pad_token_id, cfg.batch_size):
             ctx = Context(batch["context_ids"].to(device), batch["context_mask"].to(device))
-            out = policy.sample(ctx, greedy=decode == "greedy", temperature=cfg.temperature)
+            out = policy.sample(ctx, greedy=decode == "greedy", temperature=temperature)
             texts += decode_ids(tokenizer, out.ids, out.mask)
     return texts
 
@@ -106,9 +170,10 @@ def human_perplexity(policy: Policy, tokenizer, ds, cfg: CompareConfig, device="
 def compare_policies(models: dict[str, Policy], tokenizer, test_ds, cfg: CompareConfig, train_ds=None,
                      device="cpu", title: str = "MLE vs adversarial generator") -> Comparison:
     """Every generator of ``models`` (name -> policy, in column order) on the first ``cfg.num_pairs`` pairs of
-    ``test_ds`` (encoded, with ``context``/``reply`` text columns). ``train_ds`` (encoded training pairs) feeds the
-    AdverSuc evaluator (``cfg.evaluator``, trained ``cfg.adversuc_steps`` updates); without it AdverSuc is
-    skipped. Every model sees the same contexts and the same sampling seed."""
+    ``test_ds`` (encoded, with ``context``/``reply`` text columns). ``train_ds`` (encoded pairs disjoint from the
+    test pairs, :attr:`CompareConfig.adversuc_split`) trains the AdverSuc evaluators; without it AdverSuc is
+    skipped. The evaluator is ``cfg.evaluator``; one of the ``generator`` design starts from the first model. Every
+    model sees the same contexts and the same sampling seed."""
     from seqgan.metrics.text import corpus_bleu, distinct_n, mean_length, self_bleu
 
     cfg.validate()
@@ -127,6 +192,7 @@ def compare_policies(models: dict[str, Policy], tokenizer, test_ds, cfg: Compare
             texts = generate_texts(policy, tokenizer, test, decode, cfg, device)
             if decode == "greedy":
                 greedy_texts[name] = texts
+                put(f"top_reply_share_greedy_test{n}", name, _top_share(texts))
             put(f"bleu_{decode}_test{n}", name, corpus_bleu(texts, refs))
             put(f"self_bleu_{decode}_test{n}", name, self_bleu(texts, seed=cfg.seed))
             put(f"distinct1_{decode}_test{n}", name, distinct_n(texts, 1))
@@ -135,21 +201,45 @@ def compare_policies(models: dict[str, Policy], tokenizer, test_ds, cfg: Compare
         nll, ppl = human_perplexity(policy, tokenizer, test, cfg, device)
         put(f"nll_human_test{n}", name, nll)
         put(f"ppl_human_test{n}", name, ppl)
-    notes = [f"{n} held-out test pairs; sampling at temperature {cfg.temperature}, seed {cfg.seed}.",
+    notes = [f"{n} held-out test pairs; sampling at temperature {cfg.temperature}, seed {cfg.seed}; "
+             "top_reply_share: share of the contexts that get the most frequent greedy reply (lower = less generic).",
              f"human replies: mean length {mean_length(refs):.2f} words, distinct-1 {distinct_n(refs, 1):.3f}, "
              f"distinct-2 {distinct_n(refs, 2):.3f}, self-BLEU {self_bleu(refs, seed=cfg.seed):.2f}."]
 
-    if cfg.adversuc and train_ds is not None:
-        from seqgan.metrics.adversuc import adversarial_success
+    for name, policy in models.items():
+        for t in cfg.temperatures:
+            torch.manual_seed(cfg.seed)
+            texts = generate_texts(policy, tokenizer, test, "sample", cfg, device, temperature=t)
+            put(f"qd_bleu_t{t:g}_test{n}", name, corpus_bleu(texts, refs))
+            put(f"qd_distinct2_t{t:g}_test{n}", name, distinct_n(texts, 2))
 
+    if cfg.adversuc and train_ds is not None:
+        from seqgan.metrics.adversuc import MIN_EVALUATOR_ACC, adversarial_success
+
+        evaluator_cfg = cfg.evaluator
+        init = next(iter(models.values()))
         train = train_ds.select(range(min(cfg.adversuc_train_pairs, len(train_ds))))
-        for name, policy in models.items():
-            res = adversarial_success(policy, train, test, cfg.evaluator, seed=cfg.seed, steps=cfg.adversuc_steps)
-            for key, value in res.items():
-                if isinstance(value, (int, float)):
-                    put(f"adversuc_{key}" if not key.startswith("adversuc") else key, name, float(value))
-        notes.append(f"AdverSuc: a fresh evaluator D per model trained on {len(train)} training pairs vs that "
-                     "model's replies; fraction of its replies on the test contexts judged human (higher = better).")
+        runs = [(f"adversuc_sample_test{n}", cfg.temperature)]
+        if cfg.temperature_adversuc:
+            runs += [(f"qd_adversuc_t{t:g}_test{n}", t) for t in cfg.temperatures]
+        for key, temperature in runs:
+            for name, policy in models.items():
+                res = adversarial_success(policy, train, test, evaluator_cfg, seed=cfg.seed,
+                                          steps=cfg.adversuc_steps, batch_size=cfg.adversuc_batch_size,
+                                          lr=cfg.adversuc_lr, temperature=temperature, init_policy=init,
+                                          tokenizer=tokenizer)
+                put(key, name, res["adversuc"])
+                put(f"{key}_evaluator_acc", name, res["evaluator_acc"])
+                put(f"{key}_evaluator_acc_human", name, res["evaluator_acc_human"])
+        notes.append(f"AdverSuc: a fresh evaluator D ({evaluator_cfg.encoder}"
+                     f"{', initialised from ' + next(iter(models)) if evaluator_cfg.encoder == 'generator' else ''})"
+                     f" per model, trained {cfg.adversuc_steps} steps on {len(train)} pairs of the "
+                     f"{cfg.adversuc_split} split vs that model's replies; the fraction of its replies to the test "
+                     "contexts judged human (higher = better); in brackets the evaluator's balanced accuracy on "
+                     "the test pairs (human vs that model).")
+        warning = evaluator_warning(metrics, MIN_EVALUATOR_ACC)
+        if warning:
+            notes.append(warning)
 
     examples = []
     if "greedy" not in cfg.decodes:
@@ -163,6 +253,52 @@ def compare_policies(models: dict[str, Policy], tokenizer, test_ds, cfg: Compare
     return Comparison(list(models), metrics, examples, notes, title=title)
 
 
+def evaluator_warning(metrics: dict[str, dict[str, float]], threshold: float) -> str | None:
+    """The table's warning when an AdverSuc evaluator's balanced accuracy is below ``threshold``, else None."""
+    weak = [f"{key.removesuffix('_evaluator_acc')} of {model}: {value:.2f}" for key, vals in metrics.items()
+            if key.endswith("_evaluator_acc") for model, value in vals.items() if value < threshold]
+    if not weak:
+        return None
+    return (f"**warning: evaluator at chance: AdverSuc is noise** (evaluator balanced accuracy below {threshold:.2f}: "
+            + "; ".join(weak) + ")")
+
+
+def _top_share(texts: list[str]) -> float:
+    """Share of the replies equal to the most frequent one (1 = the same reply to every context)."""
+    from collections import Counter
+
+    return Counter(texts).most_common(1)[0][1] / len(texts) if texts else 0.0
+
+
+def plot_quality_diversity(comparison: Comparison, path: str | Path) -> Path | None:
+    """PNG of BLEU (quality) against distinct-2 (diversity) of each model's sampled replies, one point per
+    temperature (Caccia et al. 2020); None when the comparison has no such metrics."""
+    temps = quality_diversity_temperatures(comparison.metrics)
+    if not temps:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    for model in comparison.models:
+        xs = [comparison.metrics[_qd_key("distinct2", t, comparison.metrics)][model] for t in temps]
+        ys = [comparison.metrics[_qd_key("bleu", t, comparison.metrics)][model] for t in temps]
+        ax.plot(xs, ys, marker="o", label=model)
+        for x, y, t in zip(xs, ys, temps):
+            ax.annotate(f"T {t:g}", (x, y), fontsize=7, textcoords="offset points", xytext=(3, 3))
+    ax.set_xlabel("distinct-2 (diversity)")
+    ax.set_ylabel("BLEU (quality)")
+    ax.set_title("quality vs diversity over the sampling temperature")
+    ax.legend()
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
 def compare_models(mle_policy: Policy, adv_policy: Policy, tokenizer, test_ds, cfg: CompareConfig,
                    train_ds=None, device="cpu") -> Comparison:
     """:func:`compare_policies` of the two generators of a run, as columns ``mle`` and ``adversarial``."""
@@ -171,17 +307,19 @@ def compare_models(mle_policy: Policy, adv_policy: Policy, tokenizer, test_ds, c
 
 
 def write_comparison(comparison: Comparison, run_dir: str | Path) -> Path:
-    """Write comparison.md and comparison.json into ``run_dir``; returns the markdown path."""
+    """Write comparison.md, comparison.json and the quality-diversity plot into ``run_dir``; returns the markdown
+    path."""
     run_dir = Path(run_dir)
     atomic_write_text(run_dir / COMPARISON_JSON, json.dumps(comparison.to_json(), indent=2))
     atomic_write_text(run_dir / COMPARISON_MD, comparison.to_markdown())
+    plot_quality_diversity(comparison, run_dir / QUALITY_DIVERSITY_PNG)
     return run_dir / COMPARISON_MD
 
 
 def run_comparison(cfg, run_dir: str | Path, echo: bool = True, splits=None) -> Comparison:
     """Compare ``run_dir/generator`` (MLE) with ``run_dir/generator_adv`` on the run's test split (``splits``:
     the run's :func:`~seqgan.data.prepare_data` output, prepared here when not given); writes comparison.md /
-    comparison.json and prints the markdown when ``echo``."""
+    comparison.json / quality_diversity.png and prints the markdown when ``echo``."""
     from seqgan.data import encode_pairs, load_tokenizer, prepare_data
     from seqgan.errors import CheckpointError
     from seqgan.models.seq2seq import Seq2SeqPolicy
@@ -198,8 +336,8 @@ def run_comparison(cfg, run_dir: str | Path, echo: bool = True, splits=None) -> 
     test = encode_pairs(splits.test.select(range(min(ccfg.num_pairs, len(splits.test)))), tokenizer, cfg.data)
     train = None
     if ccfg.adversuc:
-        train = encode_pairs(splits.train.select(range(min(ccfg.adversuc_train_pairs, len(splits.train)))),
-                             tokenizer, cfg.data)
+        source = splits.valid if ccfg.adversuc_split == "valid" else splits.train
+        train = encode_pairs(source.select(range(min(ccfg.adversuc_train_pairs, len(source)))), tokenizer, cfg.data)
     comparison = compare_models(mle, adv, tokenizer, test, ccfg, train_ds=train, device=device)
     path = write_comparison(comparison, run_dir)
     if echo:

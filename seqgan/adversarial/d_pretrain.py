@@ -17,6 +17,7 @@ import torch
 from seqgan.config import field
 from seqgan.data import make_loader, to_context, to_replies
 from seqgan.errors import ConfigError
+from seqgan.models.discriminators import optimizer_groups
 from seqgan.models.policy import eval_mode
 from seqgan.objectives.discriminator_loss import discriminator_loss, evaluate_discriminator, mismatch_permutation
 from seqgan.runs.progress import progress_bar
@@ -77,7 +78,7 @@ def pretrain_discriminator(policy, disc, train, cfg: DPretrainConfig, device="cp
     cfg.validate()
     pad_id = disc.pad_id
     loader = make_loader(train, pad_id, cfg.batch_size, shuffle=True, seed=cfg.seed, drop_last=True)
-    optimizer = torch.optim.Adam(disc.parameters(), lr=cfg.lr)
+    optimizer = torch.optim.Adam(optimizer_groups(disc, cfg.lr))
     gen = torch.Generator().manual_seed(cfg.seed)
     disc.train()
     terms: dict[str, float] = {}

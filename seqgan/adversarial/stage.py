@@ -224,7 +224,7 @@ def _load_data(cfg, tokenizer, splits=None):
 
 def _discriminator(cfg, run_dir: Path, policy, tokenizer, train, valid, device):
     """The run's pretrained D; pretrained (and saved as ``discriminator/``) when the run has none."""
-    from seqgan.models.discriminator import Discriminator, load_discriminator
+    from seqgan.models.discriminators import build_discriminator, load_discriminator
 
     disc = load_discriminator(run_dir)
     if disc is not None:
@@ -237,7 +237,8 @@ def _discriminator(cfg, run_dir: Path, policy, tokenizer, train, valid, device):
     from seqgan.adversarial.d_pretrain import pretrain_discriminator
 
     logger.info("no discriminator in %s: pretraining one", run_dir)
-    disc = Discriminator(cfg.discriminator, len(tokenizer), tokenizer.pad_token_id).to(device)
+    disc = build_discriminator(cfg.discriminator, len(tokenizer), tokenizer.pad_token_id, policy, tokenizer)
+    disc = disc.to(device)
     metrics = pretrain_discriminator(policy, disc, train, cfg.d_pretrain, device, valid=valid)
     disc.save_pretrained(run_dir / "discriminator")
     RunDir(run_dir).append_metrics({"stage": "d_pretrain", **{k: v for k, v in dict(metrics).items()

