@@ -31,8 +31,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import platform
-import resource
 import statistics
 import sys
 import time
@@ -51,6 +49,9 @@ from seqgan.models.discriminator import Discriminator, DiscriminatorConfig  # no
 from seqgan.models.lstm import LSTMPolicy, LSTMShape  # noqa: E402
 from seqgan.models.policy import Context, Replies  # noqa: E402
 from seqgan.rewards import MonteCarloReward, RolloutPolicy  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from rollout import machine, peak_rss_mb  # noqa: E402  (the dialogue rollout benchmark beside this one)
 
 
 class LoopDiscriminator(nn.Module):
@@ -124,20 +125,6 @@ def reference_parameter_count(cfg: DiscriminatorConfig, vocab: int) -> int:
     filters = sum(cfg.num_filters)
     return (vocab * cfg.embed_dim + sum(w * n * cfg.embed_dim + n for w, n in zip(cfg.filter_sizes, cfg.num_filters))
             + (2 * (filters * filters + filters) if cfg.highway else 0) + 2 * filters + 2)
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                   if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"{cpu}, {os.cpu_count()} CPUs, torch {torch.__version__}, {torch.get_num_threads()} threads"
 
 
 def median_time(fn, repeats: int, name: str = "") -> float:
