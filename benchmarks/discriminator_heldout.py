@@ -61,6 +61,7 @@ def main() -> None:
     parser.add_argument("--text-cache", type=Path, default=None,
                         help="minilm: file that keeps the sentence embeddings of every text between runs")
     parser.add_argument("--weight-real", type=float, default=1.0, help="weight of the human-pair term")
+    parser.add_argument("--mismatch-negatives", type=int, default=1, help="wrong contexts per human reply")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--body-lr-scale", type=float, default=0.1,
                         help="generator design: learning rate of the copied encoder-decoder relative to the head")
@@ -167,7 +168,7 @@ def train_design(name, policy, tokenizer, train, held, train_pairs, sampled, arg
 
     from seqgan.models.discriminators import build_discriminator, optimizer_groups
     from seqgan.objectives.discriminator_loss import (LossWeights, discriminator_loss, evaluate_discriminator,
-                                                      mismatch_permutation)
+                                                      mismatch_permutations)
 
     torch.manual_seed(args.seed)
     dcfg, lr = _design_config(name, policy, args)
@@ -190,7 +191,7 @@ def train_design(name, policy, tokenizer, train, held, train_pairs, sampled, arg
         disc.train()
         for i in order:
             context, human, generated = pool[i]
-            perm = mismatch_permutation(context.batch_size, gen)
+            perm = mismatch_permutations(context.batch_size, args.mismatch_negatives, gen)
             loss, terms = discriminator_loss(disc, context, human, generated, weights, mismatch_perm=perm)
             opt.zero_grad(set_to_none=True)
             loss.backward()

@@ -19,7 +19,7 @@ from seqgan.data import make_loader, to_context, to_replies
 from seqgan.errors import ConfigError
 from seqgan.models.discriminators import optimizer_groups
 from seqgan.models.policy import eval_mode
-from seqgan.objectives.discriminator_loss import discriminator_loss, evaluate_discriminator, mismatch_permutation
+from seqgan.objectives.discriminator_loss import discriminator_loss, evaluate_discriminator, mismatch_permutations
 from seqgan.runs.progress import progress_bar
 
 
@@ -31,6 +31,8 @@ class DPretrainConfig:
     weight_real: float = field(1.0, help="weight of the human (c, x) -> real term")
     weight_fake: float = field(0.5, help="weight of the generated (c, G(c)) -> fake term (GAN-CLS: 0.5)")
     weight_mismatch: float = field(0.5, help="weight of the mismatched-context term, 0 drops it (GAN-CLS: 0.5)")
+    mismatch_negatives: int = field(1, help="wrong contexts per human reply in the mismatch term (its mean); "
+                                            "cheap for a D with cached encodings (encoder: minilm)")
     temperature: float = field(1.0, help="sampling temperature of the generator's negatives")
     pool_batches: int = field(1, help="batches (human pairs + generator replies) in the negative pool")
     refresh_every: int = field(1, help="D updates between re-samplings of the pool (updates cycle through it)")
@@ -44,6 +46,8 @@ class DPretrainConfig:
             raise ConfigError("d_pretrain.pool_batches and d_pretrain.refresh_every: expected integers >= 1")
         if min(self.weight_real, self.weight_fake, self.weight_mismatch) < 0:
             raise ConfigError("d_pretrain.weight_*: expected non-negative weights")
+        if self.mismatch_negatives < 1:
+            raise ConfigError(f"d_pretrain.mismatch_negatives: expected an integer >= 1, got {self.mismatch_negatives}")
 
 
 def _sides(batch, policy, device, temperature: float):
@@ -61,7 +65,7 @@ def heldout_metrics(disc, policy, dataset, cfg: DPretrainConfig, device="cpu") -
     loader = make_loader(dataset, disc.pad_id, cfg.batch_size, shuffle=False)
     gen = torch.Generator().manual_seed(cfg.seed + 1)
     batches = (
-        (*_sides(batch, policy, device, cfg.temperature), mismatch_permutation(len(batch["reply_ids"]), gen))
+        (*_sides(batch, policy, device, cfg.temperature), mismatch_permutations(len(batch["reply_ids"]), 1, gen))
         for batch in islice(loader, cfg.eval_batches)
     )
     return {f"valid_{k}": v for k, v in evaluate_discriminator(disc, batches, cfg).items()}
@@ -89,7 +93,7 @@ def pretrain_discriminator(policy, disc, train, cfg: DPretrainConfig, device="cp
         if step % cfg.refresh_every == 0:
             pool = [_sides(next(batches), policy, device, cfg.temperature) for _ in range(cfg.pool_batches)]
         context, human, generated = pool[step % len(pool)]
-        perm = mismatch_permutation(context.batch_size, gen).to(context.ids.device)
+        perm = mismatch_permutations(context.batch_size, cfg.mismatch_negatives, gen).to(context.ids.device)
         loss, terms = discriminator_loss(disc, context, human, generated, cfg, mismatch_perm=perm)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -48,6 +48,15 @@ def mismatch_permutation(n: int, generator: torch.Generator | None = None) -> Te
     return perm
 
 
+def mismatch_permutations(n: int, k: int = 1, generator: torch.Generator | None = None) -> Tensor:
+    """(n,) one derangement when ``k`` is 1 (the same draw as :func:`mismatch_permutation`), else (k, n): k of them,
+    so each human reply is scored under k wrong contexts. With a D whose encodings are cached (``encoder: minilm``)
+    the extra negatives cost only the head."""
+    if k == 1:
+        return mismatch_permutation(n, generator)
+    return torch.stack([mismatch_permutation(n, generator) for _ in range(k)])
+
+
 def _bce(logit: Tensor, target: float) -> Tensor:
     return F.binary_cross_entropy_with_logits(logit.float(), torch.full_like(logit.float(), target))
 
@@ -62,7 +71,8 @@ def discriminator_loss(disc, context: Context, human: Replies, generated: Replie
 
     context: (B, S); human / generated: replies (B, T) and (B, T'); ``weights`` has ``weight_real``,
     ``weight_fake``, ``weight_mismatch`` (a :class:`LossWeights` or any config with those fields).
-    ``mismatch_perm`` (B,) pairs each human reply with the context of another row (a derangement; drawn when None).
+    ``mismatch_perm`` (B,) pairs each human reply with the context of another row (a derangement; drawn when None);
+    (k, B) gives k wrong contexts per reply, and the mismatch term and its accuracy are their mean.
     Returns ``(loss, terms)`` with ``loss_real``, ``loss_fake``, ``loss_mismatch``, ``acc_real``, ``acc_fake``,
     ``acc_mismatch`` (accuracy of the combined logit on each kind of example).
     """
@@ -79,13 +89,17 @@ def discriminator_loss(disc, context: Context, human: Replies, generated: Replie
     loss = weights.weight_real * loss_real + weights.weight_fake * loss_fake
     if weights.weight_mismatch > 0 and not context.is_empty and context.batch_size > 1:
         perm = mismatch_permutation(context.batch_size) if mismatch_perm is None else mismatch_perm
-        wrong = disc(context.index(perm.to(context.ids.device)), human.ids, human.mask)
-        if split:
-            loss_mismatch = _bce(wrong.match, 0.0) + _bce(wrong.realism, 1.0)
-        else:
-            loss_mismatch = _bce(wrong.logit, 0.0)
+        losses, accs = [], []
+        for row in perm.view(-1, context.batch_size):
+            wrong = disc(context.index(row.to(context.ids.device)), human.ids, human.mask)
+            if split:
+                losses.append(_bce(wrong.match, 0.0) + _bce(wrong.realism, 1.0))
+            else:
+                losses.append(_bce(wrong.logit, 0.0))
+            accs.append(_acc(wrong.logit, False))
+        loss_mismatch = torch.stack(losses).mean()
         loss = loss + weights.weight_mismatch * loss_mismatch
-        terms.update(loss_mismatch=loss_mismatch.item(), acc_mismatch=_acc(wrong.logit, False))
+        terms.update(loss_mismatch=loss_mismatch.item(), acc_mismatch=sum(accs) / len(accs))
     loss = loss + disc.l2_penalty()
     return loss, terms
 

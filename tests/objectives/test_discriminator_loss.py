@@ -12,6 +12,7 @@ from seqgan.objectives.discriminator_loss import (
     discriminator_loss,
     evaluate_discriminator,
     mismatch_permutation,
+    mismatch_permutations,
 )
 
 
@@ -87,6 +88,22 @@ def test_mismatch_permutation_has_no_fixed_points_and_is_seeded():
         assert (perm != torch.arange(n)).all()
     a = mismatch_permutation(10, torch.Generator().manual_seed(4))
     assert torch.equal(a, mismatch_permutation(10, torch.Generator().manual_seed(4)))
+
+
+def test_several_mismatch_negatives_average_their_terms():
+    ctx = Context(torch.tensor([[1], [2], [3]]), torch.ones(3, 1, dtype=torch.long))
+    human = Replies(torch.tensor([[1, 9], [2, 9], [3, 9]]), torch.ones(3, 2, dtype=torch.long))
+    gen = Replies(torch.tensor([[0, 9], [0, 9], [0, 9]]), torch.ones(3, 2, dtype=torch.long))
+    perms = torch.tensor([[1, 2, 0], [2, 0, 1]])
+    _, both = discriminator_loss(FixedD("joint"), ctx, human, gen, LossWeights(), perms)
+    singles = [discriminator_loss(FixedD("joint"), ctx, human, gen, LossWeights(), p)[1] for p in perms]
+    assert both["loss_mismatch"] == pytest.approx(sum(t["loss_mismatch"] for t in singles) / 2, rel=1e-6)
+    assert both["acc_mismatch"] == pytest.approx(sum(t["acc_mismatch"] for t in singles) / 2)
+    # k = 1 is the same draw as one mismatch_permutation, so a default config keeps its seeded numbers
+    assert torch.equal(mismatch_permutations(7, 1, torch.Generator().manual_seed(3)),
+                       mismatch_permutation(7, torch.Generator().manual_seed(3)))
+    many = mismatch_permutations(7, 4, torch.Generator().manual_seed(3))
+    assert many.shape == (4, 7) and (many != torch.arange(7)).all()
 
 
 def _split_d():
