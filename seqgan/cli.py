@@ -118,40 +118,45 @@ def load_chatbot_config(args: argparse.Namespace, cls: type | None = None) -> An
 
 
 def add_decoding_arguments(parser: argparse.ArgumentParser) -> None:
-    """Decoding options shared by ``generate`` and ``chat`` (see :class:`seqgan.generate.DecodingOptions`)."""
+    """Decoding options shared by ``generate`` and ``chat`` (see :class:`seqgan.generate.DecodingOptions`); each
+    one left out keeps the run's saved default (its ``generation_config.json``)."""
     from seqgan.generate import MODES, DecodingOptions
 
     d = DecodingOptions()
-    g = parser.add_argument_group("decoding")
-    g.add_argument("--mode", choices=MODES, default=d.mode,
-                   help=f"greedy, sampling (temperature/top-k/top-p) or beam search (default: {d.mode})")
-    g.add_argument("--temperature", type=float, default=d.temperature,
-                   help=f"sampling temperature > 0 (default: {d.temperature})")
-    g.add_argument("--top-k", type=int, default=d.top_k,
-                   help=f"sample among the k likeliest tokens; 0 = all (default: {d.top_k})")
-    g.add_argument("--top-p", type=float, default=d.top_p,
-                   help=f"nucleus sampling mass in (0, 1] (default: {d.top_p})")
-    g.add_argument("--beams", type=int, default=d.beams, help=f"beam width for --mode beam (default: {d.beams})")
-    g.add_argument("-n", "--num-replies", dest="n", type=int, default=d.n,
-                   help="candidates per context (sample, or beam with n <= beams; default: 1)")
+    saved = "the run's generation_config.json, else"
+    g = parser.add_argument_group("decoding (defaults: the run's generation_config.json)")
+    g.add_argument("--mode", choices=MODES, default=None,
+                   help=f"greedy, sampling (temperature/top-k/top-p) or beam search (default: {saved} {d.mode})")
+    g.add_argument("--temperature", type=float, default=None,
+                   help=f"sampling temperature > 0 (default: {saved} {d.temperature})")
+    g.add_argument("--top-k", type=int, default=None,
+                   help=f"sample among the k likeliest tokens; 0 = all (default: {saved} {d.top_k})")
+    g.add_argument("--top-p", type=float, default=None,
+                   help=f"nucleus sampling mass in (0, 1] (default: {saved} {d.top_p})")
+    g.add_argument("--beams", type=int, default=None, help=f"beam width for --mode beam (default: {saved} {d.beams})")
+    g.add_argument("-n", "--num-replies", dest="n", type=int, default=None,
+                   help=f"candidates per context (sample, or beam with n <= beams; default: {saved} 1)")
     g.add_argument("--max-len", type=int, default=None,
                    help="reply tokens at most (default: the run's data.max_reply_tokens)")
-    g.add_argument("--no-repeat-ngram", type=int, default=d.no_repeat_ngram,
-                   help=f"never repeat an n-gram of this size within a reply; 0 = off (default: {d.no_repeat_ngram})")
+    g.add_argument("--no-repeat-ngram", type=int, default=None,
+                   help=f"never repeat an n-gram of this size within a reply; 0 = off (default: {saved} "
+                        f"{d.no_repeat_ngram})")
     g.add_argument("--seed", type=int, default=0, help="seed of the sampler (default: 0)")
     g.add_argument("--generator", choices=("auto", "mle", "adv"), default="auto",
                    help="mle: generator/, adv: generator_adv/ (after `seqgan train`), auto: adv when present "
                         "(default: auto)")
 
 
-def decoding_from_args(args: argparse.Namespace):
-    """:class:`seqgan.generate.DecodingOptions` from the arguments of :func:`add_decoding_arguments` (validated)."""
-    from seqgan.generate import DecodingOptions
+DECODING_ARGS = ("mode", "temperature", "top_k", "top_p", "beams", "n", "max_len", "no_repeat_ngram")
 
-    opts = DecodingOptions(mode=args.mode, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
-                           beams=args.beams, n=args.n, max_len=args.max_len, no_repeat_ngram=args.no_repeat_ngram)
-    opts.validate()
-    return opts
+
+def decoding_from_args(args: argparse.Namespace):
+    """:class:`seqgan.generate.DecodingOptions`: the run's saved defaults (``args.run_dir``'s
+    ``generation_config.json``) with the options given on the command line set over them (validated)."""
+    from seqgan.generate import load_decoding
+
+    given = {name: str(getattr(args, name)) for name in DECODING_ARGS if getattr(args, name) is not None}
+    return load_decoding(args.run_dir).updated(given)
 
 
 def _run_dir_argument(parser: argparse.ArgumentParser) -> None:

@@ -5,6 +5,10 @@
 ``{"context": [...], "reply": "..."}`` (``"replies": [...]`` when several candidates are asked for) atomically.
 The chat REPL uses the same :func:`reply_to_contexts`.
 
+A run's decoding defaults are a ``transformers.GenerationConfig`` saved as ``generation_config.json`` in the run
+directory (written when the run is created, :func:`save_decoding`); ``seqgan chat`` and ``seqgan generate`` start
+from it (:func:`load_decoding`) and command-line options override it. Edit that file to change a run's defaults.
+
 This module imports torch lazily so the command-line parser stays fast.
 """
 
@@ -23,6 +27,7 @@ from typing import Any
 from seqgan.errors import ConfigError, DataError, OutputError
 
 MODES = ("greedy", "sample", "beam")
+DECODING_FILE = "generation_config.json"
 
 # Names accepted by DecodingOptions.parse_value (``/set`` in the chat) -> field names.
 OPTION_ALIASES = {"mode": "mode", "temperature": "temperature", "temp": "temperature", "top_k": "top_k",
@@ -112,6 +117,39 @@ class DecodingOptions:
                  for f in dataclasses.fields(self)]
         return " ".join(parts)
 
+    def to_generation_config(self):
+        """These options as a ``transformers.GenerationConfig`` (only the fields the mode uses are set, so HF's
+        own validation of the saved file passes)."""
+        from transformers import GenerationConfig
+
+        kwargs: dict[str, Any] = {"num_return_sequences": self.n, "max_new_tokens": self.max_len,
+                                  "no_repeat_ngram_size": self.no_repeat_ngram}
+        if self.mode == "sample":
+            kwargs.update(do_sample=True, temperature=self.temperature, top_k=self.top_k, top_p=self.top_p)
+        elif self.mode == "beam":
+            kwargs.update(do_sample=False, num_beams=self.beams)
+        else:
+            kwargs.update(do_sample=False, num_beams=1)
+        return GenerationConfig(**kwargs)
+
+    @classmethod
+    def from_generation_config(cls, gc) -> DecodingOptions:
+        """Options from a ``GenerationConfig`` (mode: beam when ``num_beams > 1``, else sample or greedy by
+        ``do_sample``); what it leaves unset keeps this class's default. Validated."""
+        d = cls()
+        beams = int(gc.num_beams or 1)
+        mode = "beam" if beams > 1 else ("sample" if gc.do_sample else "greedy")
+        sample = mode == "sample"
+        opts = cls(mode=mode,
+                   temperature=float(gc.temperature) if sample and gc.temperature is not None else d.temperature,
+                   top_k=int(gc.top_k or 0) if sample else d.top_k,
+                   top_p=float(gc.top_p) if sample and gc.top_p is not None else d.top_p,
+                   beams=beams if beams > 1 else d.beams, n=int(gc.num_return_sequences or 1),
+                   max_len=int(gc.max_new_tokens) if gc.max_new_tokens else None,
+                   no_repeat_ngram=int(gc.no_repeat_ngram_size or 0))
+        opts.validate()
+        return opts
+
     def generate_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of ``Seq2SeqPolicy.generate_replies``."""
         sample = self.mode == "sample"
@@ -125,6 +163,32 @@ class DecodingOptions:
             "max_len": self.max_len,
             "no_repeat_ngram_size": self.no_repeat_ngram,
         }
+
+
+def save_decoding(run_dir: str | Path, opts: DecodingOptions | None = None, overwrite: bool = False) -> Path:
+    """Write ``opts`` (default: :class:`DecodingOptions` ()) as the run's ``generation_config.json``; an existing
+    file (perhaps edited by the user) is kept unless ``overwrite``. Returns the file's path."""
+    path = Path(run_dir) / DECODING_FILE
+    if overwrite or not path.is_file():
+        (opts or DecodingOptions()).to_generation_config().save_pretrained(str(run_dir))
+    return path
+
+
+def load_decoding(run_dir: str | Path) -> DecodingOptions:
+    """The run's saved decoding defaults (``generation_config.json``), or :class:`DecodingOptions` () for a run
+    without one; a file that does not parse or holds invalid settings raises :class:`ConfigError` naming it."""
+    path = Path(run_dir) / DECODING_FILE
+    if not path.is_file():
+        return DecodingOptions()
+    from transformers import GenerationConfig
+
+    try:
+        gc = GenerationConfig.from_pretrained(str(run_dir), local_files_only=True)
+        return DecodingOptions.from_generation_config(gc)
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from None
+    except (OSError, ValueError, TypeError) as err:
+        raise ConfigError(f"{path}: not a valid generation config ({str(err).splitlines()[0]})") from None
 
 
 def normalize_turn(text: str) -> str:

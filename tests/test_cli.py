@@ -130,6 +130,34 @@ def test_decoding_options_updated_parses_text():
     assert json.dumps(opts.describe())  # printable
 
 
+@pytest.mark.parametrize("opts", [DecodingOptions(), DecodingOptions(mode="greedy", no_repeat_ngram=0),
+                                  DecodingOptions(mode="beam", beams=5, n=3, max_len=7),
+                                  DecodingOptions(temperature=0.6, top_k=40, top_p=0.95, n=2)])
+def test_decoding_options_round_trip_through_a_saved_generation_config(opts, tmp_path):
+    from seqgan.generate import load_decoding, save_decoding
+
+    save_decoding(tmp_path, opts)
+    assert load_decoding(tmp_path) == opts
+    save_decoding(tmp_path)  # an existing file (perhaps edited by the user) is kept
+    assert load_decoding(tmp_path) == opts
+
+
+def test_saved_generation_config_is_the_cli_default_and_flags_override_it(tmp_path):
+    from seqgan.errors import ConfigError
+    from seqgan.generate import DECODING_FILE, load_decoding, save_decoding
+
+    save_decoding(tmp_path, DecodingOptions(mode="greedy"))
+    parser = cli.build_parser()
+    args = parser.parse_args(["chat", str(tmp_path)])
+    assert cli.decoding_from_args(args) == DecodingOptions(mode="greedy")
+    args = parser.parse_args(["chat", str(tmp_path), "-n", "3", "--temperature", "0.5"])
+    assert cli.decoding_from_args(args) == DecodingOptions(mode="sample", n=3, temperature=0.5)  # n > 1 samples
+    assert load_decoding(tmp_path / "no-such-run") == DecodingOptions()  # a run without the file: the defaults
+    (tmp_path / DECODING_FILE).write_text('{"do_sample": true, "temperature": -1}')
+    with pytest.raises(ConfigError, match=DECODING_FILE):
+        load_decoding(tmp_path)
+
+
 # --------------------------------------------------------------------------- end to end on a tiny run
 FAST = ["mle.eval_every=0", "eval.num_pairs=8"]  # the tiny recipe without its mid-run evaluation
 
@@ -144,6 +172,9 @@ def run_dir(tmp_path_factory):
 
 
 def test_generate_jsonl_round_trip(run_dir, tmp_path, capsys):
+    from seqgan.generate import load_decoding
+
+    assert load_decoding(run_dir) == DecodingOptions()  # pretraining saved the chat defaults as a GenerationConfig
     contexts = [{"context": "hello there", "id": "a"}, {"context": ["hi", "how are you?"]},
                 {"context": "what do you do for fun?"}]
     src = tmp_path / "contexts.jsonl"

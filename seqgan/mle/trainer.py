@@ -67,11 +67,13 @@ def prepare_run(cfg, run: RunDir, resume: bool, accelerator, splits=None):
     ``splits``: :func:`seqgan.data.prepare_data` output for ``cfg.data`` (prepared here when not given)."""
     from seqgan.config import save_config
     from seqgan.data import load_tokenizer, prepare_data, train_tokenizer
+    from seqgan.generate import save_decoding
 
     splits = splits if splits is not None else prepare_data(cfg.data)
     if accelerator.is_main_process:
         run.path.mkdir(parents=True, exist_ok=True)
         save_config(cfg, run.config)
+        save_decoding(run.path)  # the chat / generate defaults, a GenerationConfig (kept if already there)
         if not (resume and (run.tokenizer / "tokenizer.json").is_file()):
             tok = train_tokenizer(tokenizer_texts(splits.train), cfg.data.vocab_size, cfg.data.min_frequency)
             with atomic_directory(run.tokenizer) as staging:
