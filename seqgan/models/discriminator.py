@@ -403,15 +403,6 @@ class Discriminator(DiscriminatorScoring, PretrainedMixin, nn.Module):
         return cls(cfg, int(config["vocab_size"]), int(config["pad_id"]), bool(config.get("conditional", True)))
 
 
-def optimizer_groups(disc: nn.Module, lr: float) -> list[dict]:
-    """Adam parameter groups of a D's trainable parameters: one group at ``lr``, or, for a D with pretrained parts
-    (``disc.param_groups``), those parts at ``lr * cfg.body_lr_scale``."""
-    groups = getattr(disc, "param_groups", None)
-    if groups is not None:
-        return groups(lr)
-    return [{"params": [p for p in disc.parameters() if p.requires_grad], "lr": lr}]
-
-
 def available_memory(device: torch.device) -> int:
     """Bytes free for new tensors on ``device``: the accelerator's free memory, or the host's available memory."""
     if device.type == "cuda":
