@@ -33,3 +33,14 @@ def test_negative_pool_is_resampled_every_refresh():
     assert policy.calls == 4  # 2 refreshes x 2 batches, not one sample per update
     with pytest.raises(ConfigError, match="refresh_every"):
         DPretrainConfig(refresh_every=0).validate()
+
+
+def test_several_mismatch_negatives_train_and_are_validated():
+    cfg = DiscriminatorConfig(embed_dim=16, filter_sizes=[1, 2], num_filters=[16, 16], dropout=0.0)
+    torch.manual_seed(0)
+    disc = Discriminator(cfg, V, PAD)
+    dcfg = DPretrainConfig(steps=120, batch_size=32, lr=3e-3, eval_batches=4, mismatch_negatives=4)
+    metrics = pretrain_discriminator(ToyPolicy(), disc, toy_pairs(512, 0), dcfg, valid=toy_pairs(128, 1))
+    assert metrics["valid_acc_mismatch"] > 0.6  # held-out: one wrong context per reply, as for k = 1
+    with pytest.raises(ConfigError, match="mismatch_negatives"):
+        DPretrainConfig(mismatch_negatives=0).validate()
