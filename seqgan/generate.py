@@ -168,9 +168,11 @@ class DecodingOptions:
 def save_decoding(run_dir: str | Path, opts: DecodingOptions | None = None, overwrite: bool = False) -> Path:
     """Write ``opts`` (default: :class:`DecodingOptions` ()) as the run's ``generation_config.json``; an existing
     file (perhaps edited by the user) is kept unless ``overwrite``. Returns the file's path."""
+    from seqgan.runs.checkpoint import atomic_write_text
+
     path = Path(run_dir) / DECODING_FILE
     if overwrite or not path.is_file():
-        (opts or DecodingOptions()).to_generation_config().save_pretrained(str(run_dir))
+        atomic_write_text(path, (opts or DecodingOptions()).to_generation_config().to_json_string())
     return path
 
 

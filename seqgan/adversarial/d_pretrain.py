@@ -19,7 +19,8 @@ from seqgan.data import make_loader, to_context, to_replies
 from seqgan.errors import ConfigError
 from seqgan.models.discriminators import optimizer_groups
 from seqgan.models.policy import eval_mode
-from seqgan.objectives.discriminator_loss import discriminator_loss, evaluate_discriminator, mismatch_permutations
+from seqgan.objectives.discriminator_loss import (discriminator_loss, evaluate_discriminator, mismatch_permutation,
+                                                  mismatch_permutations)
 from seqgan.runs.progress import progress_bar
 
 
@@ -32,7 +33,7 @@ class DPretrainConfig:
     weight_fake: float = field(0.5, help="weight of the generated (c, G(c)) -> fake term (GAN-CLS: 0.5)")
     weight_mismatch: float = field(0.5, help="weight of the mismatched-context term, 0 drops it (GAN-CLS: 0.5)")
     mismatch_negatives: int = field(1, help="wrong contexts per human reply in the mismatch term (its mean); "
-                                            "cheap for a D with cached encodings (encoder: minilm)")
+                                            "cheap for a D with cached encodings (encoder: minilm: no new encoder calls)")
     temperature: float = field(1.0, help="sampling temperature of the generator's negatives")
     pool_batches: int = field(1, help="batches (human pairs + generator replies) in the negative pool")
     refresh_every: int = field(1, help="D updates between re-samplings of the pool (updates cycle through it)")
@@ -65,7 +66,7 @@ def heldout_metrics(disc, policy, dataset, cfg: DPretrainConfig, device="cpu") -
     loader = make_loader(dataset, disc.pad_id, cfg.batch_size, shuffle=False)
     gen = torch.Generator().manual_seed(cfg.seed + 1)
     batches = (
-        (*_sides(batch, policy, device, cfg.temperature), mismatch_permutations(len(batch["reply_ids"]), 1, gen))
+        (*_sides(batch, policy, device, cfg.temperature), mismatch_permutation(len(batch["reply_ids"]), gen))
         for batch in islice(loader, cfg.eval_batches)
     )
     return {f"valid_{k}": v for k, v in evaluate_discriminator(disc, batches, cfg).items()}

@@ -51,7 +51,7 @@ def mismatch_permutation(n: int, generator: torch.Generator | None = None) -> Te
 def mismatch_permutations(n: int, k: int = 1, generator: torch.Generator | None = None) -> Tensor:
     """(n,) one derangement when ``k`` is 1 (the same draw as :func:`mismatch_permutation`), else (k, n): k of them,
     so each human reply is scored under k wrong contexts. With a D whose encodings are cached (``encoder: minilm``)
-    the extra negatives cost only the head."""
+    the extra negatives need no new encoder calls, only cache look-ups and the head."""
     if k == 1:
         return mismatch_permutation(n, generator)
     return torch.stack([mismatch_permutation(n, generator) for _ in range(k)])
