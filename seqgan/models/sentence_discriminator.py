@@ -81,7 +81,7 @@ class SentenceEncoderDiscriminator(DiscriminatorScoring, PretrainedMixin, nn.Mod
         self._cache = _CACHE
 
     # -- text ----------------------------------------------------------------------------------------------------
-    def _texts(self, ids: Tensor, mask: Tensor, context: bool) -> list[str]:
+    def texts(self, ids: Tensor, mask: Tensor, context: bool) -> list[str]:
         """(B, T) ids -> B strings; context turns (split at the generator's separator) joined by ' [SEP] '."""
         rows = [[int(t) for t, m in zip(r, rm) if m] for r, rm in zip(ids.tolist(), mask.tolist())]
         if not context:
@@ -137,13 +137,13 @@ class SentenceEncoderDiscriminator(DiscriminatorScoring, PretrainedMixin, nn.Mod
     def _context_embeddings(self, context: Context) -> Tensor:
         if context.is_empty:
             return self.embed([""] * context.batch_size)
-        return self.embed(self._texts(context.ids, context.mask, context=True))
+        return self.embed(self.texts(context.ids, context.mask, context=True))
 
     # -- public API (the same as Discriminator's) --------------------------------------------------------------
     def forward(self, context: Context, reply: Tensor, reply_mask: Tensor) -> DiscOutput:
         """reply: ids (B, T); reply_mask (B, T). Returns logits of shape (B,)."""
         self._check(context, reply, reply_mask)
-        v = self.embed(self._texts(reply, reply_mask, context=False))
+        v = self.embed(self.texts(reply, reply_mask, context=False))
         return DiscOutput(self._logit(self._context_embeddings(context), v), None, None)
 
     def prefix_logits(self, context: Context, reply_ids: Tensor, reply_mask: Tensor) -> Tensor:
@@ -154,14 +154,14 @@ class SentenceEncoderDiscriminator(DiscriminatorScoring, PretrainedMixin, nn.Mod
         tril = torch.tril(torch.ones(T, T, dtype=torch.long, device=mask.device))  # row t keeps tokens <= t
         prefix_mask = (mask.unsqueeze(1) * tril.unsqueeze(0)).reshape(B * T, T)  # (B*T, T)
         ids = reply_ids.unsqueeze(1).expand(B, T, T).reshape(B * T, T)
-        v = self.embed(self._texts(ids, prefix_mask, context=False)).view(B, T, -1)
+        v = self.embed(self.texts(ids, prefix_mask, context=False)).view(B, T, -1)
         u = self._context_embeddings(context).unsqueeze(1).expand_as(v)
         return self._logit(u, v)
 
     def _reward_rows_logits(self, context: Context, rows: Tensor, reply_ids: Tensor, reply_mask: Tensor) -> Tensor:
         self._check(Context(context.ids[rows], context.mask[rows]), reply_ids, reply_mask)
         u = self._context_embeddings(context)[rows.to(self.pair_head[0].weight.device)]
-        return self._logit(u, self.embed(self._texts(reply_ids, reply_mask, context=False)))
+        return self._logit(u, self.embed(self.texts(reply_ids, reply_mask, context=False)))
 
     def l2_penalty(self) -> Tensor:
         """cfg.l2 * squared norm of the output layer's weight."""

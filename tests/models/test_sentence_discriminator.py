@@ -59,7 +59,7 @@ def test_reads_text_and_scores_like_the_other_designs(tok):
 
     d = disc(tok).eval()
     ctx = context(tok, [[TEXTS[0], TEXTS[2]], [TEXTS[4]], [TEXTS[6]]])
-    assert d._texts(ctx.ids, ctx.mask, context=True)[0] == f"{TEXTS[0].strip()} [SEP] {TEXTS[2].strip()}"
+    assert d.texts(ctx.ids, ctx.mask, context=True)[0] == f"{TEXTS[0].strip()} [SEP] {TEXTS[2].strip()}"
     ids, mask = encode(tok, [TEXTS[1], TEXTS[3], TEXTS[5]])
     out = d(ctx, ids, mask).logit
     assert out.shape == (3,)

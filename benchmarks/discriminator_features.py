@@ -1,0 +1,187 @@
+"""What limits the sentence-encoder D (``encoder: minilm``): its features, its head or its data? An ablation.
+
+    python benchmarks/discriminator_features.py RUN_DIR [--pairs 2048] [--human-pairs 8192] [--threads 1]
+
+The frozen encoder is run once over every text (the contexts and human replies of ``--human-pairs`` training
+pairs, the run's generator's replies at temperature 1 to the first ``--pairs`` of them, and 512 held-out valid
+pairs with fresh replies), keeping the mean-pooled output of *every* layer. Heads are then trained on those cached
+features with the D-pretraining loss (human -> real 1, generated -> fake 0.5, human reply under
+``--mismatch-negatives`` wrong contexts -> fake 0.5) and judged on the held-out pairs. Rows vary one thing each
+against the recipe's D (last layer, 2,048 human pairs, MLP 256, dropout 0.1):
+
+- more human pairs for the human and mismatch terms (they need no generator samples, only embeddings);
+- more encoder layers in the features (lower layers keep more of the surface form);
+- a wider head, more dropout, weight decay, more epochs.
+
+Besides accuracies at the head's own threshold (logit 0), the table gives two threshold-free numbers: the AUC of
+human vs generated and of human vs mismatched, and the generated / mismatched accuracies at the threshold that
+accepts 80 % of held-out human pairs. If a row raises the AUCs, the features or the head gained information; if it
+only moves accuracy from one term to another, it moved the threshold.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from seqgan.offline import enable_offline  # noqa: E402
+
+enable_offline()
+
+HELDOUT = 512
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("--pairs", type=int, default=2048, help="training pairs with a generated reply")
+    parser.add_argument("--human-pairs", type=int, default=8192, help="training pairs for the human/mismatch terms")
+    parser.add_argument("--mismatch-negatives", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=10, help="passes over the generated replies")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--features", type=Path, default=None, help="cache file of the encoder features")
+    args = parser.parse_args()
+    if args.human_pairs < args.pairs:
+        parser.error("--human-pairs must be >= --pairs (the generated replies answer the first --pairs contexts)")
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    feats = _features(args)
+    base = dict(layers=(6,), human=args.pairs, hidden=256, dropout=0.1, weight_decay=0.0, epochs=args.epochs)
+    rows = [("the recipe's D: last layer, MLP 256, dropout 0.1", {}),
+            (f"{args.human_pairs:,} human pairs", dict(human=args.human_pairs)),
+            ("layers 3 + 6", dict(layers=(3, 6))),
+            (f"layers 2 + 4 + 6, {args.human_pairs:,} human pairs", dict(layers=(2, 4, 6), human=args.human_pairs)),
+            ("MLP 1024, dropout 0.3", dict(hidden=1024, dropout=0.3)),
+            ("dropout 0.3, 3x the epochs", dict(dropout=0.3, epochs=3 * args.epochs)),
+            ("weight decay 0.1, 2x the epochs", dict(weight_decay=0.1, epochs=2 * args.epochs))]
+    print("| head / features | held-out acc. human | generated | mismatched | AUC human vs generated | "
+          "AUC human vs mismatched | at 80 % human accepted: generated | mismatched | head s |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name, change in rows:
+        t0 = time.perf_counter()
+        r = _train_head(feats, args, **{**base, **change})
+        print(f"| {name} | {r['human']:.3f} | {r['generated']:.3f} | {r['mismatch']:.3f} | {r['auc_gen']:.3f} | "
+              f"{r['auc_mis']:.3f} | {r['gen_at80']:.3f} | {r['mis_at80']:.3f} | {time.perf_counter() - t0:.0f} |",
+              flush=True)
+
+
+def _features(args) -> dict:
+    """Per-layer mean-pooled encoder features (N, layers + 1, d) of every distinct text, and index tensors."""
+    import torch
+
+    from seqgan.chatbot import load_run
+    from seqgan.data import encode_pairs, make_loader, prepare_data, to_context, to_replies
+    from seqgan.models.discriminator import DiscriminatorConfig
+    from seqgan.models.policy import eval_mode
+    from seqgan.models.sentence_discriminator import SentenceEncoderDiscriminator
+
+    key = [str(args.run_dir.resolve()), args.pairs, args.human_pairs, args.seed]
+    if args.features is not None and args.features.is_file():
+        saved = torch.load(args.features, weights_only=True)
+        if saved.pop("key") == key:
+            return saved
+    policy, tokenizer, cfg = load_run(args.run_dir)
+    disc = SentenceEncoderDiscriminator(DiscriminatorConfig(encoder="minilm"), tokenizer)
+    splits = prepare_data(cfg.data)
+
+    def texts(split, n, sample, seed):
+        torch.manual_seed(seed)
+        pairs = encode_pairs(split.select(range(min(n, len(split)))), tokenizer, cfg.data)
+        c, h, g = [], [], []
+        with torch.no_grad(), eval_mode(policy):
+            for i, batch in enumerate(make_loader(pairs, tokenizer.pad_token_id, 64, shuffle=False)):
+                context, human = to_context(batch), to_replies(batch)
+                c += disc.texts(context.ids, context.mask, context=True)
+                h += disc.texts(human.ids, human.mask, context=False)
+                if sample and 64 * i < args.pairs:
+                    out = policy.sample(context)
+                    g += disc.texts(out.ids, out.mask, context=False)
+        return c, h, g
+
+    t0 = time.perf_counter()
+    c, h, g = texts(splits.train, args.human_pairs, True, args.seed)
+    g = g[:args.pairs]
+    hc, hh, hg = texts(splits.valid, HELDOUT, True, args.seed + 1)
+    hg = hg[:len(hc)]
+    unique = list(dict.fromkeys(c + h + g + hc + hh + hg))
+    pooled = []
+    with torch.no_grad():
+        for start in range(0, len(unique), 128):
+            enc = disc.text_tokenizer(unique[start:start + 128], padding=True, truncation=True, max_length=128,
+                                      return_tensors="pt")
+            states = disc.encoder(**enc, output_hidden_states=True).hidden_states  # layers + 1 of (n, L, d)
+            m = enc["attention_mask"].unsqueeze(-1).float()
+            pooled.append(torch.stack([(s * m).sum(1) / m.sum(1) for s in states], 1).half())
+    index = {t: i for i, t in enumerate(unique)}
+
+    def ix(ts):
+        return torch.tensor([index[t] for t in ts])
+
+    out = {"features": torch.cat(pooled), "c": ix(c), "h": ix(h), "g": ix(g), "hc": ix(hc), "hh": ix(hh),
+           "hg": ix(hg)}
+    print(f"{args.run_dir}: {len(unique):,} distinct texts embedded with every layer in "
+          f"{time.perf_counter() - t0:.0f} s ({args.threads} threads)", flush=True)
+    if args.features is not None:
+        torch.save({**out, "key": key}, args.features)
+    return out
+
+
+def _auc(pos, neg) -> float:
+    """P(score of a random positive > score of a random negative), ties counted half."""
+    import torch
+
+    diff = pos.view(-1, 1) - neg.view(1, -1)
+    return float((diff > 0).float().mean() + 0.5 * (diff == 0).float().mean())
+
+
+def _train_head(feats: dict, args, layers, human, hidden, dropout, weight_decay, epochs) -> dict:
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    from seqgan.objectives.discriminator_loss import mismatch_permutation
+
+    torch.manual_seed(args.seed)
+    x = torch.cat([F.normalize(feats["features"][:, layer].float(), dim=-1) for layer in layers], -1)
+    head = nn.Sequential(nn.Dropout(dropout), nn.Linear(4 * x.shape[1], hidden), nn.GELU(), nn.Linear(hidden, 1))
+    opt = torch.optim.AdamW(head.parameters(), lr=1e-3, weight_decay=weight_decay)
+
+    def logit(u, v):
+        return head(torch.cat([u, v, u * v, (u - v).abs()], -1)).squeeze(-1)
+
+    def bce(z, target):
+        return F.binary_cross_entropy_with_logits(z, torch.full_like(z, target))
+
+    c, h, g = feats["c"][:human], feats["h"][:human], feats["g"]
+    gen = torch.Generator().manual_seed(args.seed)
+    batch = 64
+    for _ in range(epochs * len(g) // batch):
+        hi, gi = torch.randint(len(c), (batch,), generator=gen), torch.randint(len(g), (batch,), generator=gen)
+        u, v = x[c[hi]], x[h[hi]]
+        mismatch = torch.stack([bce(logit(u[mismatch_permutation(batch, gen)], v), 0.0)
+                                for _ in range(args.mismatch_negatives)]).mean()
+        loss = bce(logit(u, v), 1.0) + 0.5 * bce(logit(x[c[gi]], x[g[gi]]), 0.0) + 0.5 * mismatch
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    head.eval()
+    with torch.no_grad():
+        u, v, w = x[feats["hc"]], x[feats["hh"]], x[feats["hg"]]
+        real, fake = logit(u, v), logit(u, w)
+        wrong = logit(u[mismatch_permutation(len(u), torch.Generator().manual_seed(5))], v)
+    cut = torch.quantile(real, 0.2)  # accepts 80 % of the human pairs
+    return {"human": float((real > 0).float().mean()), "generated": float((fake < 0).float().mean()),
+            "mismatch": float((wrong < 0).float().mean()), "auc_gen": _auc(real, fake),
+            "auc_mis": _auc(real, wrong), "gen_at80": float((fake < cut).float().mean()),
+            "mis_at80": float((wrong < cut).float().mean())}
+
+
+if __name__ == "__main__":
+    main()
