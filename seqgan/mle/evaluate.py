@@ -37,6 +37,7 @@ def evaluate_generator(policy, tokenizer, data: Any, eval_cfg, device: Any = Non
     ``{context, reply, human}``). The global RNGs are left untouched.
     """
     from seqgan.data import decode_ids, make_loader, to_context, to_replies
+    from seqgan.generate import DecodingOptions
     from seqgan.metrics.text import corpus_bleu, distinct_n, mean_length
 
     data = data.select(range(min(num or eval_cfg.num_pairs, len(data))))
@@ -47,6 +48,10 @@ def evaluate_generator(policy, tokenizer, data: Any, eval_cfg, device: Any = Non
     if device is not None:
         policy = policy.to(device)
 
+    # the eval section's decoding, without the chat defaults' top-p and n-gram blocking (plain greedy / beam /
+    # temperature sampling, so BLEU and distinct-n measure the model itself)
+    decoding = DecodingOptions(mode=eval_cfg.decoding, temperature=eval_cfg.temperature, top_k=0, top_p=1.0,
+                               beams=eval_cfg.num_beams, no_repeat_ngram=0)
     was_training = policy.training
     policy.eval()
     total_nll, total_tokens = 0.0, 0
@@ -62,11 +67,7 @@ def evaluate_generator(policy, tokenizer, data: Any, eval_cfg, device: Any = Non
                 other = context.index(torch.roll(torch.arange(context.batch_size), 1))
                 wrong_nll += float(policy.sequence_nll(other, gold.ids, gold.mask).sum())
                 wrong_tokens += int(gold.mask.sum())
-            if eval_cfg.decoding == "sample":
-                out = policy.generate_replies(context, do_sample=True, temperature=eval_cfg.temperature)
-            else:
-                beams = eval_cfg.num_beams if eval_cfg.decoding == "beam" else 1
-                out = policy.generate_replies(context, do_sample=False, num_beams=beams)
+            out = policy.generate_replies(context, **decoding.generate_kwargs())
             hyps.extend(decode_ids(tokenizer, out.ids, out.mask))
     policy.train(was_training)
 
