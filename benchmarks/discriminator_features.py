@@ -7,7 +7,8 @@ pairs, the run's generator's replies at temperature 1 to the first ``--pairs`` o
 pairs with fresh replies), keeping the mean-pooled output of *every* layer. Heads are then trained on those cached
 features with the D-pretraining loss (human -> real 1, generated -> fake 0.5, human reply under
 ``--mismatch-negatives`` wrong contexts -> fake 0.5) and judged on the held-out pairs. Rows vary one thing each
-against the recipe's D (last layer, 2,048 human pairs, MLP 256, dropout 0.1):
+against the recipe's D (last layer, 2,048 human pairs, MLP 256, dropout 0.1); ``--cross-encoder`` adds one where
+the encoder reads context and reply as one input:
 
 - more human pairs for the human and mismatch terms (they need no generator samples, only embeddings);
 - more encoder layers in the features (lower layers keep more of the surface form);
@@ -45,6 +46,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--features", type=Path, default=None, help="cache file of the encoder features")
+    parser.add_argument("--cross-encoder", action="store_true",
+                        help="add a row where the frozen encoder reads context and reply as one input (one encoder "
+                             "pass per pair, so one wrong context per human reply)")
     args = parser.parse_args()
     if args.human_pairs < args.pairs:
         parser.error("--human-pairs must be >= --pairs (the generated replies answer the first --pairs contexts)")
@@ -70,10 +74,19 @@ def main() -> None:
         print(f"| {name} | {r['human']:.3f} | {r['generated']:.3f} | {r['mismatch']:.3f} | {r['auc_gen']:.3f} | "
               f"{r['auc_mis']:.3f} | {r['gen_at80']:.3f} | {r['mis_at80']:.3f} | {time.perf_counter() - t0:.0f} |",
               flush=True)
+    if args.cross_encoder:
+        t0 = time.perf_counter()
+        r = _cross_encoder_row(args)
+        print(f"| frozen encoder reading context and reply together, last layer, MLP 256 (1 wrong context per "
+              f"reply; {r['embed_s']:.0f} s of encoding) | {r['human']:.3f} | {r['generated']:.3f} | "
+              f"{r['mismatch']:.3f} | {r['auc_gen']:.3f} | {r['auc_mis']:.3f} | {r['gen_at80']:.3f} | "
+              f"{r['mis_at80']:.3f} | {time.perf_counter() - t0 - r['embed_s']:.0f} |", flush=True)
 
 
-def _features(args) -> dict:
-    """Per-layer mean-pooled encoder features (N, layers + 1, d) of every distinct text, and index tensors."""
+def _texts(args) -> tuple[dict, object]:
+    """The benchmark's texts: contexts ``c`` and human replies ``h`` of ``--human-pairs`` training pairs, G's
+    replies ``g`` to the first ``--pairs`` of them, and ``hc`` / ``hh`` / ``hg`` for the held-out valid pairs;
+    and the (untrained) sentence-encoder D whose detokenisation and encoder they use."""
     import torch
 
     from seqgan.chatbot import load_run
@@ -82,16 +95,11 @@ def _features(args) -> dict:
     from seqgan.models.policy import eval_mode
     from seqgan.models.sentence_discriminator import SentenceEncoderDiscriminator
 
-    key = [str(args.run_dir.resolve()), args.pairs, args.human_pairs, args.seed]
-    if args.features is not None and args.features.is_file():
-        saved = torch.load(args.features, weights_only=True)
-        if saved.pop("key") == key:
-            return saved
     policy, tokenizer, cfg = load_run(args.run_dir)
     disc = SentenceEncoderDiscriminator(DiscriminatorConfig(encoder="minilm"), tokenizer)
     splits = prepare_data(cfg.data)
 
-    def texts(split, n, sample, seed):
+    def texts(split, n, seed):
         torch.manual_seed(seed)
         pairs = encode_pairs(split.select(range(min(n, len(split)))), tokenizer, cfg.data)
         c, h, g = [], [], []
@@ -100,31 +108,36 @@ def _features(args) -> dict:
                 context, human = to_context(batch), to_replies(batch)
                 c += disc.texts(context.ids, context.mask, context=True)
                 h += disc.texts(human.ids, human.mask, context=False)
-                if sample and 64 * i < args.pairs:
+                if 64 * i < args.pairs:
                     out = policy.sample(context)
                     g += disc.texts(out.ids, out.mask, context=False)
         return c, h, g
 
+    c, h, g = texts(splits.train, args.human_pairs, args.seed)
+    hc, hh, hg = texts(splits.valid, HELDOUT, args.seed + 1)
+    return {"c": c, "h": h, "g": g[:args.pairs], "hc": hc, "hh": hh, "hg": hg[:len(hc)]}, disc
+
+
+def _features(args) -> dict:
+    """Per-layer mean-pooled encoder features (N, layers + 1, d) of every distinct text, and index tensors."""
+    import torch
+
+    key = [str(args.run_dir.resolve()), args.pairs, args.human_pairs, args.seed]
+    if args.features is not None and args.features.is_file():
+        saved = torch.load(args.features, weights_only=True)
+        if saved.pop("key") == key:
+            return saved
     t0 = time.perf_counter()
-    c, h, g = texts(splits.train, args.human_pairs, True, args.seed)
-    g = g[:args.pairs]
-    hc, hh, hg = texts(splits.valid, HELDOUT, True, args.seed + 1)
-    hg = hg[:len(hc)]
+    sets, disc = _texts(args)
+    c, h, g, hc, hh, hg = (sets[k] for k in ("c", "h", "g", "hc", "hh", "hg"))
     unique = list(dict.fromkeys(c + h + g + hc + hh + hg))
-    pooled = []
-    with torch.no_grad():
-        for start in range(0, len(unique), 128):
-            enc = disc.text_tokenizer(unique[start:start + 128], padding=True, truncation=True, max_length=128,
-                                      return_tensors="pt")
-            states = disc.encoder(**enc, output_hidden_states=True).hidden_states  # layers + 1 of (n, L, d)
-            m = enc["attention_mask"].unsqueeze(-1).float()
-            pooled.append(torch.stack([(s * m).sum(1) / m.sum(1) for s in states], 1).half())
+    pooled = _pooled(disc, unique)
     index = {t: i for i, t in enumerate(unique)}
 
     def ix(ts):
         return torch.tensor([index[t] for t in ts])
 
-    out = {"features": torch.cat(pooled), "c": ix(c), "h": ix(h), "g": ix(g), "hc": ix(hc), "hh": ix(hh),
+    out = {"features": pooled, "c": ix(c), "h": ix(h), "g": ix(g), "hc": ix(hc), "hh": ix(hh),
            "hg": ix(hg)}
     print(f"{args.run_dir}: {len(unique):,} distinct texts embedded with every layer in "
           f"{time.perf_counter() - t0:.0f} s ({args.threads} threads)", flush=True)
@@ -133,10 +146,78 @@ def _features(args) -> dict:
     return out
 
 
-def _auc(pos, neg) -> float:
-    """P(score of a random positive > score of a random negative), ties counted half."""
+def _pooled(disc, texts: list[str], pairs: list[str] | None = None):
+    """(N, layers + 1, d) fp16 mean-pooled states of every encoder layer for ``texts`` (with ``pairs``: the
+    encoder reads text i and pair i as one input, separated by its own [SEP])."""
     import torch
 
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(texts), 128):
+            second = None if pairs is None else pairs[start:start + 128]
+            enc = disc.text_tokenizer(texts[start:start + 128], second, padding=True, truncation=True,
+                                      max_length=128 if pairs is None else 192, return_tensors="pt")
+            states = disc.encoder(**enc, output_hidden_states=True).hidden_states  # layers + 1 of (n, L, d)
+            m = enc["attention_mask"].unsqueeze(-1).float()
+            out.append(torch.stack([(s * m).sum(1) / m.sum(1) for s in states], 1).half())
+    return torch.cat(out)
+
+
+def _cross_encoder_row(args) -> dict:
+    """Held-out accuracies of an MLP head on the pooled last layer of the encoder reading (context, reply) pairs:
+    the first ``--pairs`` training pairs as positives, G's replies and one wrong context per human reply as
+    negatives (a fixed derangement; each wrong pair costs an encoder pass)."""
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    from seqgan.objectives.discriminator_loss import mismatch_permutation
+
+    sets, disc = _texts(args)
+    n = args.pairs
+    c, h, g = sets["c"][:n], sets["h"][:n], sets["g"]
+    wrong_c = [c[i] for i in mismatch_permutation(n, torch.Generator().manual_seed(args.seed)).tolist()]
+    hc, hh, hg = sets["hc"], sets["hh"], sets["hg"]
+    held_wrong = [hc[i] for i in mismatch_permutation(len(hc), torch.Generator().manual_seed(5)).tolist()]
+    t0 = time.perf_counter()
+    x = {name: F.normalize(_pooled(disc, ctx, rep)[:, -1].float(), dim=-1)
+         for name, ctx, rep in (("real", c, h), ("fake", c, g), ("wrong", wrong_c, h),
+                                ("h_real", hc, hh), ("h_fake", hc, hg), ("h_wrong", held_wrong, hh))}
+    embed_s = time.perf_counter() - t0
+    torch.manual_seed(args.seed)
+    head = nn.Sequential(nn.Dropout(0.1), nn.Linear(x["real"].shape[1], 256), nn.GELU(), nn.Linear(256, 1))
+    opt = torch.optim.AdamW(head.parameters(), lr=1e-3, weight_decay=0.0)
+
+    def bce(z, target):
+        return F.binary_cross_entropy_with_logits(z, torch.full_like(z, target))
+
+    gen = torch.Generator().manual_seed(args.seed)
+    for _ in range(args.epochs * n // 64):
+        i = torch.randint(n, (64,), generator=gen)
+        loss = (bce(head(x["real"][i]).squeeze(-1), 1.0) + 0.5 * bce(head(x["fake"][i]).squeeze(-1), 0.0)
+                + 0.5 * bce(head(x["wrong"][i]).squeeze(-1), 0.0))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    head.eval()
+    with torch.no_grad():
+        real, fake, wrong = (head(x[k]).squeeze(-1) for k in ("h_real", "h_fake", "h_wrong"))
+    return {**_scores(real, fake, wrong), "embed_s": embed_s}
+
+
+def _scores(real, fake, wrong) -> dict:
+    """Accuracies at logit 0, AUCs, and the negatives' accuracies at the threshold accepting 80 % of humans."""
+    import torch
+
+    cut = torch.quantile(real, 0.2)
+    return {"human": float((real > 0).float().mean()), "generated": float((fake < 0).float().mean()),
+            "mismatch": float((wrong < 0).float().mean()), "auc_gen": _auc(real, fake),
+            "auc_mis": _auc(real, wrong), "gen_at80": float((fake < cut).float().mean()),
+            "mis_at80": float((wrong < cut).float().mean())}
+
+
+def _auc(pos, neg) -> float:
+    """P(score of a random positive > score of a random negative), ties counted half."""
     diff = pos.view(-1, 1) - neg.view(1, -1)
     return float((diff > 0).float().mean() + 0.5 * (diff == 0).float().mean())
 
@@ -176,12 +257,7 @@ def _train_head(feats: dict, args, layers, human, hidden, dropout, weight_decay,
         u, v, w = x[feats["hc"]], x[feats["hh"]], x[feats["hg"]]
         real, fake = logit(u, v), logit(u, w)
         wrong = logit(u[mismatch_permutation(len(u), torch.Generator().manual_seed(5))], v)
-    cut = torch.quantile(real, 0.2)  # accepts 80 % of the human pairs
-    return {"human": float((real > 0).float().mean()), "generated": float((fake < 0).float().mean()),
-            "mismatch": float((wrong < 0).float().mean()), "auc_gen": _auc(real, fake),
-            "auc_mis": _auc(real, wrong), "gen_at80": float((fake < cut).float().mean()),
-            "mis_at80": float((wrong < cut).float().mean())}
-
+    return _scores(real, fake, wrong)
 
 if __name__ == "__main__":
     main()

@@ -382,14 +382,8 @@ class Seq2SeqPolicy(Policy):
         return Replies(out_ids, out_mask)
 
     # ------------------------------------------------------------------ relaxed (differentiable) decoding
-    def relaxed_sample(
-        self,
-        context: Context,
-        max_len: int | None = None,
-        tau: float = 1.0,
-        mode: str = "gumbel_soft",
-        generator: torch.Generator | None = None,
-    ) -> RelaxedReplies:
+    def relaxed_sample(self, context: Context, max_len: int | None = None, tau: float = 1.0,
+                       mode: str = "gumbel_soft", generator: torch.Generator | None = None) -> RelaxedReplies:
         """Differentiable decoding with the KV cache: y_t = relax(logits_t) (B, V); the next decoder input is the
         soft embedding ``y_t @ E`` (times BART's ``embed_scale``; T5 uses its shared embedding unscaled).
 
