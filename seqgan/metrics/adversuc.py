@@ -60,7 +60,9 @@ def adversarial_success(policy, train_pairs, eval_pairs, cfg: DiscriminatorConfi
         evaluator = build_discriminator(cfg or DiscriminatorConfig(), policy.vocab_size, pad_id,
                                         init_policy if init_policy is not None else policy, tokenizer).to(device)
         optimizer = torch.optim.Adam(optimizer_groups(evaluator, lr))
-        weights = LossWeights(weight_mismatch=0.0)  # the evaluator judges human vs. machine only
+        # human vs. machine only, the two classes weighted alike: its threshold then sits where balanced
+        # accuracy, the figure it is judged by, is made (the D loss's 1 / 0.5 would tilt it toward "human")
+        weights = LossWeights(weight_real=1.0, weight_fake=1.0, weight_mismatch=0.0)
         evaluator.train()
         order = torch.Generator().manual_seed(seed)
         for step in range(steps):

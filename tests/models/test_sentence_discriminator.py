@@ -23,9 +23,9 @@ def tok():
     return text_pairs()[0]
 
 
-def disc(tok):
+def disc(tok, **cfg):
     torch.manual_seed(0)
-    return build_discriminator(DiscriminatorConfig(encoder="minilm", dropout=0.0), len(tok), tok.pad_token_id,
+    return build_discriminator(DiscriminatorConfig(encoder="minilm", dropout=0.0, **cfg), len(tok), tok.pad_token_id,
                                tokenizer=tok)
 
 
@@ -86,9 +86,21 @@ def test_each_text_is_encoded_once_and_the_cache_is_bounded(tok):
     assert calls == [2, 1] and torch.allclose(again[0], first[1])
     d.cfg.cache_size = 2
     d.embed(["a third one"])
-    assert len(d._cache) == 2 and "hello there" not in d._cache
+    assert len(d._cache) == 2 and ((6,), "hello there") not in d._cache
     assert disc(tok)._cache is d._cache  # one cache per process: the encoder is the same frozen model
     d.cfg.cache_size = 200_000
+
+
+def test_features_from_several_layers(tok):
+    d = disc(tok, minilm_layers=[2, 4, 6])
+    e = d.embed(["hello there"])
+    assert e.shape == (1, 3 * 384) and d.pair_head[0].in_features == 4 * 3 * 384
+    assert torch.allclose(e[0, 2 * 384:], disc(tok).embed(["hello there"])[0], atol=1e-6)  # layer 6 = the default
+    assert torch.allclose(e[0, :384].norm(), torch.tensor(1.0))  # each layer normalised on its own
+    with pytest.raises(ConfigError, match="minilm_layers: the encoder has layers 0-6"):
+        disc(tok, minilm_layers=[7])
+    with pytest.raises(ConfigError, match="minilm_layers: expected distinct"):
+        DiscriminatorConfig(encoder="minilm", minilm_layers=[6, 6]).validate()
 
 
 def test_learns_and_round_trips(tok, tmp_path):
