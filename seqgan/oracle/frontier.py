@@ -69,14 +69,15 @@ def describe_distance(distance: float | None) -> str:
 
 def plot_frontier(path: str | Path, points: list[dict], rows: list[dict], title: str = "") -> Path:
     """NLL-oracle vs NLL-test: MLE's temperature curve (each point labelled by its temperature) and every row's
-    end point (the untrained ``random`` row left out). ``rows`` hold ``row``, ``nll_oracle`` and ``nll_test``; ``points`` come from
+    end point, one legend entry each (the untrained ``random`` row left out; a row far outside the frontier's
+    range is named in the legend with its coordinates). ``rows`` hold ``row``, ``nll_oracle`` and ``nll_test``; ``points`` come from
     :func:`temperature_curve`. Writes a PNG at ``path``."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7.5, 5.2))
+    fig, ax = plt.subplots(figsize=(8.5, 5.2))
     pts = sorted(points, key=lambda p: p["temperature"])
     if pts:
         ax.plot([p["nll_test"] for p in pts], [p["nll_oracle"] for p in pts], "-o", color="0.3", lw=1.5, ms=4,
@@ -84,18 +85,28 @@ def plot_frontier(path: str | Path, points: list[dict], rows: list[dict], title:
         for p in pts:
             ax.annotate(f"t={p['temperature']:g}", (p["nll_test"], p["nll_oracle"]), fontsize=7, color="0.3",
                         xytext=(4, -9), textcoords="offset points")
-    for r in rows:
-        if r["row"] == "random":
-            continue  # the untrained model lies far off the scale of the others
-        big = r["row"] in ("seqgan", "mle", "mle_continued")
-        ax.scatter([r["nll_test"]], [r["nll_oracle"]], s=60 if big else 30, zorder=2,
-                   marker="*" if r["row"] == "seqgan" else "o")
-        ax.annotate(r["row"], (r["nll_test"], r["nll_oracle"]), fontsize=8, xytext=(4, 3), textcoords="offset points")
+    shown = [r for r in rows if r["row"] != "random"]  # the untrained model lies far off the scale of the others
+    # the view spans the frontier and the rows near it; a row far outside (a diverged one) is named in the legend
+    # with its coordinates instead of stretching the axes until the rest overlap
+    xs = [p["nll_test"] for p in pts] or [r["nll_test"] for r in shown]
+    ys = [p["nll_oracle"] for p in pts] or [r["nll_oracle"] for r in shown]
+    span_x, span_y = (max(xs) - min(xs)) or 1.0, (max(ys) - min(ys)) or 1.0
+    inside = [r for r in shown if r["nll_test"] <= max(xs) + 0.5 * span_x and r["nll_oracle"] <= max(ys) + 0.5 * span_y]
+    markers = "o*sD^vP<>Xh"
+    for i, r in enumerate(shown):
+        label = r["row"] if r in inside else f"{r['row']} (off the plot: {r['nll_test']:.2f}, {r['nll_oracle']:.2f})"
+        ax.scatter([r["nll_test"]] if r in inside else [], [r["nll_oracle"]] if r in inside else [],
+                   s=90 if r["row"] == "seqgan" else 40, zorder=2, marker="*" if r["row"] == "seqgan" else
+                   markers[i % len(markers)], label=label, color=f"C{i % 10}")
+    view_x = xs + [r["nll_test"] for r in inside]
+    view_y = ys + [r["nll_oracle"] for r in inside]
+    ax.set_xlim(min(view_x) - 0.05 * span_x, max(view_x) + 0.05 * span_x)
+    ax.set_ylim(min(view_y) - 0.05 * span_y, max(view_y) + 0.05 * span_y)
     ax.set_xlabel("NLL-test (model on held-out oracle samples; lower = more coverage)")
     ax.set_ylabel("NLL-oracle (oracle on model samples; lower = more oracle-like)")
     ax.set_title(title or "Rows against MLE's temperature frontier (below the curve = better than MLE)", fontsize=9)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower left")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -128,3 +128,29 @@ def test_seed_summary_has_the_frontier_distance_column():
     assert "vs frontier mean ± std (< 0: below)" in table.splitlines()[0]
     assert "| seqgan | 9.000 | 9.000 | 9.000 ± 0.000 | 7.900 ± 0.000 | 50 | 0.300 ± 0.141 |" in table
     assert "| mle_continued |" in table and "left of it in 1 of 2 seeds |" in table
+
+
+def test_frontier_plot_keeps_its_view_on_the_frontier_and_names_far_off_rows(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from seqgan.oracle.frontier import plot_frontier
+
+    points = [{"temperature": t, "nll_test": 7.6 + (1 - t) ** 2, "nll_oracle": 9.7 - 2 * (1 - t)}
+              for t in (0.5, 0.8, 1.0, 1.2)]
+    rows = [{"row": "random", "nll_test": 8.5, "nll_oracle": 11.4}, {"row": "seqgan", "nll_test": 7.8, "nll_oracle": 9.6},
+            {"row": "continuous", "nll_test": 11.8, "nll_oracle": 13.3}]
+    captured = {}
+    savefig = plt.Figure.savefig
+    plt.Figure.savefig = lambda fig, *a, **k: captured.setdefault("fig", fig) and savefig(fig, *a, **k)
+    try:
+        plot_frontier(tmp_path / "f.png", points, rows)
+    finally:
+        plt.Figure.savefig = savefig
+    ax = captured["fig"].axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["MLE at temperature t", "seqgan", "continuous (off the plot: 11.80, 13.30)"]  # random left out
+    assert ax.get_xlim()[1] < 9.0 and ax.get_ylim()[1] < 11.0  # the diverged row does not stretch the axes
+    assert (tmp_path / "f.png").stat().st_size > 1000
