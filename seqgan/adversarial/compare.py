@@ -135,7 +135,7 @@ def _qd_key(kind: str, temperature: float, metrics: dict) -> str:
 def _evaluator_key(name: str) -> str:
     """``adversuc_sample_test300`` -> ``adversuc_sample_test300_evaluator_acc`` (the evaluator's balanced accuracy
     row that goes with an AdverSuc row); other names are returned unchanged."""
-    if "adversuc" not in name or name.endswith(("_evaluator_acc", "_evaluator_acc_human")):
+    if "adversuc" not in name or name.endswith(("_evaluator_acc", "_evaluator_acc_human", "_evaluator_auc")):
         return name
     return f"{name}_evaluator_acc"
 
@@ -231,12 +231,15 @@ def compare_policies(models: dict[str, Policy], tokenizer, test_ds, cfg: Compare
                 put(key, name, res["adversuc"])
                 put(f"{key}_evaluator_acc", name, res["evaluator_acc"])
                 put(f"{key}_evaluator_acc_human", name, res["evaluator_acc_human"])
+                put(f"{key}_evaluator_auc", name, res["evaluator_auc"])
         notes.append(f"AdverSuc: a fresh evaluator D ({evaluator_cfg.encoder}"
                      f"{', initialised from ' + next(iter(models)) if evaluator_cfg.encoder == 'generator' else ''})"
                      f" per model, trained {cfg.adversuc_steps} steps on {len(train)} pairs of the "
                      f"{cfg.adversuc_split} split vs that model's replies; the fraction of its replies to the test "
                      "contexts judged human (higher = better); in brackets the evaluator's balanced accuracy on "
-                     "the test pairs (human vs that model).")
+                     "the test pairs (human vs that model). *_evaluator_auc: how well that evaluator ranks human "
+                     "above generated replies whatever its threshold (lower = harder to tell apart); AdverSuc "
+                     "rising while this AUC stays put means the evaluator's threshold moved.")
         warning = evaluator_warning(metrics, MIN_EVALUATOR_ACC)
         if warning:
             notes.append(warning)

@@ -4,7 +4,8 @@ generator's replies for human ones.
 A fresh discriminator, never used in training, learns human vs. generated replies on pairs that neither the
 generator nor the adversarial D saw (the caller passes them; the comparison uses the valid split); it then judges
 the generator's replies to held-out test contexts. AdverSuc is the fraction judged human (probability > 0.5). The
-evaluator's accuracy on the held-out *human* replies and its balanced accuracy are reported beside it: AdverSuc
+evaluator's accuracy on the held-out *human* replies, its balanced accuracy and its AUC (human vs generated, free of
+its threshold) are reported beside it: AdverSuc
 is only as good as its evaluator (an evaluator at chance makes any AdverSuc figure noise; Li et al. report the
 evaluator's error next to it).
 
@@ -72,20 +73,30 @@ def adversarial_success(policy, train_pairs, eval_pairs, cfg: DiscriminatorConfi
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-        fooled = human_ok = total = 0
+        p_gen, p_hum = [], []  # reward(): eval mode, no gradient
         for b in held_out:
             context = b["context"].to(device)
-            p_gen = evaluator.reward(context, b["generated"].ids.to(device), b["generated"].mask.to(device))
-            p_hum = evaluator.reward(context, b["human"].ids.to(device), b["human"].mask.to(device))
-            fooled += int((p_gen > 0.5).sum())
-            human_ok += int((p_hum > 0.5).sum())
-            total += p_gen.shape[0]
+            p_gen.append(evaluator.reward(context, b["generated"].ids.to(device), b["generated"].mask.to(device)))
+            p_hum.append(evaluator.reward(context, b["human"].ids.to(device), b["human"].mask.to(device)))
     finally:
         torch.set_rng_state(rng_state)
-    adversuc = fooled / max(total, 1)
-    acc_human = human_ok / max(total, 1)
+    p_gen, p_hum = torch.cat(p_gen).cpu(), torch.cat(p_hum).cpu()
+    total = p_gen.shape[0]
+    adversuc = float((p_gen > 0.5).float().mean()) if total else 0.0
+    acc_human = float((p_hum > 0.5).float().mean()) if total else 0.0
     return {"adversuc": adversuc, "evaluator_acc_human": acc_human,
-            "evaluator_acc": 0.5 * (acc_human + 1.0 - adversuc), "num_eval": total}
+            "evaluator_acc": 0.5 * (acc_human + 1.0 - adversuc), "evaluator_auc": _auc(p_hum, p_gen),
+            "num_eval": total}
+
+
+def _auc(pos: torch.Tensor, neg: torch.Tensor) -> float:
+    """P(a random human reply scores above a random generated one), ties counted half: how well the evaluator
+    ranks the two apart whatever its threshold (0.5: it cannot; a rise of AdverSuc with an unchanged AUC is the
+    evaluator's threshold moving, not the replies getting harder to tell apart)."""
+    if not len(pos) or not len(neg):
+        return float("nan")
+    diff = pos.view(-1, 1) - neg.view(1, -1)
+    return float((diff > 0).double().mean() + 0.5 * (diff == 0).double().mean())
 
 
 def _to(replies, device):

@@ -18,6 +18,7 @@ def test_fake_generator_almost_never_fools_the_evaluator():
     res = adversarial_success(ToyPolicy(), train, held, CFG, seed=0, steps=120, lr=3e-3)
     assert res["adversuc"] < 0.1
     assert res["evaluator_acc_human"] > 0.9  # not a degenerate "everything is fake" evaluator
+    assert res["evaluator_auc"] > 0.95  # it ranks human above generated whatever its threshold
     assert res["num_eval"] == 128
     state = torch.get_rng_state()
     again = adversarial_success(ToyPolicy(), train, held, CFG, seed=0, steps=120, lr=3e-3)
@@ -31,3 +32,4 @@ def test_human_copying_generator_is_indistinguishable():
     # identical inputs get identical scores: the evaluator judges G's replies exactly as it judges the human ones
     assert res["adversuc"] == pytest.approx(res["evaluator_acc_human"])
     assert res["evaluator_acc"] == pytest.approx(0.5)
+    assert res["evaluator_auc"] == pytest.approx(0.5)  # the same scores on both sides: exactly chance
