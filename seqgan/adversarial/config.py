@@ -85,7 +85,9 @@ class AdversarialConfig(RouteConfig):
     rollout_rate: float = field(0.8, help="rollout policy = lagging copy updated as rate*roll + (1-rate)*G; "
                                           "0 = the current generator")
     rollout_chunk: int = field(4096, help="completions scored by D per call (bounds memory)")
-    baseline: str = field("moving_average", help="none | moving_average | batch_mean | self_critic")
+    baseline: str = field("moving_average", help="none | moving_average | length_moving_average (one moving "
+                                                 "average per reply length: length alone earns no advantage) | "
+                                                 "batch_mean | self_critic")
     baseline_decay: float = field(0.9, help="decay of the moving-average baseline")
     normalise: bool = field(True, help="whiten advantages per batch (mean 0, std 1 over real tokens)")
     entropy_weight: float = field(0.0, help="entropy bonus weight in the generator loss")

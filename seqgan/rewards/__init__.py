@@ -6,6 +6,7 @@ from seqgan.rewards.baselines import (
     BASELINES,
     Baseline,
     BatchMeanBaseline,
+    LengthMovingAverageBaseline,
     MovingAverageBaseline,
     NoBaseline,
     SelfCriticBaseline,
@@ -34,7 +35,7 @@ def build_reward(kind: str, disc: Scorer, rollout_policy: RolloutPolicy | None =
 
 
 __all__ = [
-    "BASELINES", "REWARDS", "Baseline", "BatchMeanBaseline", "MonteCarloReward", "MovingAverageBaseline",
-    "NoBaseline", "PrefixReward", "Reward", "RolloutPolicy", "Scorer", "SelfCriticBaseline", "SequenceReward",
+    "BASELINES", "REWARDS", "Baseline", "BatchMeanBaseline", "LengthMovingAverageBaseline", "MonteCarloReward",
+    "MovingAverageBaseline", "NoBaseline", "PrefixReward", "Reward", "RolloutPolicy", "Scorer", "SelfCriticBaseline", "SequenceReward",
     "build_baseline", "build_reward", "compute_advantages",
 ]

@@ -16,7 +16,7 @@ from torch import Tensor
 from seqgan.models.policy import Context, Policy, Replies, eval_mode
 from seqgan.rewards.base import Reward, last_position
 
-BASELINES = ("none", "moving_average", "batch_mean", "self_critic")
+BASELINES = ("none", "moving_average", "length_moving_average", "batch_mean", "self_critic")
 
 
 class Baseline(ABC):
@@ -79,6 +79,54 @@ class MovingAverageBaseline(Baseline):
         self.b = state["b"].clone().double() if "b" in state else None
 
 
+class LengthMovingAverageBaseline(Baseline):
+    """A moving average of the mean per-token reward *per reply length*: a reply of length L uses ``b[L]`` (the
+    overall moving average until length L has been seen), then each length seen in the batch updates its own entry
+    like :class:`MovingAverageBaseline`.
+
+    Why: a discriminator often scores short replies as human more readily than long ones, and against one scalar
+    baseline the policy gradient learns brevity first. Against its own length's average, a reply earns a positive
+    advantage only by scoring better than replies of the same length, so the part of the reward that length
+    explains no longer drives G. ``b`` is saved in :meth:`state_dict`, so a resumed run continues exactly."""
+
+    name = "length_moving_average"
+
+    def __init__(self, decay: float = 0.9) -> None:
+        self.overall = MovingAverageBaseline(decay)
+        self.decay = self.overall.decay
+        self.b = torch.zeros(0, dtype=torch.float64)  # (max length seen + 1,) per-length values
+        self.seen = torch.zeros(0, dtype=torch.bool)
+
+    def __call__(self, context: Context, replies: Replies, rewards: Tensor) -> Tensor:
+        mask = replies.mask.to(rewards.dtype)
+        lengths = replies.mask.sum(1).long().cpu()  # (B,)
+        self.overall(context, replies, rewards)  # the fallback value; advances the overall average too
+        grow = int(lengths.max()) + 1 - len(self.b) if len(lengths) else 0
+        if grow > 0:
+            self.b = torch.cat([self.b, torch.zeros(grow, dtype=torch.float64)])
+            self.seen = torch.cat([self.seen, torch.zeros(grow, dtype=torch.bool)])
+        per_row = torch.where(self.seen[lengths], self.b[lengths],
+                              torch.full(lengths.shape, self.overall.value, dtype=torch.float64))  # (B,)
+        out = per_row.to(rewards.dtype).to(rewards.device).unsqueeze(1) * mask
+        self._last = float(out.sum() / mask.sum().clamp(min=1))
+        row_mean = ((rewards * mask).sum(1) / mask.sum(1).clamp(min=1)).double().cpu()  # (B,)
+        for length in lengths.unique().tolist():
+            m = float(row_mean[lengths == length].mean())
+            self.b[length] = self.decay * self.b[length] + (1 - self.decay) * m if self.seen[length] else m
+            self.seen[length] = True
+        return out
+
+    def state_dict(self) -> dict[str, Tensor]:
+        return {**{f"overall.{k}": v for k, v in self.overall.state_dict().items()}, "b": self.b.clone(),
+                "seen": self.seen.clone()}
+
+    def load_state_dict(self, state: dict[str, Tensor]) -> None:
+        self.overall.load_state_dict({k.removeprefix("overall."): v for k, v in state.items()
+                                      if k.startswith("overall.")})
+        self.b = state["b"].clone().double() if "b" in state else torch.zeros(0, dtype=torch.float64)
+        self.seen = state["seen"].clone().bool() if "seen" in state else torch.zeros(0, dtype=torch.bool)
+
+
 class BatchMeanBaseline(Baseline):
     """Per position t, the mean reward of the batch's rows that have a real token at t."""
 
@@ -123,12 +171,14 @@ class SelfCriticBaseline(Baseline):
 
 def build_baseline(kind: str, decay: float = 0.9, policy: Policy | None = None,
                    reward: Reward | None = None) -> Baseline:
-    """Baseline by config name: ``none | moving_average | batch_mean | self_critic`` (the last needs policy and a
-    reward to score greedy replies)."""
+    """Baseline by config name: ``none | moving_average | length_moving_average | batch_mean | self_critic`` (the last
+    needs policy and a reward to score greedy replies)."""
     if kind == "none":
         return NoBaseline()
     if kind == "moving_average":
         return MovingAverageBaseline(decay)
+    if kind == "length_moving_average":
+        return LengthMovingAverageBaseline(decay)
     if kind == "batch_mean":
         return BatchMeanBaseline()
     if kind == "self_critic":

@@ -8,6 +8,7 @@ import torch
 from seqgan.models.policy import Context, Replies
 from seqgan.rewards import (
     BatchMeanBaseline,
+    LengthMovingAverageBaseline,
     MovingAverageBaseline,
     NoBaseline,
     SelfCriticBaseline,
@@ -39,6 +40,27 @@ def test_moving_average_uses_current_value_then_updates():
     other = MovingAverageBaseline(decay=0.75)
     other.load_state_dict(base.state_dict())
     assert torch.equal(other(ctx, replies, r2), base(ctx, replies, r2))
+
+
+def test_length_moving_average_compares_a_reply_with_replies_of_its_own_length():
+    base = LengthMovingAverageBaseline(decay=0.5)
+    ctx = Context.empty(3)
+    replies = _replies([[1, 1, 0], [1, 0, 0], [1, 0, 0]])  # lengths 2, 1, 1
+    r1 = torch.tensor([[1.0, 1.0, 0.0], [5.0, 0.0, 0.0], [3.0, 0.0, 0.0]])
+    b1 = base(ctx, replies, r1)  # no length seen yet: the overall mean (10 / 4 = 2.5) for every row
+    assert torch.allclose(b1, torch.tensor([[2.5, 2.5, 0.0], [2.5, 0.0, 0.0], [2.5, 0.0, 0.0]]))
+    assert base.b[1].item() == pytest.approx(4.0) and base.b[2].item() == pytest.approx(1.0)  # per-length means
+    b2 = base(ctx, replies, torch.tensor([[3.0, 3.0, 0.0], [2.0, 0.0, 0.0], [2.0, 0.0, 0.0]]))
+    assert torch.allclose(b2, torch.tensor([[1.0, 1.0, 0.0], [4.0, 0.0, 0.0], [4.0, 0.0, 0.0]]))
+    assert base.b[1].item() == pytest.approx(0.5 * 4.0 + 0.5 * 2.0) and base.b[2].item() == pytest.approx(2.0)
+    # a short reply that scores what short replies usually score earns no advantage, whatever the overall mean
+    advantages = compute_advantages(torch.tensor([[3.0, 0.0, 0.0]]), b2[1:2], replies.mask[1:2], normalise=False)
+    assert advantages[0, 0].item() == pytest.approx(-1.0)
+    longer = _replies([[1, 1, 1], [1, 0, 0], [1, 0, 0]])  # length 3: not seen, the overall value
+    assert base(ctx, longer, r1)[0, 0].item() == pytest.approx(2.5)  # the overall average (both batches: 2.5)
+    other = LengthMovingAverageBaseline(decay=0.5)
+    other.load_state_dict(base.state_dict())
+    assert torch.equal(other(ctx, replies, r1), base(ctx, replies, r1))  # resumable
 
 
 def test_batch_mean_is_per_position_over_real_rows():
@@ -79,6 +101,7 @@ def test_whitened_advantages_have_zero_mean_unit_std_on_real_tokens():
 def test_build_baseline_by_name():
     assert isinstance(build_baseline("none"), NoBaseline)
     assert isinstance(build_baseline("moving_average", 0.5), MovingAverageBaseline)
+    assert isinstance(build_baseline("length_moving_average", 0.5), LengthMovingAverageBaseline)
     with pytest.raises(ValueError):
         build_baseline("median")
     with pytest.raises(ValueError):
