@@ -246,17 +246,13 @@ def _scores(real, fake, wrong) -> dict:
     """Accuracies at logit 0, AUCs, and the negatives' accuracies at the threshold accepting 80 % of humans."""
     import torch
 
+    from seqgan.metrics.adversuc import ranking_auc
+
     cut = torch.quantile(real, 0.2)
     return {"human": float((real > 0).float().mean()), "generated": float((fake < 0).float().mean()),
-            "mismatch": float((wrong < 0).float().mean()), "auc_gen": _auc(real, fake),
-            "auc_mis": _auc(real, wrong), "gen_at80": float((fake < cut).float().mean()),
+            "mismatch": float((wrong < 0).float().mean()), "auc_gen": ranking_auc(real, fake),
+            "auc_mis": ranking_auc(real, wrong), "gen_at80": float((fake < cut).float().mean()),
             "mis_at80": float((wrong < cut).float().mean())}
-
-
-def _auc(pos, neg) -> float:
-    """P(score of a random positive > score of a random negative), ties counted half."""
-    diff = pos.view(-1, 1) - neg.view(1, -1)
-    return float((diff > 0).float().mean() + 0.5 * (diff == 0).float().mean())
 
 
 def _train_head(feats: dict, args, layers, human, hidden, dropout, weight_decay, epochs,

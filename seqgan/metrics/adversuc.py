@@ -85,18 +85,20 @@ def adversarial_success(policy, train_pairs, eval_pairs, cfg: DiscriminatorConfi
     adversuc = float((p_gen > 0.5).float().mean()) if total else 0.0
     acc_human = float((p_hum > 0.5).float().mean()) if total else 0.0
     return {"adversuc": adversuc, "evaluator_acc_human": acc_human,
-            "evaluator_acc": 0.5 * (acc_human + 1.0 - adversuc), "evaluator_auc": _auc(p_hum, p_gen),
+            "evaluator_acc": 0.5 * (acc_human + 1.0 - adversuc), "evaluator_auc": ranking_auc(p_hum, p_gen),
             "num_eval": total}
 
 
-def _auc(pos: torch.Tensor, neg: torch.Tensor) -> float:
-    """P(a random human reply scores above a random generated one), ties counted half: how well the evaluator
-    ranks the two apart whatever its threshold (0.5: it cannot; a rise of AdverSuc with an unchanged AUC is the
-    evaluator's threshold moving, not the replies getting harder to tell apart)."""
+def ranking_auc(pos: torch.Tensor, neg: torch.Tensor) -> float:
+    """P(a random positive scores above a random negative), ties counted half (scikit-learn's ROC AUC): how well
+    an evaluator ranks human above generated replies whatever its threshold (0.5: it cannot; AdverSuc rising at
+    an unchanged AUC is the evaluator's threshold moving, not the replies getting harder to tell apart)."""
+    from sklearn.metrics import roc_auc_score
+
     if not len(pos) or not len(neg):
         return float("nan")
-    diff = pos.view(-1, 1) - neg.view(1, -1)
-    return float((diff > 0).double().mean() + 0.5 * (diff == 0).double().mean())
+    scores = torch.cat([pos, neg]).double().numpy()
+    return float(roc_auc_score([1] * len(pos) + [0] * len(neg), scores))
 
 
 def _to(replies, device):

@@ -77,8 +77,8 @@ class SentenceEncoderDiscriminator(DiscriminatorScoring, PretrainedMixin, nn.Mod
         object.__setattr__(self, "encoder", encoder)  # not a submodule: frozen, never saved with D's weights
         self.layers = tuple(int(layer) for layer in cfg.minilm_layers)
         if max(self.layers) > encoder.config.num_hidden_layers:
-            raise ConfigError(f"discriminator.minilm_layers: the encoder has layers 0-{encoder.config.num_hidden_layers}"
-                              f", got {list(self.layers)}")
+            raise ConfigError(f"discriminator.minilm_layers: the encoder has layers "
+                              f"0-{encoder.config.num_hidden_layers}, got {list(self.layers)}")
         d = int(encoder.config.hidden_size) * len(self.layers)
         self.dropout = nn.Dropout(cfg.dropout)
         self.pair_head = nn.Sequential(nn.Linear(4 * d, 256), nn.GELU(), nn.Linear(256, 1))

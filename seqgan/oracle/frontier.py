@@ -70,8 +70,8 @@ def describe_distance(distance: float | None) -> str:
 def plot_frontier(path: str | Path, points: list[dict], rows: list[dict], title: str = "") -> Path:
     """NLL-oracle vs NLL-test: MLE's temperature curve (each point labelled by its temperature) and every row's
     end point, one legend entry each (the untrained ``random`` row left out; a row far outside the frontier's
-    range is named in the legend with its coordinates). ``rows`` hold ``row``, ``nll_oracle`` and ``nll_test``; ``points`` come from
-    :func:`temperature_curve`. Writes a PNG at ``path``."""
+    range is named in the legend with its coordinates). ``rows`` hold ``row``, ``nll_oracle`` and ``nll_test``;
+    ``points`` come from :func:`temperature_curve`. Writes a PNG at ``path``."""
     import matplotlib
 
     matplotlib.use("Agg")

@@ -36,6 +36,6 @@ def build_reward(kind: str, disc: Scorer, rollout_policy: RolloutPolicy | None =
 
 __all__ = [
     "BASELINES", "REWARDS", "Baseline", "BatchMeanBaseline", "LengthMovingAverageBaseline", "MonteCarloReward",
-    "MovingAverageBaseline", "NoBaseline", "PrefixReward", "Reward", "RolloutPolicy", "Scorer", "SelfCriticBaseline", "SequenceReward",
-    "build_baseline", "build_reward", "compute_advantages",
+    "MovingAverageBaseline", "NoBaseline", "PrefixReward", "Reward", "RolloutPolicy", "Scorer", "SelfCriticBaseline",
+    "SequenceReward", "build_baseline", "build_reward", "compute_advantages",
 ]

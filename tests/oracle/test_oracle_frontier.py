@@ -130,7 +130,7 @@ def test_seed_summary_has_the_frontier_distance_column():
     assert "| mle_continued |" in table and "left of it in 1 of 2 seeds |" in table
 
 
-def test_frontier_plot_keeps_its_view_on_the_frontier_and_names_far_off_rows(tmp_path):
+def test_frontier_plot_keeps_its_view_on_the_frontier_and_names_far_off_rows(tmp_path, monkeypatch):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -140,16 +140,14 @@ def test_frontier_plot_keeps_its_view_on_the_frontier_and_names_far_off_rows(tmp
 
     points = [{"temperature": t, "nll_test": 7.6 + (1 - t) ** 2, "nll_oracle": 9.7 - 2 * (1 - t)}
               for t in (0.5, 0.8, 1.0, 1.2)]
-    rows = [{"row": "random", "nll_test": 8.5, "nll_oracle": 11.4}, {"row": "seqgan", "nll_test": 7.8, "nll_oracle": 9.6},
+    rows = [{"row": "random", "nll_test": 8.5, "nll_oracle": 11.4},
+            {"row": "seqgan", "nll_test": 7.8, "nll_oracle": 9.6},
             {"row": "continuous", "nll_test": 11.8, "nll_oracle": 13.3}]
-    captured = {}
+    figures = []
     savefig = plt.Figure.savefig
-    plt.Figure.savefig = lambda fig, *a, **k: captured.setdefault("fig", fig) and savefig(fig, *a, **k)
-    try:
-        plot_frontier(tmp_path / "f.png", points, rows)
-    finally:
-        plt.Figure.savefig = savefig
-    ax = captured["fig"].axes[0]
+    monkeypatch.setattr(plt.Figure, "savefig", lambda fig, *a, **k: figures.append(fig) or savefig(fig, *a, **k))
+    plot_frontier(tmp_path / "f.png", points, rows)
+    ax = figures[0].axes[0]
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert labels == ["MLE at temperature t", "seqgan", "continuous (off the plot: 11.80, 13.30)"]  # random left out
     assert ax.get_xlim()[1] < 9.0 and ax.get_ylim()[1] < 11.0  # the diverged row does not stretch the axes
