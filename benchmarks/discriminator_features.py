@@ -1,7 +1,7 @@
 """What limits the sentence-encoder D (``encoder: minilm``): its features, its head or its data? An ablation.
 
     python benchmarks/discriminator_features.py RUN_DIR [--pairs 2048] [--human-pairs 8192] [--threads 1]
-        [--rows heads,match,evaluator] [--cross-encoder] [--features CACHE.pt]
+        [--rows heads,match,weights,evaluator] [--cross-encoder] [--features CACHE.pt]
 
 The frozen encoder is run once over every text (the contexts and human replies of ``--human-pairs`` training
 pairs, the run's generator's replies at temperature 1 to the first ``--pairs`` of them, and 512 held-out valid
@@ -16,6 +16,7 @@ the encoder reads context and reply as one input:
 - a wider head, more dropout, weight decay, more epochs;
 - (group ``match``) better context matching: the context's last turn pooled apart, and an attention block
   between the token states of context and reply (ESIM-style);
+- (group ``weights``) the human term's loss weight, which moves the head along its trade-off;
 - (group ``evaluator``) the AdverSuc evaluator's objective (human vs generated only): loss weights and layers.
 
 Besides accuracies at the head's own threshold (logit 0), the table gives two threshold-free numbers: the AUC of
@@ -53,9 +54,10 @@ def main() -> None:
     parser.add_argument("--cross-encoder", action="store_true",
                         help="add a row where the frozen encoder reads context and reply as one input (one encoder "
                              "pass per pair, so one wrong context per human reply)")
-    parser.add_argument("--rows", default="heads,match,evaluator",
+    parser.add_argument("--rows", default="heads,match,weights,evaluator",
                         help="comma-separated groups: heads (the pooled-feature heads), match (last turn and "
-                             "token attention), evaluator (the AdverSuc evaluator's loss weights and layers)")
+                             "token attention), weights (the human term's weight, layers 2 + 4 + 6), evaluator "
+                             "(the AdverSuc evaluator's loss weights and layers)")
     args = parser.parse_args()
     if args.human_pairs < args.pairs:
         parser.error("--human-pairs must be >= --pairs (the generated replies answer the first --pairs contexts)")
@@ -87,6 +89,10 @@ def main() -> None:
     for name, kwargs in match_rows if "match" in args.rows else []:
         t0 = time.perf_counter()
         _print_row(name, _train_match_head(feats, args, **kwargs), time.perf_counter() - t0)
+    for weight in (1.0, 1.3, 1.6, 2.0) if "weights" in args.rows else []:
+        t0 = time.perf_counter()
+        r = _train_head(feats, args, **{**base, "layers": (2, 4, 6), "weights": (weight, 0.5, 0.5)})
+        _print_row(f"layers 2 + 4 + 6, human-term weight {weight:g}", r, time.perf_counter() - t0)
     if "evaluator" in args.rows:
         print()
         print("| AdverSuc evaluator (human vs generated only) | held-out acc. human | generated | balanced | "
