@@ -109,6 +109,9 @@ def pretrain_discriminator(policy, disc, train, cfg: DPretrainConfig, device="cp
 
 
 def cycle_epochs(loader):
-    """Iterate a DataLoader forever, epoch after epoch (each epoch reshuffled by the loader's generator)."""
+    """Iterate a DataLoader forever, epoch after epoch (each epoch reshuffled by the loader's generator).
+
+    D pretraining is one uninterrupted pass (a run saves D when it ends, never in the middle), so it reads batches
+    through torch's seeded DataLoader rather than the resumable :class:`seqgan.data.BatchStream`."""
     while True:
         yield from loader

@@ -30,10 +30,10 @@ from pathlib import Path
 
 import torch
 
-from seqgan.data import iter_batches
+from seqgan.data import PairStream, iter_batches
 from seqgan.errors import CheckpointError, ConfigError
 from seqgan.adversarial.config import AdversarialConfig
-from seqgan.adversarial.trainer import AdversarialTrainer, PairStream
+from seqgan.adversarial.trainer import AdversarialTrainer
 from seqgan.runs.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
 from seqgan.runs.rundir import RunDir
 

@@ -21,57 +21,11 @@ from torch import Tensor, nn
 
 from seqgan.adversarial.config import AdversarialConfig
 from seqgan.adversarial.routes import DLossFn, build_route, make_update
-from seqgan.data.batches import DialogueCollator, pair_rows
+from seqgan.data.batches import PairStream
 from seqgan.metrics.likelihood import held_out_nll
 from seqgan.models.discriminators import optimizer_groups
 from seqgan.models.policy import Context, Policy, Replies
 from seqgan.objectives.discriminator_loss import mismatch_permutation
-
-
-class PairStream:
-    """Endless, resumable stream of collated batches over encoded pairs (rows with ``context_ids``/``reply_ids``).
-
-    Epoch e visits the rows in ``randperm(seed + e)`` order; the state is just (epoch, position), so a resumed run
-    sees exactly the batches a straight run would have seen.
-    """
-
-    def __init__(self, rows: list[dict], pad_id: int, batch_size: int, seed: int) -> None:
-        if not rows:
-            raise ValueError("PairStream needs at least one pair")
-        self.rows = rows
-        self.collate = DialogueCollator(pad_id)
-        self.batch_size = batch_size
-        self.seed = seed
-        self.epoch = 0
-        self.pos = 0
-        self._order = self._perm()
-
-    @classmethod
-    def from_dataset(cls, ds, pad_id: int, batch_size: int, seed: int) -> PairStream:
-        return cls(pair_rows(ds), pad_id, batch_size, seed)
-
-    def _perm(self) -> list[int]:
-        g = torch.Generator().manual_seed(self.seed + self.epoch)
-        return torch.randperm(len(self.rows), generator=g).tolist()
-
-    def next(self) -> dict[str, Tensor]:
-        picked = []
-        while len(picked) < self.batch_size:
-            if self.pos >= len(self._order):
-                self.epoch += 1
-                self.pos = 0
-                self._order = self._perm()
-            take = self._order[self.pos:self.pos + self.batch_size - len(picked)]
-            picked.extend(take)
-            self.pos += len(take)
-        return self.collate([self.rows[i] for i in picked])
-
-    def state_dict(self) -> dict[str, int]:
-        return {"epoch": self.epoch, "pos": self.pos}
-
-    def load_state_dict(self, state: dict[str, int]) -> None:
-        self.epoch, self.pos = int(state["epoch"]), int(state["pos"])
-        self._order = self._perm()
 
 
 def batch_to(batch: dict[str, Tensor], device: torch.device) -> tuple[Context, Replies]:

@@ -107,6 +107,97 @@ def make_loader(ds: Dataset, tokenizer_or_pad_id, batch_size: int, shuffle: bool
                       collate_fn=DialogueCollator(pad_id))
 
 
+class BatchStream:
+    """Seeded, resumable stream of batches of row indices over ``num_rows`` rows, epoch after epoch.
+
+    Epoch ``e`` visits the rows in ``torch.randperm`` order drawn from a generator seeded with
+    ``seed + 1_000_003 * e``; with ``world > 1`` process ``rank`` takes every ``world``-th row of the first
+    ``num_rows // world * world``. ``last`` says what becomes of an epoch's short final batch: ``"keep"`` (a batch
+    of its own), ``"drop"`` or ``"fill"`` (topped up from the next epoch, so every batch has ``batch_size`` rows).
+    The state is (epoch, position) alone, so a resumed stream yields exactly the batches a straight one would.
+
+    ``seed=None`` draws each epoch's order from torch's global RNG when the epoch starts instead (for callers that
+    seed and checkpoint that RNG themselves, as the oracle benchmark does); such a stream is not resumable by its
+    state alone.
+    """
+
+    LAST = ("keep", "drop", "fill")
+
+    def __init__(self, num_rows: int, batch_size: int, seed: int | None, last: str = "keep", rank: int = 0,
+                 world: int = 1) -> None:
+        if last not in self.LAST:
+            raise ValueError(f"last: expected one of {list(self.LAST)}, got {last!r}")
+        if num_rows // world < (batch_size if last == "drop" else 1):
+            raise ValueError(f"{num_rows} rows are too few for batches of {batch_size} over {world} process(es)")
+        self.num_rows, self.batch_size, self.seed, self.last = num_rows, batch_size, seed, last
+        self.rank, self.world = rank, world
+        self.epoch, self.pos = 0, 0
+        self._order: list[int] | None = None  # this rank's order of self.epoch, drawn when first needed
+
+    def epoch_order(self, epoch: int) -> list[int]:
+        """This rank's row indices of ``epoch``, in visiting order."""
+        generator = None if self.seed is None else torch.Generator().manual_seed(self.seed + 1_000_003 * epoch)
+        perm = torch.randperm(self.num_rows, generator=generator).tolist()
+        return perm[self.rank:self.num_rows // self.world * self.world:self.world]
+
+    def epoch_batches(self, epoch: int) -> list[list[int]]:
+        """The batches of ``epoch`` as a plan (the stream's position is untouched); ``last="fill"`` plans like
+        ``"keep"``."""
+        order, size = self.epoch_order(epoch), self.batch_size
+        stop = len(order) - len(order) % size if self.last == "drop" else len(order)
+        return [order[i:i + size] for i in range(0, stop, size)]
+
+    def _advance(self) -> None:
+        self.epoch, self.pos, self._order = self.epoch + 1, 0, None
+
+    def next(self) -> list[int]:
+        """The next batch of row indices."""
+        picked: list[int] = []
+        while len(picked) < self.batch_size:
+            if self._order is None:
+                self._order = self.epoch_order(self.epoch)
+            remaining = len(self._order) - self.pos
+            if remaining == 0 or (self.last == "drop" and remaining < self.batch_size - len(picked)):
+                self._advance()
+                continue
+            take = self._order[self.pos:self.pos + self.batch_size - len(picked)]
+            picked.extend(take)
+            self.pos += len(take)
+            if self.last == "keep" and self.pos >= len(self._order):
+                break
+        return picked
+
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch": self.epoch, "pos": self.pos}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.epoch, self.pos, self._order = int(state["epoch"]), int(state["pos"]), None
+
+
+class PairStream:
+    """Endless, resumable stream of collated batches over encoded pairs (rows with ``context_ids``/``reply_ids``),
+    in the order of a :class:`BatchStream` (``last="fill"``: every batch has ``batch_size`` pairs)."""
+
+    def __init__(self, rows: list[dict], pad_id: int, batch_size: int, seed: int, last: str = "fill") -> None:
+        if not rows:
+            raise ValueError("PairStream needs at least one pair")
+        self.rows, self.collate = rows, DialogueCollator(pad_id)
+        self.indices = BatchStream(len(rows), batch_size, seed, last=last)
+
+    @classmethod
+    def from_dataset(cls, ds: Dataset, pad_id: int, batch_size: int, seed: int, last: str = "fill") -> PairStream:
+        return cls(pair_rows(ds), pad_id, batch_size, seed, last)
+
+    def next(self) -> dict[str, torch.Tensor]:
+        return self.collate([self.rows[i] for i in self.indices.next()])
+
+    def state_dict(self) -> dict[str, int]:
+        return self.indices.state_dict()
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.indices.load_state_dict(state)
+
+
 def to_context(batch: dict[str, torch.Tensor]) -> Context:
     return Context(ids=batch["context_ids"], mask=batch["context_mask"])
 

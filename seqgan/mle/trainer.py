@@ -5,8 +5,8 @@ fp16/bf16 mixed precision. AdamW with warm-up and linear/cosine decay, gradient 
 periodic evaluation (:func:`seqgan.mle.evaluate.evaluate_generator`) written to ``metrics.jsonl``, checkpoints
 every ``mle.save_every`` steps and at the end.
 
-Data order: epoch ``e`` visits the training pairs in ``randperm(N)`` seeded by ``seed + e``; each process takes
-every ``num_processes``-th index. A checkpoint records (epoch, batches consumed), so ``resume=True`` skips exactly
+Data order: a :class:`seqgan.data.batches.BatchStream` (epoch ``e`` visits the training pairs in a seeded
+``randperm(N)``; each process takes every ``num_processes``-th index). A checkpoint records (epoch, batches consumed), so ``resume=True`` skips exactly
 what was already trained on and, with the restored model/optimizer/scheduler/RNG states, reproduces the
 uninterrupted run. Ctrl-C or SIGTERM stops after the current optimizer step, writes its checkpoint, then raises
 KeyboardInterrupt (:mod:`seqgan.runs.interrupts`).
@@ -100,14 +100,6 @@ def build_optimizer(model: torch.nn.Module, mcfg) -> torch.optim.AdamW:
     return torch.optim.AdamW(groups, lr=mcfg.lr, betas=tuple(mcfg.betas))
 
 
-def epoch_batches(num_pairs: int, batch_size: int, epoch: int, seed: int, rank: int, world: int) -> list[list[int]]:
-    """This process's micro-batches (lists of row indices) of ``epoch``: a seeded shuffle, sharded by rank."""
-    perm = torch.randperm(num_pairs, generator=torch.Generator().manual_seed(seed + 1_000_003 * epoch)).tolist()
-    usable = num_pairs // world * world
-    shard = perm[rank:usable:world]
-    return [shard[i:i + batch_size] for i in range(0, len(shard), batch_size)]
-
-
 def total_steps(mcfg, batches_per_epoch: int) -> int:
     """Optimizer steps of the run: ``max_steps`` or ``ceil(epochs * batches / grad_accum_steps)``."""
     if mcfg.max_steps:
@@ -121,7 +113,7 @@ class _Trainer:
     def __init__(self, cfg, run: RunDir, accelerator, policy, train, valid, tokenizer):
         from transformers import get_scheduler
 
-        from seqgan.data import DialogueCollator
+        from seqgan.data import BatchStream, DialogueCollator
 
         self.cfg, self.run, self.acc = cfg, run, accelerator
         self.policy, self.tokenizer, self.valid = policy, tokenizer, valid
@@ -129,9 +121,10 @@ class _Trainer:
         self.reply_rows = train["reply_ids"]
         self.collate = DialogueCollator(tokenizer.pad_token_id)
         self.rank, self.world = accelerator.process_index, accelerator.num_processes
-        self.batches_per_epoch = len(self.batch_plan(0))
-        if self.batches_per_epoch == 0:
+        if len(self.ctx_rows) < self.world:
             raise ConfigError(f"data: {len(self.ctx_rows)} training pairs are too few for {self.world} process(es)")
+        self.order = BatchStream(len(self.ctx_rows), cfg.mle.batch_size, cfg.seed, rank=self.rank, world=self.world)
+        self.batches_per_epoch = len(self.batch_plan(0))
         mcfg = cfg.mle
         self.total = total_steps(mcfg, self.batches_per_epoch)
         optimizer = build_optimizer(policy.model, mcfg)
@@ -146,7 +139,7 @@ class _Trainer:
 
     # ---------------------------------------------------------------- data / loss
     def batch_plan(self, epoch: int) -> list[list[int]]:
-        return epoch_batches(len(self.ctx_rows), self.cfg.mle.batch_size, epoch, self.cfg.seed, self.rank, self.world)
+        return self.order.epoch_batches(epoch)
 
     def micro_batch(self, indices: list[int]) -> dict[str, torch.Tensor]:
         rows = [{"context_ids": self.ctx_rows[i], "reply_ids": self.reply_rows[i]} for i in indices]

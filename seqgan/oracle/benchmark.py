@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 
 from seqgan.config import save_config
+from seqgan.data.batches import BatchStream
 from seqgan.oracle.data import (ORACLE_DIR, DATA_FILE, build_oracle, load_data, load_oracle, sample_sequences,
                                 save_data)
 from seqgan.errors import CheckpointError, ConfigError
@@ -53,24 +54,21 @@ def _clip_step(policy: LSTMPolicy, opt: torch.optim.Optimizer, loss: torch.Tenso
 
 def mle_steps(policy: LSTMPolicy, opt: torch.optim.Optimizer, data: torch.Tensor, steps: int, batch_size: int,
               clip: float, ss_prob: float = 0.0) -> float:
-    """``steps`` MLE updates on shuffled batches of (N, T) data (scheduled sampling when ``ss_prob`` > 0).
+    """``steps`` MLE updates on shuffled full batches of (N, T) data (scheduled sampling when ``ss_prob`` > 0),
+    from a fresh epoch; the order comes from torch's global RNG, which the benchmark seeds and checkpoints.
     Returns the mean training loss."""
     policy.train()
-    total, done = 0.0, 0
-    while done < steps:
-        order = torch.randperm(data.shape[0])
-        for start in range(0, data.shape[0] - batch_size + 1, batch_size):
-            batch = data[order[start:start + batch_size]]  # (B, T)
-            if ss_prob > 0:
-                loss = policy.scheduled_sampling_nll(batch, ss_prob)
-            else:
-                loss = policy.nll(Context.empty(batch.shape[0]), batch, torch.ones_like(batch))
-            _clip_step(policy, opt, loss, clip)
-            total += loss.item()
-            done += 1
-            if done >= steps:
-                break
-    return total / max(done, 1)
+    batches = BatchStream(data.shape[0], batch_size, seed=None, last="drop")
+    total = 0.0
+    for _ in range(steps):
+        batch = data[batches.next()]  # (B, T)
+        if ss_prob > 0:
+            loss = policy.scheduled_sampling_nll(batch, ss_prob)
+        else:
+            loss = policy.nll(Context.empty(batch.shape[0]), batch, torch.ones_like(batch))
+        _clip_step(policy, opt, loss, clip)
+        total += loss.item()
+    return total / max(steps, 1)
 
 
 def pg_step(policy: LSTMPolicy, opt: torch.optim.Optimizer, reward, batch_size: int, clip: float) -> dict[str, float]:

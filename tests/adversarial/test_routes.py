@@ -14,7 +14,8 @@ from seqgan.errors import ConfigError
 from seqgan.models.discriminator import DiscOutput, Discriminator, DiscriminatorConfig
 from seqgan.objectives.discriminator_loss import LossWeights, discriminator_loss
 from seqgan.adversarial.config import AdversarialConfig
-from seqgan.adversarial.trainer import AdversarialTrainer, PairStream
+from seqgan.adversarial.trainer import AdversarialTrainer
+from seqgan.data import PairStream
 from test_adversarial import (PAD, TARGET, V, _adv_lines, _copy_run, _run_cfg, interrupt_at_round, mle_run, pairs,
                               resume_round_trip, target_rate, tiny_policy)
 

@@ -57,18 +57,6 @@ def test_config_rejects_unknown_key_and_bad_combinations():
         load_config(ChatbotConfig, TINY, ["mle.max_steps=0", "mle.epochs=0"]).validate()
 
 
-def test_epoch_batches_are_a_seeded_sharded_permutation():
-    from seqgan.mle.trainer import epoch_batches
-
-    a = epoch_batches(10, 3, epoch=0, seed=1, rank=0, world=1)
-    assert sorted(i for b in a for i in b) == list(range(10)) and [len(b) for b in a] == [3, 3, 3, 1]
-    assert a == epoch_batches(10, 3, epoch=0, seed=1, rank=0, world=1)
-    assert a != epoch_batches(10, 3, epoch=1, seed=1, rank=0, world=1)
-    r0 = [i for b in epoch_batches(11, 2, 0, 1, 0, 2) for i in b]
-    r1 = [i for b in epoch_batches(11, 2, 0, 1, 1, 2) for i in b]
-    assert len(r0) == len(r1) == 5 and not set(r0) & set(r1)
-
-
 # ---------------------------------------------------------------------------------------------- a tiny run
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
