@@ -2,22 +2,23 @@
 image). ``python -m seqgan.cli ...`` and ``accelerate launch -m seqgan.cli ...`` run the same entry point, and so do
 the thin scripts ``recipes/train_chatbot.py`` / ``recipes/train_adversarial.py``.
 
-Subcommands live in a registry so each is one small builder function. A builder receives the ``subparsers``
-object, adds its parser and arguments, and sets ``handler`` (a function ``(args) -> int | None``) with
+Subcommands live in a registry: a :class:`seqgan.command.Command` is a one-line ``help``, a ``description`` and a builder
+``add_arguments(parser)`` that adds the arguments and sets ``handler`` (a function ``(args) -> int | None``) with
 ``set_defaults``. Heavy imports (torch, transformers) happen inside handlers, so ``seqgan --help`` is instant.
 
 Adding a subcommand from another module::
 
     # seqgan/adversarial/cli.py
-    def add_train_command(subparsers):
-        p = subparsers.add_parser("train", help="adversarial fine-tuning of a pretrained run")
-        p.add_argument("run_dir", type=Path)
-        p.set_defaults(handler=_run_train)
+    def add_arguments(parser):
+        parser.add_argument("run_dir", type=Path)
+        parser.set_defaults(handler=_run_train)
 
-    # and one line in this file's EXTERNAL_COMMANDS:  "train": "seqgan.adversarial.cli:add_train_command"
+    COMMAND = Command("adversarial fine-tuning of a pretrained run", "Fine-tune ...", add_arguments)
 
-or, inside this file, decorate the builder with ``@command("name")``. Subcommands that take ``key=value`` config
-overrides get them in ``args.overrides`` wherever they appear on the command line.
+    # and one line in this file's EXTERNAL_COMMANDS:  "train": "seqgan.adversarial.cli:COMMAND"
+
+or, inside this file, decorate the builder with ``@command("name", help, description)``. Subcommands that take
+``key=value`` config overrides get them in ``args.overrides`` wherever they appear on the command line.
 
 Errors a user can cause (:class:`~seqgan.errors.SeqGANError`) print one line ``seqgan: error: <message>`` and exit
 with status 2; Ctrl-C exits with status 130 and SIGTERM with 143, without a traceback (both let a trainer save its
@@ -38,19 +39,17 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from seqgan.command import Builder, Command
 from seqgan.errors import ConfigError, SeqGANError
 
-Builder = Callable[[Any], None]
-"""``builder(subparsers)``: adds one subcommand parser and sets its ``handler`` default."""
-
-COMMANDS: dict[str, Builder] = {}
-"""Builders defined in this file, in the order they appear in ``seqgan --help``."""
+COMMANDS: dict[str, Command] = {}
+"""Subcommands defined in this file, in the order they appear in ``seqgan --help``."""
 
 EXTERNAL_COMMANDS: dict[str, str] = {
-    # "name": "module.path:builder_function" -- imported when the parser is built; keep those modules light.
-    "train": "seqgan.adversarial.cli:add_train_command",
-    "oracle": "seqgan.oracle.cli:add_oracle_command",
-    "image": "seqgan.image.cli:add_image_command",
+    # "name": "module.path:COMMAND" (a Command) -- imported when the parser is built; keep those modules light.
+    "train": "seqgan.adversarial.cli:COMMAND",
+    "oracle": "seqgan.oracle.cli:COMMAND",
+    "image": "seqgan.image.cli:COMMAND",
 }
 
 DEFAULT_RECIPE = "chat_cpu.yaml"
@@ -61,11 +60,11 @@ EXIT_TERMINATED = 143
 logger = logging.getLogger("seqgan")
 
 
-def command(name: str) -> Callable[[Builder], Builder]:
-    """Register ``builder`` as the subcommand ``name`` (decorator)."""
+def command(name: str, help: str, description: str) -> Callable[[Builder], Builder]:  # noqa: A002 (argparse's name)
+    """Register the decorated ``add_arguments(parser)`` as the subcommand ``name``."""
 
     def register(builder: Builder) -> Builder:
-        COMMANDS[name] = builder
+        COMMANDS[name] = Command(help, description, builder)
         return builder
 
     return register
@@ -165,12 +164,10 @@ def _run_dir_argument(parser: argparse.ArgumentParser) -> None:
 
 
 # --------------------------------------------------------------------------- subcommands
-@command("quickstart")
-def _add_quickstart(subparsers) -> None:
-    p = subparsers.add_parser(
-        "quickstart", help="train the default chatbot, evaluate it and show sample replies",
-        description="Prepare the data, pretrain the chatbot by MLE, evaluate it on the test split and print "
-                    "sample replies to held-out contexts. About 10 minutes on 2 CPU cores with the default recipe.")
+@command("quickstart", help="train the default chatbot, evaluate it and show sample replies",
+         description="Prepare the data, pretrain the chatbot by MLE, evaluate it on the test split and print "
+                     "sample replies to held-out contexts. About 10 minutes on 2 CPU cores with the default recipe.")
+def _add_quickstart(p: argparse.ArgumentParser) -> None:
     add_config_arguments(p, default_recipe=DEFAULT_RECIPE)
     p.set_defaults(handler=_run_quickstart)
 
@@ -182,13 +179,11 @@ def _run_quickstart(args: argparse.Namespace) -> int:
     return 0
 
 
-@command("pretrain")
-def _add_pretrain(subparsers) -> None:
-    p = subparsers.add_parser(
-        "pretrain", help="MLE pretraining of a chatbot into a run directory",
-        description="Maximum-likelihood pretraining of the seq2seq chatbot. Everything the run produces (resolved "
-                    "config, tokenizer, generator, checkpoints, metrics) goes to output_dir. Ctrl-C saves a "
-                    "checkpoint; --resume continues from it.")
+@command("pretrain", help="MLE pretraining of a chatbot into a run directory",
+         description="Maximum-likelihood pretraining of the seq2seq chatbot. Everything the run produces (resolved "
+                     "config, tokenizer, generator, checkpoints, metrics) goes to output_dir. Ctrl-C saves a "
+                     "checkpoint; --resume continues from it.")
+def _add_pretrain(p: argparse.ArgumentParser) -> None:
     add_config_arguments(p, default_recipe=None)
     # each process appends `rank world_size weight_checksum` to FILE at the end (the multi-process test reads it)
     p.add_argument("--rank-report", default=None, metavar="FILE", help=argparse.SUPPRESS)
@@ -206,12 +201,10 @@ def _run_pretrain(args: argparse.Namespace) -> int:
     return 0
 
 
-@command("eval")
-def _add_eval(subparsers) -> None:
-    p = subparsers.add_parser(
-        "eval", help="evaluate a run: perplexity, BLEU, distinct-n, reply length, sample replies",
-        description="Evaluate the run's generator on a held-out split; prints the metrics and writes them as "
-                    "JSON (default RUN_DIR/eval_<split>.json).")
+@command("eval", help="evaluate a run: perplexity, BLEU, distinct-n, reply length, sample replies",
+         description="Evaluate the run's generator on a held-out split; prints the metrics and writes them as "
+                     "JSON (default RUN_DIR/eval_<split>.json).")
+def _add_eval(p: argparse.ArgumentParser) -> None:
     _run_dir_argument(p)
     p.add_argument("--split", choices=("valid", "test"), default="test", help="held-out split (default: test)")
     p.add_argument("--num", type=int, default=0, metavar="N",
@@ -249,13 +242,11 @@ def _run_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-@command("generate")
-def _add_generate(subparsers) -> None:
-    p = subparsers.add_parser(
-        "generate", help="batch replies for a file of contexts (JSONL or plain text)",
-        description='Reply to every context of --input: JSONL with {"context": "..." or ["turn", ...]} per line, or '
-                    "a plain text file with one context per line. Writes JSONL "
-                    '{"context": [...], "reply": "..."} (or "replies": [...] with -n > 1), atomically.')
+@command("generate", help="batch replies for a file of contexts (JSONL or plain text)",
+         description='Reply to every context of --input: JSONL with {"context": "..." or ["turn", ...]} per line, or '
+                     "a plain text file with one context per line. Writes JSONL "
+                     '{"context": [...], "reply": "..."} (or "replies": [...] with -n > 1), atomically.')
+def _add_generate(p: argparse.ArgumentParser) -> None:
     _run_dir_argument(p)
     p.add_argument("--input", "-i", type=Path, required=True, metavar="FILE", help="contexts (JSONL or text)")
     p.add_argument("--output", "-o", type=Path, default=None, metavar="FILE",
@@ -279,13 +270,11 @@ def _run_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-@command("chat")
-def _add_chat(subparsers) -> None:
-    p = subparsers.add_parser(
-        "chat", help="interactive multi-turn chat with a trained run (/help lists the commands)",
-        description="Chat with the run's generator. The last data.max_context_turns turns are the context. "
-                    "With piped input, each line is one user turn and each output line one reply "
-                    "(printf 'hi\\nhow are you?\\n' | seqgan chat RUN_DIR).")
+@command("chat", help="interactive multi-turn chat with a trained run (/help lists the commands)",
+         description="Chat with the run's generator. The last data.max_context_turns turns are the context. "
+                     "With piped input, each line is one user turn and each output line one reply "
+                     "(printf 'hi\\nhow are you?\\n' | seqgan chat RUN_DIR).")
+def _add_chat(p: argparse.ArgumentParser) -> None:
     _run_dir_argument(p)
     p.add_argument("--no-scores", action="store_true",
                    help="do not show the discriminator's score per reply even if the run has one")
@@ -301,12 +290,15 @@ def _run_chat(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------- parser and entry point
-def _load_external(name: str, target: str) -> Builder:
-    module, _, func = target.partition(":")
+def _load_external(name: str, target: str) -> Command:
+    module, _, attr = target.partition(":")
     try:
-        return getattr(importlib.import_module(module), func)
+        found = getattr(importlib.import_module(module), attr)
     except (ImportError, AttributeError) as err:
         raise SeqGANError(f"subcommand {name}: cannot load {target} ({err})") from None
+    if not isinstance(found, Command):
+        raise SeqGANError(f"subcommand {name}: {target} is not a seqgan.command.Command")
+    return found
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -320,10 +312,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors on stderr")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for builder in COMMANDS.values():
-        builder(subparsers)
-    for name, target in EXTERNAL_COMMANDS.items():
-        _load_external(name, target)(subparsers)
+    commands = {**COMMANDS, **{name: _load_external(name, target) for name, target in EXTERNAL_COMMANDS.items()}}
+    for name, cmd in commands.items():
+        cmd.add_arguments(subparsers.add_parser(name, help=cmd.help, description=cmd.description))
     return parser
 
 

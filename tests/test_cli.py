@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from seqgan import cli
+from seqgan.command import Command
 from seqgan.errors import DataError
 from seqgan.generate import DecodingOptions, read_contexts
 
@@ -60,23 +61,28 @@ def test_keyboard_interrupt_exits_130(monkeypatch, capsys):
     def interrupted(args):
         raise KeyboardInterrupt
 
-    def builder(subparsers):
-        subparsers.add_parser("sleepy").set_defaults(handler=interrupted)
+    def builder(p):
+        p.set_defaults(handler=interrupted)
 
-    monkeypatch.setitem(cli.COMMANDS, "sleepy", builder)
+    monkeypatch.setitem(cli.COMMANDS, "sleepy", Command("sleeps", "Sleeps.", builder))
     assert cli.main(["sleepy"]) == 130
     assert "Traceback" not in capsys.readouterr().err
 
 
 def test_registry_accepts_new_commands(monkeypatch, capsys):
-    def builder(subparsers):
-        p = subparsers.add_parser("hello", help="say hello")
+    def builder(p):
         p.add_argument("--name", default="world")
         p.set_defaults(handler=lambda args: print(f"hello {args.name}") or 0)
 
-    monkeypatch.setitem(cli.COMMANDS, "hello", builder)
+    monkeypatch.setitem(cli.COMMANDS, "hello", Command("say hello", "Says hello.", builder))
     assert cli.main(["hello", "--name", "seqgan"]) == 0
     assert capsys.readouterr().out == "hello seqgan\n"
+
+
+def test_an_external_command_must_be_a_command(monkeypatch, capsys):
+    monkeypatch.setitem(cli.EXTERNAL_COMMANDS, "broken", "seqgan.cli:DEFAULT_RECIPE")
+    assert cli.main(["broken"]) == 2
+    assert "subcommand broken: seqgan.cli:DEFAULT_RECIPE is not a seqgan.command.Command" in capsys.readouterr().err
 
 
 def test_default_recipe_lookup(tmp_path, monkeypatch):

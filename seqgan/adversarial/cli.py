@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from seqgan.command import Command
+
 ADVERSARIAL_SECTIONS = ("adversarial", "discriminator", "d_pretrain", "compare")
 
 
@@ -32,13 +34,7 @@ def load_train_config(run_dir: Path, config: str | None, overrides: list[str]):
     return from_dict(ChatbotConfig, data, source=str(config or run_yaml), overrides=overrides)
 
 
-def add_train_command(subparsers) -> None:
-    p = subparsers.add_parser(
-        "train", help="adversarial fine-tuning of a pretrained run (then MLE vs adversarial table)",
-        description="Fine-tune the run's MLE generator against a conditional discriminator by policy gradient "
-                    "(Monte Carlo rollout, prefix or sequence reward), keeping generator/ and writing "
-                    "generator_adv/, discriminator_adv/, adversarial.png and comparison.md into RUN_DIR. "
-                    "Ctrl-C saves a checkpoint; --resume continues from it exactly.")
+def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_dir", metavar="RUN_DIR", type=Path, help="a run directory written by `seqgan pretrain`")
     p.add_argument("--config", metavar="FILE", default=None,
                    help="recipe whose adversarial/discriminator/d_pretrain/compare sections to use "
@@ -49,6 +45,15 @@ def add_train_command(subparsers) -> None:
                    help="overrides, e.g. adversarial.reward=prefix adversarial.rounds=50")
     p.add_argument("--rank-report", default=None, metavar="FILE", help=argparse.SUPPRESS)  # multi-process tests
     p.set_defaults(handler=_run_train, accepts_overrides=True)
+
+
+COMMAND = Command(
+    help="adversarial fine-tuning of a pretrained run (then MLE vs adversarial table)",
+    description="Fine-tune the run's MLE generator against a conditional discriminator by policy gradient "
+                "(Monte Carlo rollout, prefix or sequence reward), keeping generator/ and writing "
+                "generator_adv/, discriminator_adv/, adversarial.png and comparison.md into RUN_DIR. "
+                "Ctrl-C saves a checkpoint; --resume continues from it exactly.",
+    add_arguments=add_train_arguments)
 
 
 def describe_route(acfg) -> str:

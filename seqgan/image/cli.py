@@ -1,7 +1,7 @@
 """``seqgan image ...``: train a variant, sample a trained run, run the results table.
 
-Wire into the ``seqgan`` command with ``EXTERNAL_COMMANDS["image"] = "seqgan.image.cli:add_image_command"``, or run
-``python -m seqgan.image.cli ...`` on its own.
+Wired into the ``seqgan`` command as ``EXTERNAL_COMMANDS["image"] = "seqgan.image.cli:COMMAND"``; ``python -m
+seqgan.image.cli ...`` runs it on its own.
 """
 
 from __future__ import annotations
@@ -11,12 +11,17 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from seqgan.command import Command
 
-def add_image_command(subparsers) -> None:
-    """Add ``image`` with its own sub-commands ``train``, ``sample`` and ``benchmark``."""
-    p = subparsers.add_parser("image", help="image GANs on small images (gan, cgan, stackgan, pix2pix, vae, energy)",
-                              description="Image-GAN submodule: the adversarial ideas of seqgan on images.")
+
+def add_image_arguments(p: argparse.ArgumentParser) -> None:
+    """``image``'s own sub-commands ``train``, ``sample`` and ``benchmark``."""
     add_subcommands(p.add_subparsers(dest="image_command", metavar="IMAGE_COMMAND", required=True))
+
+
+COMMAND = Command(help="image GANs on small images (gan, cgan, stackgan, pix2pix, vae, energy)",
+                  description="Image-GAN submodule: the adversarial ideas of seqgan on images.",
+                  add_arguments=add_image_arguments)
 
 
 def add_subcommands(subparsers) -> None:
@@ -108,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     enable_offline()
     parser = argparse.ArgumentParser(prog="seqgan image")
-    add_subcommands(parser.add_subparsers(dest="image_command", metavar="IMAGE_COMMAND", required=True))
+    add_image_arguments(parser)
     try:
         args = _parse(parser, sys.argv[1:] if argv is None else list(argv))
         return int(args.handler(args) or 0)

@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+from seqgan.command import Command
 
-def add_oracle_command(subparsers) -> None:
-    p = subparsers.add_parser(
-        "oracle", help="synthetic-oracle benchmark (SeqGAN NLL-oracle table: MLE vs SeqGAN vs controls)",
-        description="Build a random LSTM oracle, sample its training data, pretrain an LSTM generator by MLE "
-                    "(early stopping on held-out NLL with mle.patience), measure MLE's temperature frontier, then "
-                    "continue it with every configured row (MLE, scheduled sampling, PG-BLEU, SeqGAN, prefix "
-                    "reward, constant and uniform-random reward controls) and place each row against the frontier. "
-                    "Writes results.md, results.json, curves.png and frontier.png into run_dir.")
+
+def add_oracle_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--recipe", metavar="FILE", required=True,
                    help="YAML config, e.g. recipes/oracle_cpu.yaml (one CPU core) or recipes/oracle_paper.yaml")
     p.add_argument("--seed", type=int, default=None, help="training seed (overrides the recipe's seed)")
@@ -21,6 +16,16 @@ def add_oracle_command(subparsers) -> None:
                         "already finished (the config must match the saved one)")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="overrides, e.g. adv.rounds=50 run_dir=runs/x")
     p.set_defaults(handler=_run_oracle, accepts_overrides=True)
+
+
+COMMAND = Command(
+    help="synthetic-oracle benchmark (SeqGAN NLL-oracle table: MLE vs SeqGAN vs controls)",
+    description="Build a random LSTM oracle, sample its training data, pretrain an LSTM generator by MLE (early "
+                "stopping on held-out NLL with mle.patience), measure MLE's temperature frontier, then continue "
+                "it with every configured row (MLE, scheduled sampling, PG-BLEU, SeqGAN, prefix reward, constant "
+                "and uniform-random reward controls) and place each row against the frontier. Writes results.md, "
+                "results.json, curves.png and frontier.png into run_dir.",
+    add_arguments=add_oracle_arguments)
 
 
 def _run_oracle(args: argparse.Namespace) -> int:
