@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import statistics
 import sys
 import time
@@ -47,7 +46,7 @@ from torch import Tensor, nn  # noqa: E402
 from seqgan.config import from_dict  # noqa: E402
 from seqgan.models.discriminator import Discriminator, DiscriminatorConfig  # noqa: E402
 from seqgan.models.lstm import LSTMPolicy, LSTMShape  # noqa: E402
-from seqgan.models.policy import Context, Replies  # noqa: E402
+from seqgan.models.policy import Context  # noqa: E402
 from seqgan.rewards import MonteCarloReward, RolloutPolicy  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

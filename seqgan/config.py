@@ -282,11 +282,59 @@ def save_config(cfg: Any, path: str | Path) -> None:
     atomic_write_text(Path(path), yaml.safe_dump(to_dict(cfg), sort_keys=False))
 
 
-def field(default: Any = dataclasses.MISSING, help: str = "", **kwargs: Any) -> Any:  # noqa: A002
-    """``dataclasses.field`` with help text in metadata; lists/dicts defaults are copied per instance."""
+def field(default: Any = dataclasses.MISSING, help: str = "", *, ge: float | None = None,  # noqa: A002
+          gt: float | None = None, lt: float | None = None, choices: typing.Iterable | None = None,
+          **kwargs: Any) -> Any:
+    """``dataclasses.field`` with help text and the field's allowed values in metadata (checked by
+    :func:`check_fields`); lists/dicts defaults are copied per instance.
+
+    ``ge`` / ``gt`` / ``lt``: bounds (value >= ge, > gt, < lt); ``choices``: the allowed values. For a list field
+    they hold for every item.
+    """
+    metadata: dict[str, Any] = {"help": help}
+    bounds = {name: bound for name, bound in (("ge", ge), ("gt", gt), ("lt", lt)) if bound is not None}
+    if bounds:
+        metadata["bounds"] = bounds
+    if choices is not None:
+        metadata["choices"] = tuple(choices)
     if isinstance(default, (list, dict)):
         value = default
-        return dataclasses.field(default_factory=lambda: type(value)(value), metadata={"help": help}, **kwargs)
+        return dataclasses.field(default_factory=lambda: type(value)(value), metadata=metadata, **kwargs)
     if dataclasses.is_dataclass(default) and isinstance(default, type):
-        return dataclasses.field(default_factory=default, metadata={"help": help}, **kwargs)
-    return dataclasses.field(default=default, metadata={"help": help}, **kwargs)
+        return dataclasses.field(default_factory=default, metadata=metadata, **kwargs)
+    return dataclasses.field(default=default, metadata=metadata, **kwargs)
+
+
+_BOUND_TESTS = {"ge": (lambda v, b: v >= b, ">="), "gt": (lambda v, b: v > b, ">"), "lt": (lambda v, b: v < b, "<")}
+
+
+def _expected(bounds: dict[str, float], choices: tuple | None, many: bool) -> str:
+    """E.g. ``a value >= 1``, ``a value in [0, 1)``, ``one of ['a', 'b']``; for lists ``values > 0``,
+    ``items from ['a', 'b']``."""
+    if choices is not None:
+        return f"{'items from' if many else 'one of'} {list(choices)}"
+    if set(bounds) in ({"ge", "lt"}, {"gt", "lt"}):
+        low = bounds.get("ge", bounds.get("gt"))
+        span = f"in {'[' if 'ge' in bounds else '('}{low:g}, {bounds['lt']:g})"
+    else:
+        span = " and ".join(f"{_BOUND_TESTS[name][1]} {bound:g}" for name, bound in bounds.items())
+    return f"{'values' if many else 'a value'} {span}"
+
+
+def check_fields(cfg: Any, section: str = "") -> None:
+    """Raise :class:`ConfigError` ``<section>.<field>: expected ..., got ...`` for the first field of the dataclass
+    ``cfg`` outside the ``ge``/``gt``/``lt``/``choices`` its :func:`field` declares; nested sections are checked
+    too (as ``<section>.<sub>.<field>``). ``None`` (an unset optional) passes."""
+    for f in dataclasses.fields(cfg):
+        value, where = getattr(cfg, f.name), f"{section}.{f.name}" if section else f.name
+        if dataclasses.is_dataclass(value):
+            check_fields(value, where)
+            continue
+        bounds, choices = f.metadata.get("bounds", {}), f.metadata.get("choices")
+        if value is None or not (bounds or choices is not None):
+            continue
+        many = isinstance(value, list)
+        for item in value if many else [value]:
+            if (choices is not None and item not in choices) or not all(
+                    _BOUND_TESTS[name][0](item, bound) for name, bound in bounds.items()):
+                raise ConfigError(f"{where}: expected {_expected(bounds, choices, many)}, got {value!r}")

@@ -117,3 +117,44 @@ def test_base_key_inherits_and_overrides(tmp_path):
     (tmp_path / "orphan.yaml").write_text("base: nowhere.yaml\n")
     with pytest.raises(ConfigError, match="nowhere.yaml not found"):
         load_config(Outer, tmp_path / "orphan.yaml")
+
+
+def test_field_bounds_and_choices_are_checked_with_the_dotted_name():
+    from dataclasses import dataclass
+
+    from seqgan.config import check_fields, field
+
+    @dataclass
+    class Inner:
+        rate: float = field(0.5, ge=0, lt=1, help="a rate")
+        names: list[str] = field(["a"], choices=("a", "b"), help="names")
+
+    @dataclass
+    class Outer:
+        steps: int = field(1, ge=1, help="steps")
+        mode: str = field("x", choices=("x", "y"), help="mode")
+        temps: list[float] = field([1.0], gt=0, help="temperatures")
+        limit: int | None = field(None, ge=1, help="optional")
+        inner: Inner = field(Inner, help="a section")
+
+    check_fields(Outer(), "top")
+    for kwargs, message in (
+            ({"steps": 0}, "top.steps: expected a value >= 1, got 0"),
+            ({"mode": "z"}, "top.mode: expected one of ['x', 'y'], got 'z'"),
+            ({"temps": [1.0, 0.0]}, "top.temps: expected values > 0, got [1.0, 0.0]"),
+            ({"inner": Inner(rate=1.0)}, "top.inner.rate: expected a value in [0, 1), got 1.0"),
+            ({"inner": Inner(names=["c"])}, "top.inner.names: expected items from ['a', 'b'], got ['c']")):
+        with pytest.raises(ConfigError) as err:
+            check_fields(Outer(**kwargs), "top")
+        assert str(err.value) == message
+
+
+def test_a_declared_bound_reaches_the_user_with_file_and_field(tmp_path):
+    from seqgan.chatbot import ChatbotConfig
+
+    path = tmp_path / "c.yaml"
+    path.write_text("mle:\n  grad_accum_steps: 0\n")
+    with pytest.raises(ConfigError, match=r"c\.yaml: mle\.grad_accum_steps: expected a value >= 1, got 0"):
+        load_config(ChatbotConfig, path)
+    with pytest.raises(ConfigError, match=r"command line: adversarial\.rollout_rate: expected a value in \[0, 1\)"):
+        load_config(ChatbotConfig, path, ["mle.grad_accum_steps=1", "adversarial.rollout_rate=1.5"])

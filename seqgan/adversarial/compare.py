@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from seqgan.config import field
+from seqgan.config import check_fields, field
 from seqgan.data import decode_ids, iter_batches
 from seqgan.errors import ConfigError
 from seqgan.metrics.likelihood import held_out_nll
@@ -33,22 +33,25 @@ QUALITY_DIVERSITY_PNG = "quality_diversity.png"
 class CompareConfig:
     """How the MLE and adversarial generators are compared (section ``compare``)."""
 
-    num_pairs: int = field(300, help="held-out test pairs used for every metric (first N of the test split)")
-    decodes: list[str] = field(["greedy", "sample"], help="decodings to report: greedy and/or sample")
-    temperature: float = field(1.0, help="sampling temperature of the 'sample' decoding")
-    batch_size: int = field(64, help="contexts per generation batch")
-    examples: int = field(5, help="test contexts shown with both models' replies")
+    num_pairs: int = field(300, ge=1, help="held-out test pairs used for every metric (first N of the test split)")
+    decodes: list[str] = field(["greedy", "sample"], choices=("greedy", "sample"),
+                               help="decodings to report: greedy and/or sample")
+    temperature: float = field(1.0, gt=0, help="sampling temperature of the 'sample' decoding")
+    batch_size: int = field(64, ge=1, help="contexts per generation batch")
+    examples: int = field(5, ge=0, help="test contexts shown with both models' replies")
     adversuc: bool = field(True, help="train a fresh evaluator D per model and report adversarial success")
-    adversuc_split: str = field("valid", help="split whose pairs train the evaluator: valid (seen by neither G nor "
-                                              "the adversarial D) or train")
-    adversuc_train_pairs: int = field(2000, help="pairs of that split (disjoint from the test pairs) it trains on")
-    adversuc_steps: int = field(300, help="updates of that evaluator")
-    adversuc_batch_size: int = field(32, help="pairs per evaluator update")
-    adversuc_lr: float = field(1e-4, help="evaluator learning rate (Adam)")
+    adversuc_split: str = field("valid", choices=("valid", "train"), help="split whose pairs train the evaluator: "
+                                                                          "valid (seen by neither G nor the "
+                                                                          "adversarial D) or train")
+    adversuc_train_pairs: int = field(2000, ge=1, help="pairs of that split (disjoint from the test pairs) it trains "
+                                                       "on")
+    adversuc_steps: int = field(300, ge=1, help="updates of that evaluator")
+    adversuc_batch_size: int = field(32, ge=2, help="pairs per evaluator update")
+    adversuc_lr: float = field(1e-4, gt=0, help="evaluator learning rate (Adam)")
     evaluator: DiscriminatorConfig = field(DiscriminatorConfig, help="the AdverSuc evaluator D (fresh per model; "
                                                                      "encoder generator: a copy of the first "
                                                                      "model, the MLE generator)")
-    temperatures: list[float] = field([0.5, 0.7, 0.9, 1.0, 1.2],
+    temperatures: list[float] = field([0.5, 0.7, 0.9, 1.0, 1.2], gt=0,
                                       help="quality-diversity view: BLEU and distinct-2 of sampled replies at each "
                                            "temperature (empty list: off)")
     temperature_adversuc: bool = field(False, help="AdverSuc at every temperature of that view too (one evaluator "
@@ -56,18 +59,9 @@ class CompareConfig:
     seed: int = field(0, help="seed of sampling and of the evaluator")
 
     def validate(self) -> None:
-        bad = [d for d in self.decodes if d not in ("greedy", "sample")]
-        if bad or not self.decodes:
-            raise ConfigError(f"compare.decodes: expected a non-empty list of greedy/sample, got {self.decodes}")
-        if self.num_pairs < 1 or self.batch_size < 1:
-            raise ConfigError("compare.num_pairs / compare.batch_size: expected >= 1")
-        if self.adversuc_split not in ("valid", "train"):
-            raise ConfigError(f"compare.adversuc_split: expected valid or train, got {self.adversuc_split!r}")
-        if min(self.adversuc_steps, self.adversuc_batch_size - 1, self.adversuc_train_pairs) < 1:
-            raise ConfigError("compare.adversuc_steps / adversuc_train_pairs >= 1 and adversuc_batch_size >= 2 "
-                              "expected")
-        if any(t <= 0 for t in self.temperatures):
-            raise ConfigError(f"compare.temperatures: expected temperatures > 0, got {self.temperatures}")
+        check_fields(self, "compare")
+        if not self.decodes:
+            raise ConfigError("compare.decodes: expected a non-empty list of greedy/sample, got []")
         self.evaluator.validate()
 
 

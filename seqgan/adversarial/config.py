@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from seqgan.config import field
+from seqgan.config import check_fields, field
 from seqgan.errors import ConfigError
 from seqgan.objectives.relaxed_gan import MITIGATIONS
 from seqgan.objectives.temperature import TemperatureSchedule
@@ -26,23 +26,27 @@ G_LOSSES = ("non_saturating", "minimax")
 class RouteConfig:
     """How G is trained through D (fields of the ``adversarial`` section)."""
 
-    route: str = field("policy_gradient", help="policy_gradient (REINFORCE) | gumbel (Gumbel-softmax through D) | "
-                                               "continuous (softmax vectors through D)")
-    gumbel_mode: str = field("soft", help="route gumbel: soft (D reads the soft sample) | st (straight-through: "
-                                          "exact one-hot forward, soft gradient)")
+    route: str = field("policy_gradient", choices=ROUTES, help="policy_gradient (REINFORCE) | gumbel (Gumbel-softmax "
+                                                               "through D) | continuous (softmax vectors through D)")
+    gumbel_mode: str = field("soft", choices=("soft", "st"), help="route gumbel: soft (D reads the soft sample) | st "
+                                                                  "(straight-through: exact one-hot forward, soft "
+                                                                  "gradient)")
     tau_schedule: str = field("constant", help="temperature schedule of the relaxed routes: constant | linear | "
                                                "exponential | relgan_exp | relgan_linear | relgan_sigmoid")
     tau_start: float = field(1.0, help="temperature at the first G step (constant/linear/exponential)")
     tau_end: float = field(0.1, help="temperature after the last G step (linear/exponential)")
     beta_max: float = field(100.0, help="relgan_* schedules: the inverse temperature rises from 1 to beta_max")
-    tau_steps: int = field(0, help="N, the G steps over which the schedule runs; 0 = the run's rounds x g_steps")
-    critic: str = field("gan", help="relaxed routes: gan (three-term BCE D loss) | wgan_gp (Wasserstein critic "
-                                    "with gradient penalty; set d_steps to several critic steps per round)")
-    g_loss: str = field("non_saturating", help="critic gan: G's loss non_saturating (-log D) | minimax (log(1-D))")
-    gp_weight: float = field(10.0, help="wgan_gp: weight of the gradient penalty")
-    critic_mismatch_weight: float = field(0.5, help="wgan_gp: weight of the mismatched-context term (0 drops it)")
-    mitigation: str = field("none", help="relaxed routes, what D reads: none (G's vectors as they are) | "
-                                         "straight_through (hard one-hot samples of G's vectors, soft gradient)")
+    tau_steps: int = field(0, ge=0, help="N, the G steps over which the schedule runs; 0 = the run's rounds x g_steps")
+    critic: str = field("gan", choices=CRITICS, help="relaxed routes: gan (three-term BCE D loss) | wgan_gp "
+                                                     "(Wasserstein critic with gradient penalty; set d_steps to "
+                                                     "several critic steps per round)")
+    g_loss: str = field("non_saturating", choices=G_LOSSES, help="critic gan: G's loss non_saturating (-log D) | "
+                                                                 "minimax (log(1-D))")
+    gp_weight: float = field(10.0, ge=0, help="wgan_gp: weight of the gradient penalty")
+    critic_mismatch_weight: float = field(0.5, ge=0, help="wgan_gp: weight of the mismatched-context term (0 drops it)")
+    mitigation: str = field("none", choices=MITIGATIONS, help="relaxed routes, what D reads: none (G's vectors as "
+                                                              "they are) | straight_through (hard one-hot samples of "
+                                                              "G's vectors, soft gradient)")
     cheat_score: bool = field(True, help="relaxed routes: log the cheating score (AUC of a max-prob/entropy "
                                          "classifier on D's real vs fake inputs) every D step")
 
@@ -57,14 +61,7 @@ class RouteConfig:
 
     def validate_route(self) -> None:
         """Raise :class:`ConfigError` on unknown choices or combinations the policy-gradient route ignores."""
-        for name, options in (("route", ROUTES), ("critic", CRITICS), ("g_loss", G_LOSSES),
-                              ("mitigation", MITIGATIONS), ("gumbel_mode", ("soft", "st"))):
-            if getattr(self, name) not in options:
-                raise ConfigError(f"adversarial.{name}: expected one of {list(options)}, got {getattr(self, name)!r}")
-        if self.tau_steps < 0:
-            raise ConfigError(f"adversarial.tau_steps: expected >= 0, got {self.tau_steps}")
-        if self.gp_weight < 0 or self.critic_mismatch_weight < 0:
-            raise ConfigError("adversarial.gp_weight / critic_mismatch_weight: expected values >= 0")
+        check_fields(self, "adversarial")
         self.schedule()
         if not self.relaxed and (self.critic != "gan" or self.mitigation != "none"):
             raise ConfigError(f"adversarial.critic={self.critic} / mitigation={self.mitigation}: only the relaxed "
@@ -77,48 +74,33 @@ class AdversarialConfig(RouteConfig):
     keys (``route``, ``gumbel_mode``, ``tau_schedule``, ``critic``, ``mitigation`` ...) come from
     :class:`RouteConfig`."""
 
-    rounds: int = field(30, help="number of rounds; each = d_steps D updates then g_steps G updates")
-    d_steps: int = field(1, help="k: discriminator updates per round (G fixed, fresh G samples each)")
-    g_steps: int = field(1, help="g: generator policy-gradient updates per round (D fixed)")
-    reward: str = field("rollout", help="per-token reward: sequence | rollout (Monte Carlo) | prefix (D on prefixes)")
-    rollout_n: int = field(8, help="Monte Carlo rollouts per prefix (reward=rollout)")
-    rollout_rate: float = field(0.8, help="rollout policy = lagging copy updated as rate*roll + (1-rate)*G; "
-                                          "0 = the current generator")
-    rollout_chunk: int = field(4096, help="completions scored by D per call (bounds memory)")
-    baseline: str = field("moving_average", help="none | moving_average | length_moving_average (one moving "
-                                                 "average per reply length: length alone earns no advantage) | "
-                                                 "batch_mean | self_critic")
-    baseline_decay: float = field(0.9, help="decay of the moving-average baseline")
+    rounds: int = field(30, ge=0, help="number of rounds; each = d_steps D updates then g_steps G updates")
+    d_steps: int = field(1, ge=0, help="k: discriminator updates per round (G fixed, fresh G samples each)")
+    g_steps: int = field(1, ge=0, help="g: generator policy-gradient updates per round (D fixed)")
+    reward: str = field("rollout", choices=REWARDS, help="per-token reward: sequence | rollout (Monte Carlo) | prefix "
+                                                         "(D on prefixes)")
+    rollout_n: int = field(8, ge=1, help="Monte Carlo rollouts per prefix (reward=rollout)")
+    rollout_rate: float = field(0.8, ge=0, lt=1, help="rollout policy = lagging copy updated as rate*roll + "
+                                                      "(1-rate)*G; 0 = the current generator")
+    rollout_chunk: int = field(4096, ge=1, help="completions scored by D per call (bounds memory)")
+    baseline: str = field("moving_average", choices=BASELINES, help="none | moving_average | length_moving_average "
+                                                                    "(one moving average per reply length: length "
+                                                                    "alone earns no advantage) | batch_mean | "
+                                                                    "self_critic")
+    baseline_decay: float = field(0.9, ge=0, lt=1, help="decay of the moving-average baseline")
     normalise: bool = field(True, help="whiten advantages per batch (mean 0, std 1 over real tokens)")
     entropy_weight: float = field(0.0, help="entropy bonus weight in the generator loss")
-    teacher_forcing_every: int = field(1, help="an MLE step on human pairs after every N-th PG step (0 = never)")
+    teacher_forcing_every: int = field(1, ge=0, help="an MLE step on human pairs after every N-th PG step (0 = never)")
     teacher_forcing_weight: float = field(1.0, help="weight of the teacher-forcing MLE loss")
-    g_lr: float = field(5e-5, help="generator learning rate (Adam)")
-    d_lr: float = field(1e-4, help="discriminator learning rate (Adam)")
-    batch_size: int = field(32, help="pairs per D step and per G step")
-    temperature: float = field(1.0, help="sampling temperature of G's replies and rollouts")
-    max_grad_norm: float = field(1.0, help="gradient clipping for G and D (0 = off)")
-    eval_every: int = field(5, help="measure G's NLL on held-out human replies every N rounds (0 = only at the end)")
-    eval_pairs: int = field(256, help="held-out pairs used for that NLL")
-    save_every: int = field(10, help="write a resumable checkpoint every N rounds (0 = only at the end)")
+    g_lr: float = field(5e-5, gt=0, help="generator learning rate (Adam)")
+    d_lr: float = field(1e-4, gt=0, help="discriminator learning rate (Adam)")
+    batch_size: int = field(32, ge=1, help="pairs per D step and per G step")
+    temperature: float = field(1.0, gt=0, help="sampling temperature of G's replies and rollouts")
+    max_grad_norm: float = field(1.0, ge=0, help="gradient clipping for G and D (0 = off)")
+    eval_every: int = field(5, ge=0, help="measure G's NLL on held-out human replies every N rounds (0 = only at the "
+                                          "end)")
+    eval_pairs: int = field(256, ge=1, help="held-out pairs used for that NLL")
+    save_every: int = field(10, ge=0, help="write a resumable checkpoint every N rounds (0 = only at the end)")
 
     def validate(self) -> None:
         self.validate_route()
-        if self.reward not in REWARDS:
-            raise ConfigError(f"adversarial.reward: expected one of {list(REWARDS)}, got {self.reward!r}")
-        if self.baseline not in BASELINES:
-            raise ConfigError(f"adversarial.baseline: expected one of {list(BASELINES)}, got {self.baseline!r}")
-        for name in ("rounds", "d_steps", "g_steps", "teacher_forcing_every", "eval_every", "save_every"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"adversarial.{name}: expected >= 0, got {getattr(self, name)}")
-        for name in ("rollout_n", "rollout_chunk", "batch_size", "eval_pairs"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"adversarial.{name}: expected >= 1, got {getattr(self, name)}")
-        if not 0.0 <= self.rollout_rate < 1.0:
-            raise ConfigError(f"adversarial.rollout_rate: expected a value in [0, 1), got {self.rollout_rate}")
-        if not 0.0 <= self.baseline_decay < 1.0:
-            raise ConfigError(f"adversarial.baseline_decay: expected a value in [0, 1), got {self.baseline_decay}")
-        if self.temperature <= 0:
-            raise ConfigError(f"adversarial.temperature: expected > 0, got {self.temperature}")
-        if self.g_lr <= 0 or self.d_lr <= 0:
-            raise ConfigError("adversarial.g_lr / d_lr: expected > 0")

@@ -14,9 +14,8 @@ from itertools import islice
 
 import torch
 
-from seqgan.config import field
+from seqgan.config import check_fields, field
 from seqgan.data import make_loader, to_context, to_replies
-from seqgan.errors import ConfigError
 from seqgan.models.discriminators import optimizer_groups
 from seqgan.models.policy import eval_mode
 from seqgan.objectives.discriminator_loss import (discriminator_loss, evaluate_discriminator, mismatch_permutation,
@@ -26,29 +25,23 @@ from seqgan.runs.progress import progress_bar
 
 @dataclass
 class DPretrainConfig:
-    steps: int = field(200, help="D updates on human vs generated vs mismatched batches")
-    batch_size: int = field(32, help="pairs per D update")
-    lr: float = field(1e-3, help="Adam learning rate of D")
-    weight_real: float = field(1.0, help="weight of the human (c, x) -> real term")
-    weight_fake: float = field(0.5, help="weight of the generated (c, G(c)) -> fake term (GAN-CLS: 0.5)")
-    weight_mismatch: float = field(0.5, help="weight of the mismatched-context term, 0 drops it (GAN-CLS: 0.5)")
-    mismatch_negatives: int = field(1, help="wrong contexts per human reply in the mismatch term (its mean); "
-                                            "cheap for a D with cached encodings (encoder: minilm: no new encoder calls)")
-    temperature: float = field(1.0, help="sampling temperature of the generator's negatives")
-    pool_batches: int = field(1, help="batches (human pairs + generator replies) in the negative pool")
-    refresh_every: int = field(1, help="D updates between re-samplings of the pool (updates cycle through it)")
-    eval_batches: int = field(8, help="held-out batches for the per-term accuracies")
+    steps: int = field(200, ge=0, help="D updates on human vs generated vs mismatched batches")
+    batch_size: int = field(32, ge=2, help="pairs per D update")
+    lr: float = field(1e-3, gt=0, help="Adam learning rate of D")
+    weight_real: float = field(1.0, ge=0, help="weight of the human (c, x) -> real term")
+    weight_fake: float = field(0.5, ge=0, help="weight of the generated (c, G(c)) -> fake term (GAN-CLS: 0.5)")
+    weight_mismatch: float = field(0.5, ge=0, help="weight of the mismatched-context term, 0 drops it (GAN-CLS: 0.5)")
+    mismatch_negatives: int = field(1, ge=1, help="wrong contexts per human reply in the mismatch term (its mean); "
+                                                  "cheap for a D with cached encodings (encoder: minilm: no new "
+                                                  "encoder calls)")
+    temperature: float = field(1.0, gt=0, help="sampling temperature of the generator's negatives")
+    pool_batches: int = field(1, ge=1, help="batches (human pairs + generator replies) in the negative pool")
+    refresh_every: int = field(1, ge=1, help="D updates between re-samplings of the pool (updates cycle through it)")
+    eval_batches: int = field(8, ge=0, help="held-out batches for the per-term accuracies")
     seed: int = field(0, help="data order and mismatch pairing")
 
     def validate(self) -> None:
-        if self.steps < 0 or self.batch_size < 2:
-            raise ConfigError("d_pretrain.steps >= 0 and d_pretrain.batch_size >= 2 expected")
-        if self.pool_batches < 1 or self.refresh_every < 1:
-            raise ConfigError("d_pretrain.pool_batches and d_pretrain.refresh_every: expected integers >= 1")
-        if min(self.weight_real, self.weight_fake, self.weight_mismatch) < 0:
-            raise ConfigError("d_pretrain.weight_*: expected non-negative weights")
-        if self.mismatch_negatives < 1:
-            raise ConfigError(f"d_pretrain.mismatch_negatives: expected an integer >= 1, got {self.mismatch_negatives}")
+        check_fields(self, "d_pretrain")
 
 
 def _sides(batch, policy, device, temperature: float):

@@ -23,7 +23,7 @@ from seqgan.errors import ConfigError, SeqGANError
 from seqgan.image.config import ImageConfig
 from seqgan.image import data as image_data
 from seqgan.image.grid import save_grid
-from seqgan.image.loop import evaluate, load_classifier, load_data, train
+from seqgan.image.loop import load_classifier, load_data, train
 from seqgan.image.metrics import Evaluator, class_spread, classifier_outputs
 from seqgan.image.variants import build_variant
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Optional
 
-from seqgan.config import field
+from seqgan.config import check_fields, field
 from seqgan.errors import ConfigError
 
 VARIANTS = ("gan", "cgan", "stackgan", "pix2pix", "vae", "energy")
@@ -17,15 +17,15 @@ class ImageDataConfig:
                                        "of MNIST-layout IDX files, an image folder (class = sub-folder) or a "
                                        ".npz/.npy file")
     image_size: Optional[int] = field(None, help="resize images to this square size (required for folders)")
-    channels: int = field(1, help="1 grayscale or 3 RGB (image folders)")
+    channels: int = field(1, choices=(1, 3), help="1 grayscale or 3 RGB (image folders)")
     test_fraction: float = field(0.2, help="held-out fraction for the seeded train/test split")
     limit: Optional[int] = field(None, help="keep only this many training images (quick tests)")
 
 
 @dataclass
 class ImageModelConfig:
-    z_dim: int = field(16, help="noise dimension")
-    hidden: int = field(256, help="width of the MLP generator/discriminator layers")
+    z_dim: int = field(16, ge=1, help="noise dimension")
+    hidden: int = field(256, ge=1, help="width of the MLP generator/discriminator layers")
     cond_dim: int = field(32, help="condition embedding width")
     condition: Literal["label", "text"] = field("label", help="condition as class id or as a short caption")
     d_design: Literal["joint", "split"] = field("joint", help="conditional D: one joint score or realism + match")
@@ -38,17 +38,17 @@ class ImageModelConfig:
 
 @dataclass
 class ImageTrainConfig:
-    steps: int = field(2000, help="training iterations (one iteration = every phase once)")
-    batch_size: int = field(64, help="images per step")
+    steps: int = field(2000, ge=1, help="training iterations (one iteration = every phase once)")
+    batch_size: int = field(64, ge=1, help="images per step")
     lr_g: float = field(2e-4, help="Adam learning rate of generators / the VAE / the energy model")
     lr_d: float = field(2e-4, help="Adam learning rate of discriminators")
     beta1: float = field(0.5, help="Adam beta1")
-    d_steps: int = field(1, help="k: D-steps per iteration")
-    g_steps: int = field(1, help="g: G-steps per iteration")
+    d_steps: int = field(1, ge=1, help="k: D-steps per iteration")
+    g_steps: int = field(1, ge=1, help="g: G-steps per iteration")
     loss: Literal["ns", "lsgan"] = field("ns", help="adversarial criterion: non-saturating BCE or least squares")
     mismatch: bool = field(True, help="cGAN/StackGAN: real image under a wrong condition counts as fake")
-    log_every: int = field(50, help="write losses to metrics.jsonl every N steps")
-    save_every: int = field(500, help="checkpoint every N steps (and at the end / on Ctrl-C)")
+    log_every: int = field(50, ge=1, help="write losses to metrics.jsonl every N steps")
+    save_every: int = field(500, ge=1, help="checkpoint every N steps (and at the end / on Ctrl-C)")
 
 
 @dataclass
@@ -63,14 +63,14 @@ class StackGANConfig:
 class Pix2PixConfig:
     task: Literal["downsample", "mask"] = field("downsample", help="input built from the image: block "
                                                                    "downsampled (by factor), or bottom half masked")
-    factor: int = field(2, help="downsample task: block size of the averaging (28x28 with 4: a 7x7 input)")
+    factor: int = field(2, ge=2, help="downsample task: block size of the averaging (28x28 with 4: a 7x7 input)")
     lambda_l1: float = field(100.0, help="weight of the L1 term")
     gan_weight: float = field(1.0, help="weight of the adversarial term (0: L1 alone)")
 
 
 @dataclass
 class VAEConfig:
-    recon_sigma: float = field(0.3, help="std of the Gaussian likelihood p(x|z) (images in [-1, 1])")
+    recon_sigma: float = field(0.3, gt=0, help="std of the Gaussian likelihood p(x|z) (images in [-1, 1])")
     kl_weight: float = field(1.0, help="weight of KL(q(z|x) || p(z)) in the ELBO")
 
 
@@ -84,9 +84,9 @@ class EnergyConfig:
 
 @dataclass
 class ImageMetricsConfig:
-    samples: int = field(1000, help="generated images for classifier-FID and conditional accuracy")
+    samples: int = field(1000, ge=1, help="generated images for classifier-FID and conditional accuracy")
     classifier_dir: Optional[str] = field(None, help="cache of the evaluation classifier (default: "
-                                                      "<output_dir>/classifier)")
+                                                     "<output_dir>/classifier)")
     classifier_epochs: int = field(40, help="training epochs of the evaluation classifier")
 
 
@@ -107,22 +107,10 @@ class ImageConfig:
 
     def validate(self) -> None:
         """Reject incompatible or out-of-range settings (one place)."""
+        check_fields(self)
         t = self.train
-        for name, value in (("train.steps", t.steps), ("train.batch_size", t.batch_size),
-                            ("train.d_steps", t.d_steps), ("train.g_steps", t.g_steps),
-                            ("train.log_every", t.log_every), ("train.save_every", t.save_every),
-                            ("model.z_dim", self.model.z_dim), ("model.hidden", self.model.hidden),
-                            ("metrics.samples", self.metrics.samples)):
-            if value < 1:
-                raise ConfigError(f"{name}: expected a positive integer, got {value}")
-        if self.data.channels not in (1, 3):
-            raise ConfigError(f"data.channels: expected 1 or 3, got {self.data.channels}")
         if self.variant == "stackgan" and not 0 < self.stackgan.stage1_steps < t.steps:
             raise ConfigError(f"stackgan.stage1_steps: expected 0 < stage1_steps < train.steps ({t.steps}), "
                               f"got {self.stackgan.stage1_steps}")
         if self.variant == "pix2pix" and self.pix2pix.lambda_l1 <= 0 and self.pix2pix.gan_weight <= 0:
             raise ConfigError("pix2pix: lambda_l1 and gan_weight cannot both be 0")
-        if self.pix2pix.factor < 2:
-            raise ConfigError(f"pix2pix.factor: expected an integer >= 2, got {self.pix2pix.factor}")
-        if self.vae.recon_sigma <= 0:
-            raise ConfigError(f"vae.recon_sigma: expected > 0, got {self.vae.recon_sigma}")

@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from seqgan.config import field, from_dict, to_dict
+from seqgan.config import check_fields, field, from_dict, to_dict
 from seqgan.errors import ConfigError
 from seqgan.models.policy import Context, eval_mode
 from seqgan.runs.pretrained import PretrainedMixin
@@ -46,73 +46,60 @@ ENCODERS = ("cnn", "transformer", "generator", "minilm")
 
 @dataclass
 class DiscriminatorConfig:
-    encoder: str = field("cnn", help="cnn (SeqGAN: filter widths, max-over-time, highway) | transformer | "
-                                      "generator (a copy of the MLE generator's encoder-decoder, fine-tuned; "
-                                      "seqgan.models.generator_discriminator) | minilm (a frozen pretrained "
-                                      "sentence encoder reading the detokenised text + a trained head; extra "
-                                      "seqgan[minilm]; seqgan.models.sentence_discriminator)")
-    head: str = field("joint", help="joint: one logit; split: realism(x) and match(c, x) logits")
+    encoder: str = field("cnn", choices=ENCODERS, help="cnn (SeqGAN: filter widths, max-over-time, highway) | "
+                                                       "transformer | generator (a copy of the MLE generator's "
+                                                       "encoder-decoder, fine-tuned; "
+                                                       "seqgan.models.generator_discriminator) | minilm (a frozen "
+                                                       "pretrained sentence encoder reading the detokenised text + a "
+                                                       "trained head; extra seqgan[minilm]; "
+                                                       "seqgan.models.sentence_discriminator)")
+    head: str = field("joint", choices=("joint", "split"), help="joint: one logit; split: realism(x) and match(c, x) "
+                                                                "logits")
     embed_dim: int = field(64, help="token embedding size (shared by the context and reply encoders)")
-    filter_sizes: list[int] = field([1, 2, 3, 4, 5, 8], help="CNN filter widths")
-    num_filters: list[int] = field([64, 64, 64, 64, 64, 64], help="CNN filters per width")
+    filter_sizes: list[int] = field([1, 2, 3, 4, 5, 8], ge=1, help="CNN filter widths")
+    num_filters: list[int] = field([64, 64, 64, 64, 64, 64], ge=1, help="CNN filters per width")
     highway: bool = field(True, help="CNN: highway layer over the pooled features")
-    dropout: float = field(0.25, help="dropout before the heads (SeqGAN: 0.25, i.e. keep 0.75)")
+    dropout: float = field(0.25, ge=0, lt=1, help="dropout before the heads (SeqGAN: 0.25, i.e. keep 0.75)")
     d_model: int = field(64, help="transformer encoder width")
     layers: int = field(2, help="transformer encoder layers")
     heads: int = field(4, help="transformer attention heads")
     max_len: int = field(128, help="transformer: longest sequence (positions)")
     l2: float = field(0.0, help="L2 penalty on the output layers (SeqGAN: 0.2)")
     freeze_generator: bool = field(False, help="encoder generator: train the head only, keep the copy fixed")
-    body_lr_scale: float = field(0.1, help="encoder generator: learning rate of the copied encoder-decoder relative "
-                                           "to the head's (the D optimiser's lr)")
-    cache_size: int = field(200_000, help="encoder minilm: embeddings of distinct texts kept (each text is encoded "
-                                           "once while it stays in the cache)")
-    minilm_layers: list[int] = field([6], help="encoder minilm: the encoder layers whose mean-pooled, normalised "
-                                               "outputs are concatenated into a text's features (0 = the embedding "
-                                               "layer, 6 = the last); lower layers keep more of the surface form "
-                                               "a generator gives itself away by (BENCHMARKS.md)")
-    fold_table_mb: int = field(-1, help="CNN, scoring without gradient (rewards): fold the embedding into each "
-                                         "convolution as per-token lookup tables of at most this many MB per "
-                                         "encoder (exact in float32, rebuilt after each D update); 0 disables; "
-                                         "-1 adapts to the machine (up to 1/8 of the memory free when built)")
-    score_dtype: str = field("float32", help="CNN, scoring without gradient: float32 (exact) | bfloat16 | float16: "
-                                             "dtype of the folded tables and of the highway layer's matrix product "
-                                             "(half the memory traffic; bfloat16 products are fast on CPUs with "
-                                             "AVX-512 BF16, float16 ones only on GPUs)")
+    body_lr_scale: float = field(0.1, gt=0, help="encoder generator: learning rate of the copied encoder-decoder "
+                                                 "relative to the head's (the D optimiser's lr)")
+    cache_size: int = field(200_000, ge=0, help="encoder minilm: embeddings of distinct texts kept (each text is "
+                                                "encoded once while it stays in the cache)")
+    minilm_layers: list[int] = field([6], ge=0, help="encoder minilm: the encoder layers whose mean-pooled, "
+                                                     "normalised outputs are concatenated into a text's features (0 = "
+                                                     "the embedding layer, 6 = the last); lower layers keep more of "
+                                                     "the surface form a generator gives itself away by "
+                                                     "(BENCHMARKS.md)")
+    fold_table_mb: int = field(-1, ge=-1, help="CNN, scoring without gradient (rewards): fold the embedding into each "
+                                               "convolution as per-token lookup tables of at most this many MB per "
+                                               "encoder (exact in float32, rebuilt after each D update); 0 disables; "
+                                               "-1 adapts to the machine (up to 1/8 of the memory free when built)")
+    score_dtype: str = field("float32", choices=sorted(SCORE_DTYPES), help="CNN, scoring without gradient: float32 "
+                                                                           "(exact) | bfloat16 | float16: dtype of the "
+                                                                           "folded tables and of the highway layer's "
+                                                                           "matrix product (half the memory traffic; "
+                                                                           "bfloat16 products are fast on CPUs with "
+                                                                           "AVX-512 BF16, float16 ones only on GPUs)")
 
     def validate(self) -> None:
-        if self.encoder not in ENCODERS:
-            raise ConfigError(f"discriminator.encoder: expected one of {', '.join(ENCODERS)}, got {self.encoder!r}")
+        check_fields(self, "discriminator")
         if self.encoder in ("generator", "minilm") and self.head != "joint":
             raise ConfigError(f"discriminator.head: the {self.encoder} encoder has a joint head only, got "
                               f"{self.head!r}")
-        if self.cache_size < 0:
-            raise ConfigError(f"discriminator.cache_size: expected >= 0, got {self.cache_size}")
-        if not self.minilm_layers or len(set(self.minilm_layers)) != len(self.minilm_layers) or min(
-                self.minilm_layers) < 0:
+        if not self.minilm_layers or len(set(self.minilm_layers)) != len(self.minilm_layers):
             raise ConfigError(f"discriminator.minilm_layers: expected distinct layer numbers >= 0, got "
                               f"{self.minilm_layers}")
-        if self.head not in ("joint", "split"):
-            raise ConfigError(f"discriminator.head: expected joint or split, got {self.head!r}")
-        if self.encoder == "cnn":
-            if not self.filter_sizes or len(self.filter_sizes) != len(self.num_filters):
-                raise ConfigError("discriminator.filter_sizes and discriminator.num_filters: expected two lists "
-                                  f"of the same non-zero length, got {len(self.filter_sizes)} and {len(self.num_filters)}")
-            if min(self.filter_sizes) < 1 or min(self.num_filters) < 1:
-                raise ConfigError("discriminator.filter_sizes / num_filters: expected positive integers")
-        elif self.encoder == "transformer" and self.d_model % self.heads:
+        if self.encoder == "cnn" and (not self.filter_sizes or len(self.filter_sizes) != len(self.num_filters)):
+            raise ConfigError("discriminator.filter_sizes and discriminator.num_filters: expected two lists of the "
+                              f"same non-zero length, got {len(self.filter_sizes)} and {len(self.num_filters)}")
+        if self.encoder == "transformer" and self.d_model % self.heads:
             raise ConfigError(f"discriminator.d_model ({self.d_model}) must be divisible by discriminator.heads "
                               f"({self.heads})")
-        if self.body_lr_scale <= 0:
-            raise ConfigError(f"discriminator.body_lr_scale: expected > 0, got {self.body_lr_scale}")
-        if self.fold_table_mb < -1:
-            raise ConfigError(f"discriminator.fold_table_mb: expected -1 (auto), 0 (off) or a size in MB, "
-                              f"got {self.fold_table_mb}")
-        if self.score_dtype not in SCORE_DTYPES:
-            raise ConfigError(f"discriminator.score_dtype: expected one of {sorted(SCORE_DTYPES)}, got "
-                              f"{self.score_dtype!r}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"discriminator.dropout: expected a value in [0, 1), got {self.dropout}")
 
 
 class DiscOutput(NamedTuple):

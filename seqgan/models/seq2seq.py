@@ -31,7 +31,7 @@ from transformers import (
 from transformers.cache_utils import DynamicCache, EncoderDecoderCache
 from transformers.modeling_outputs import BaseModelOutput
 
-from seqgan.config import field
+from seqgan.config import check_fields, field
 from seqgan.errors import CheckpointError, ConfigError
 from seqgan.models.policy import Context, Policy, Replies, eval_mode
 from seqgan.models.relaxed import RelaxedReplies, check_mode, finish_relaxed, relax
@@ -46,33 +46,25 @@ _ARCHS = {"bart": BartForConditionalGeneration, "t5": T5ForConditionalGeneration
 class GeneratorConfig:
     """Size and kind of the encoder-decoder generator (randomly initialised; no hub weights)."""
 
-    arch: str = field("bart", help="encoder-decoder architecture: 'bart' or 't5'")
-    d_model: int = field(128, help="hidden size of encoder and decoder")
-    encoder_layers: int = field(2, help="number of encoder layers")
-    decoder_layers: int = field(2, help="number of decoder layers")
-    attention_heads: int = field(4, help="attention heads per layer (must divide d_model)")
-    ffn_dim: int = field(512, help="inner size of the feed-forward blocks")
-    dropout: float = field(0.1, help="dropout probability during training")
-    max_positions: int = field(128, help="longest context / reply (+1 for the start token) the model accepts")
-    init_std: float = field(0.02, help="BART: std of the normal weight init (HF's 0.02 suits d_model ~1,000; small "
-                                       "models learn to read the context faster with ~0.05); T5 ignores it")
+    arch: str = field("bart", choices=sorted(_ARCHS), help="encoder-decoder architecture: 'bart' or 't5'")
+    d_model: int = field(128, ge=1, help="hidden size of encoder and decoder")
+    encoder_layers: int = field(2, ge=1, help="number of encoder layers")
+    decoder_layers: int = field(2, ge=1, help="number of decoder layers")
+    attention_heads: int = field(4, ge=1, help="attention heads per layer (must divide d_model)")
+    ffn_dim: int = field(512, ge=1, help="inner size of the feed-forward blocks")
+    dropout: float = field(0.1, ge=0, lt=1, help="dropout probability during training")
+    max_positions: int = field(128, ge=1, help="longest context / reply (+1 for the start token) the model accepts")
+    init_std: float = field(0.02, gt=0, help="BART: std of the normal weight init (HF's 0.02 suits d_model ~1,000; "
+                                             "small models learn to read the context faster with ~0.05); T5 ignores it")
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` on an unknown arch or inconsistent sizes."""
-        if self.arch not in _ARCHS:
-            raise ConfigError(f"generator.arch: expected one of {sorted(_ARCHS)}, got {self.arch!r}")
-        for name in ("d_model", "encoder_layers", "decoder_layers", "attention_heads", "ffn_dim", "max_positions"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"generator.{name}: expected a positive integer, got {getattr(self, name)}")
+        check_fields(self, "generator")
         if self.d_model % self.attention_heads:
             raise ConfigError(
                 f"generator.d_model: {self.d_model} is not divisible by generator.attention_heads "
                 f"({self.attention_heads})"
             )
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"generator.dropout: expected a value in [0, 1), got {self.dropout}")
-        if not self.init_std > 0:
-            raise ConfigError(f"generator.init_std: expected a number > 0, got {self.init_std}")
 
 
 def _hf_config(cfg: GeneratorConfig, vocab_size: int, pad_id: int, bos_id: int, eos_id: int):

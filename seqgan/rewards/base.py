@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 from typing import Protocol
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from seqgan.models.policy import Context, Replies
 

@@ -102,7 +102,7 @@ def test_compare_config_errors():
 
     with pytest.raises(ConfigError, match="compare.adversuc_split"):
         CompareConfig(adversuc_split="test").validate()
-    with pytest.raises(ConfigError, match="discriminator.encoder"):
+    with pytest.raises(ConfigError, match="compare.evaluator.encoder"):
         CompareConfig(evaluator=DiscriminatorConfig(encoder="lstm")).validate()
     with pytest.raises(ConfigError, match="compare.temperatures"):
         CompareConfig(temperatures=[0.0]).validate()

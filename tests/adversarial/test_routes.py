@@ -3,7 +3,6 @@ into G through a frozen D, a fixed D's preference is learnt, the recipes load, r
 
 from __future__ import annotations
 
-from functools import partial
 from pathlib import Path
 
 import pytest

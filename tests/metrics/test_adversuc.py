@@ -5,7 +5,7 @@ import torch
 
 from seqgan.metrics.adversuc import adversarial_success
 from seqgan.models.discriminator import DiscriminatorConfig
-from toy_dialogue import PAD, V, ToyPolicy, toy_pairs
+from toy_dialogue import ToyPolicy, toy_pairs
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread is faster
 

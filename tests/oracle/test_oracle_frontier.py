@@ -1,7 +1,6 @@
 """MLE's temperature frontier: tempered metrics, the envelope and distances, early stopping, the CLI outputs."""
 
 import json
-import math
 
 import pytest
 import torch

@@ -1,7 +1,6 @@
 """Reward tests use tiny models: one thread is faster than two, and much faster on a busy machine."""
 
 import pytest
-import torch
 
 
 @pytest.fixture(autouse=True)
