@@ -318,7 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _parse(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace:
+def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace:
     """Parse, letting ``key=value`` overrides appear anywhere after the subcommand (also after options)."""
     args, extra = parser.parse_known_args(list(argv))
     if extra:
@@ -392,7 +392,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
 
     def job() -> int | None:
-        args = _parse(build_parser(), argv)
+        args = parse_args(build_parser(), argv)
         _setup_logging(args)
         return args.handler(args)
 

@@ -36,7 +36,7 @@ def test_each_subcommand_has_help(name, capsys):
 
 def test_overrides_may_follow_options():
     parser = cli.build_parser()
-    args = cli._parse(parser, ["pretrain", "--config", "x.yaml", "mle.lr=1e-3", "--resume", "seed=3"])
+    args = cli.parse_args(parser, ["pretrain", "--config", "x.yaml", "mle.lr=1e-3", "--resume", "seed=3"])
     assert args.resume and args.config == "x.yaml"
     assert args.overrides == ["mle.lr=1e-3", "seed=3"]
 

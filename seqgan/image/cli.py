@@ -107,7 +107,7 @@ def _run_benchmark(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Stand-alone entry point (same behaviour as ``seqgan image ...``)."""
-    from seqgan.cli import _parse
+    from seqgan.cli import parse_args
     from seqgan.errors import SeqGANError
     from seqgan.offline import enable_offline
 
@@ -115,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="seqgan image")
     add_image_arguments(parser)
     try:
-        args = _parse(parser, sys.argv[1:] if argv is None else list(argv))
+        args = parse_args(parser, sys.argv[1:] if argv is None else list(argv))
         return int(args.handler(args) or 0)
     except SeqGANError as err:
         print(f"seqgan: error: {' '.join(str(err).split())}", file=sys.stderr)
