@@ -1,7 +1,8 @@
 """Typed configs: dataclasses loaded from YAML with ``key.sub=value`` command-line overrides.
 
-Every trainer owns one dataclass (fields carry ``metadata={"help": ...}``); nested dataclasses make sections.
-Loading rejects unknown keys and ill-typed values with a one-line :class:`~seqgan.errors.ConfigError` naming the
+Every trainer owns one dataclass; each field declares its help text and, where it has them, its bounds and choices
+(:func:`field`), which :func:`check_fields` checks; nested dataclasses make sections. Loading rejects unknown keys,
+ill-typed and out-of-range values with a one-line :class:`~seqgan.errors.ConfigError` naming the
 file and the dotted field, so a typo never silently falls back to a default. The resolved config is written next
 to every run (:func:`save_config`) and can be loaded back exactly.
 
@@ -13,6 +14,7 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+import operator
 import types
 import typing
 from pathlib import Path
@@ -305,7 +307,7 @@ def field(default: Any = dataclasses.MISSING, help: str = "", *, ge: float | Non
     return dataclasses.field(default=default, metadata=metadata, **kwargs)
 
 
-_BOUND_TESTS = {"ge": (lambda v, b: v >= b, ">="), "gt": (lambda v, b: v > b, ">"), "lt": (lambda v, b: v < b, "<")}
+_BOUND_TESTS = {"ge": (operator.ge, ">="), "gt": (operator.gt, ">"), "lt": (operator.lt, "<")}
 
 
 def _expected(bounds: dict[str, float], choices: tuple | None, many: bool) -> str:

@@ -158,3 +158,16 @@ def test_a_declared_bound_reaches_the_user_with_file_and_field(tmp_path):
         load_config(ChatbotConfig, path)
     with pytest.raises(ConfigError, match=r"command line: adversarial\.rollout_rate: expected a value in \[0, 1\)"):
         load_config(ChatbotConfig, path, ["mle.grad_accum_steps=1", "adversarial.rollout_rate=1.5"])
+
+
+@pytest.mark.parametrize("path", ["seqgan.chatbot:ChatbotConfig", "seqgan.oracle.config:OracleConfig",
+                                  "seqgan.image.config:ImageConfig"])
+def test_every_default_is_inside_its_declared_bounds(path):
+    import importlib
+
+    from seqgan.config import check_fields
+
+    module, _, name = path.partition(":")
+    cfg = getattr(importlib.import_module(module), name)()
+    check_fields(cfg)
+    cfg.validate()
