@@ -2,8 +2,8 @@
 image). ``python -m seqgan.cli ...`` and ``accelerate launch -m seqgan.cli ...`` run the same entry point, and so do
 the thin scripts ``recipes/train_chatbot.py`` / ``recipes/train_adversarial.py``.
 
-Subcommands live in a registry: a :class:`seqgan.command.Command` is a one-line ``help``, a ``description`` and a builder
-``add_arguments(parser)`` that adds the arguments and sets ``handler`` (a function ``(args) -> int | None``) with
+Subcommands live in a registry: a :class:`seqgan.command.Command` is a one-line ``help``, a ``description``
+and a builder ``add_arguments(parser)`` that adds the arguments and sets ``handler`` (a function ``(args) -> int | None``) with
 ``set_defaults``. Heavy imports (torch, transformers) happen inside handlers, so ``seqgan --help`` is instant.
 
 Adding a subcommand from another module::

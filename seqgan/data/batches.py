@@ -178,15 +178,15 @@ class PairStream:
     """Endless, resumable stream of collated batches over encoded pairs (rows with ``context_ids``/``reply_ids``),
     in the order of a :class:`BatchStream` (``last="fill"``: every batch has ``batch_size`` pairs)."""
 
-    def __init__(self, rows: list[dict], pad_id: int, batch_size: int, seed: int, last: str = "fill") -> None:
+    def __init__(self, rows: list[dict], pad_id: int, batch_size: int, seed: int) -> None:
         if not rows:
             raise ValueError("PairStream needs at least one pair")
         self.rows, self.collate = rows, DialogueCollator(pad_id)
-        self.indices = BatchStream(len(rows), batch_size, seed, last=last)
+        self.indices = BatchStream(len(rows), batch_size, seed, last="fill")
 
     @classmethod
-    def from_dataset(cls, ds: Dataset, pad_id: int, batch_size: int, seed: int, last: str = "fill") -> PairStream:
-        return cls(pair_rows(ds), pad_id, batch_size, seed, last)
+    def from_dataset(cls, ds: Dataset, pad_id: int, batch_size: int, seed: int) -> PairStream:
+        return cls(pair_rows(ds), pad_id, batch_size, seed)
 
     def next(self) -> dict[str, torch.Tensor]:
         return self.collate([self.rows[i] for i in self.indices.next()])

@@ -46,8 +46,8 @@ class MLEConfig:
 class EvalConfig:
     """Periodic and final evaluation of the generator (section ``eval``)."""
 
-    num_pairs: int = field(500, ge=1, help="first N validation pairs for NLL/perplexity and BLEU (metric names carry "
-                                           "N)")
+    num_pairs: int = field(500, ge=1, help="first N validation pairs for NLL/perplexity and BLEU (metric names "
+                                           "carry N)")
     decoding: str = field("greedy", choices=("greedy", "beam", "sample"),
                           help="decoding of the BLEU/distinct replies: greedy | beam | sample")
     num_beams: int = field(4, ge=1, help="beam width when decoding is beam")

@@ -6,9 +6,9 @@ periodic evaluation (:func:`seqgan.mle.evaluate.evaluate_generator`) written to 
 every ``mle.save_every`` steps and at the end.
 
 Data order: a :class:`seqgan.data.batches.BatchStream` (epoch ``e`` visits the training pairs in a seeded
-``randperm(N)``; each process takes every ``num_processes``-th index). A checkpoint records (epoch, batches consumed), so ``resume=True`` skips exactly
-what was already trained on and, with the restored model/optimizer/scheduler/RNG states, reproduces the
-uninterrupted run. Ctrl-C or SIGTERM stops after the current optimizer step, writes its checkpoint, then raises
+``randperm(N)``; each process takes every ``num_processes``-th index). A checkpoint records (epoch, batches
+consumed), so ``resume=True`` skips exactly what was already trained on and, with the restored
+model/optimizer/scheduler/RNG states, reproduces the uninterrupted run. Ctrl-C or SIGTERM stops after the current optimizer step, writes its checkpoint, then raises
 KeyboardInterrupt (:mod:`seqgan.runs.interrupts`).
 """
 
