@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 from seqgan.config import save_config
 from seqgan.data.batches import BatchStream
@@ -28,6 +29,7 @@ from seqgan.oracle.data import (ORACLE_DIR, DATA_FILE, build_oracle, load_data, 
 from seqgan.errors import CheckpointError, ConfigError
 from seqgan.oracle.frontier import describe_distance, frontier_distance, plot_frontier, temperature_curve
 from seqgan.oracle.metrics import mean_nll, nll_oracle, nll_test, oracle_entropy
+from seqgan.oracle.reference import load_reference_oracle
 from seqgan.models.discriminator import Discriminator
 from seqgan.models.lstm import LSTMPolicy, LSTMShape
 from seqgan.models.policy import Context, Replies, eval_mode
@@ -53,15 +55,21 @@ def _clip_step(policy: LSTMPolicy, opt: torch.optim.Optimizer, loss: torch.Tenso
 
 
 def mle_steps(policy: LSTMPolicy, opt: torch.optim.Optimizer, data: torch.Tensor, steps: int, batch_size: int,
-              clip: float, ss_prob: float = 0.0) -> float:
-    """``steps`` MLE updates on shuffled full batches of (N, T) data (scheduled sampling when ``ss_prob`` > 0),
-    from a fresh epoch; the order comes from torch's global RNG, which the benchmark seeds and checkpoints.
+              clip: float, ss_prob: float = 0.0, shuffle: bool = True) -> float:
+    """``steps`` MLE updates on full batches of (N, T) data (scheduled sampling when ``ss_prob`` > 0), from a fresh
+    epoch: shuffled in an order from torch's global RNG, which the benchmark seeds and checkpoints, or with
+    ``shuffle=False`` the fixed batches ``data[0:B], data[B:2B], ...`` in turn (the reference code's loader).
     Returns the mean training loss."""
     policy.train()
-    batches = BatchStream(data.shape[0], batch_size, seed=None, last="drop")
+    batches = BatchStream(data.shape[0], batch_size, seed=None, last="drop") if shuffle else None
+    per_epoch = max(1, data.shape[0] // batch_size)
     total = 0.0
-    for _ in range(steps):
-        batch = data[batches.next()]  # (B, T)
+    for step in range(steps):
+        if batches is not None:
+            batch = data[batches.next()]  # (B, T)
+        else:
+            start = step % per_epoch * batch_size
+            batch = data[start:start + batch_size]
         if ss_prob > 0:
             loss = policy.scheduled_sampling_nll(batch, ss_prob)
         else:
@@ -71,16 +79,21 @@ def mle_steps(policy: LSTMPolicy, opt: torch.optim.Optimizer, data: torch.Tensor
     return total / max(steps, 1)
 
 
-def pg_step(policy: LSTMPolicy, opt: torch.optim.Optimizer, reward, batch_size: int, clip: float) -> dict[str, float]:
+def pg_step(policy: LSTMPolicy, opt: torch.optim.Optimizer, reward, batch_size: int, clip: float,
+            reduction: str = "mean") -> dict[str, float]:
     """One REINFORCE step: sample (B, T), per-token rewards (B, T), loss -sum r * log p / (B*T) (no baseline, as in
-    the reference code). Returns the mean reward and the rollout / scorer seconds."""
+    the reference code; ``reduction="sum"``: -sum r * log p, the reference's scale). Returns the mean reward and
+    the rollout / scorer seconds."""
     ctx = Context.empty(batch_size)
     with eval_mode(policy):
         replies = policy.sample(ctx)
     rewards = reward(ctx, replies)  # (B, T)
     policy.train()
     logp = policy.score(ctx, replies.ids, replies.mask)  # (B, T) with grad
-    _clip_step(policy, opt, reinforce_loss(logp, rewards, replies.mask), clip)
+    loss = reinforce_loss(logp, rewards, replies.mask)
+    if reduction == "sum":
+        loss = loss * replies.mask.sum()
+    _clip_step(policy, opt, loss, clip)
     timing = getattr(reward, "last_timing", {})
     return {"reward": float(rewards.mean()), "rollout_s": timing.get("rollout_s", 0.0),
             "disc_s": timing.get("disc_s", 0.0)}
@@ -88,14 +101,23 @@ def pg_step(policy: LSTMPolicy, opt: torch.optim.Optimizer, reward, batch_size: 
 
 # --------------------------------------------------------------------------- discriminator
 def train_discriminator(disc: Discriminator, opt: torch.optim.Optimizer, policy: LSTMPolicy, real: torch.Tensor,
-                        refreshes: int, epochs: int, negatives: int, batch_size: int) -> dict[str, float]:
-    """``refreshes`` x (draw ``negatives`` fresh samples of G and as many real rows; ``epochs`` passes of the
-    real/fake loss). Data stay tensors; one batch holds ``batch_size`` real and ``batch_size`` generated rows."""
+                        refreshes: int, epochs: int, negatives: int, batch_size: int,
+                        composition: str = "paired") -> dict[str, float]:
+    """``refreshes`` x (draw ``negatives`` fresh samples of G; ``epochs`` passes of the real/fake loss).
+
+    ``paired``: as many real rows drawn from ``real`` (N, T) with replacement; one step holds ``batch_size`` real
+    and ``batch_size`` generated rows, loss real + fake. ``mixed`` (the reference code): every row of ``real`` and
+    the negatives in one pool, shuffled each epoch and cut into batches of ``batch_size`` rows (the last partial
+    batch dropped), loss the mean cross-entropy of the batch. Data stay tensors. Returns the last step's terms."""
     terms: dict[str, float] = {}
     for _ in range(refreshes):
         fake = sample_sequences(policy, negatives)  # (n, T)
-        pos = real[torch.randint(0, real.shape[0], (negatives,))]
         disc.train()
+        if composition == "mixed":
+            for _ in range(epochs):
+                terms = _mixed_epoch(disc, opt, real, fake, batch_size)
+            continue
+        pos = real[torch.randint(0, real.shape[0], (negatives,), device=real.device)]
         for _ in range(epochs):
             order_p, order_f = torch.randperm(negatives), torch.randperm(negatives)
             for start in range(0, negatives, batch_size):
@@ -110,12 +132,50 @@ def train_discriminator(disc: Discriminator, opt: torch.optim.Optimizer, policy:
     return terms
 
 
+def _mixed_epoch(disc: Discriminator, opt: torch.optim.Optimizer, real: torch.Tensor, fake: torch.Tensor,
+                 batch_size: int) -> dict[str, float]:
+    """One epoch over the shuffled pool of real (N, T) and fake (M, T) rows in batches of ``batch_size`` mixed rows;
+    loss = mean binary cross-entropy (label 1 real, 0 generated) + D's L2 penalty."""
+    pool = torch.cat([real, fake])  # (N + M, T)
+    labels = torch.cat([torch.ones(real.shape[0]), torch.zeros(fake.shape[0])]).to(pool.device)
+    order = torch.randperm(pool.shape[0], device=pool.device)
+    terms: dict[str, float] = {}
+    for start in range(0, pool.shape[0] - batch_size + 1, batch_size):
+        rows = order[start:start + batch_size]
+        ids, y = pool[rows], labels[rows]  # (B, T), (B,)
+        logit = disc(Context.empty(ids.shape[0], ids.device), ids, torch.ones_like(ids)).logit.float()
+        loss = F.binary_cross_entropy_with_logits(logit, y) + disc.l2_penalty()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        real_rows = y > 0.5
+        terms = {"loss": float(loss.detach()),
+                 "acc_real": float((logit[real_rows] > 0).float().mean()) if real_rows.any() else float("nan"),
+                 "acc_fake": float((logit[~real_rows] < 0).float().mean()) if (~real_rows).any() else float("nan")}
+    return terms
+
+
 # --------------------------------------------------------------------------- the benchmark
 MLE_CHECKPOINT = "checkpoints/mle"
 DISC_CHECKPOINT = "checkpoints/disc_pretrained"
 PROGRESS_FILE = "progress.json"
 # config keys that do not change any result (a resumed run may differ in them)
 _NOT_FINGERPRINTED = ("run_dir", "threads", "cpu", "rows")
+# what the shared stages (oracle, data, MLE, frontier, D pretraining) depend on: a resumed run must match them
+SHARED_SECTIONS = ("seed", "data", "mle", "disc", "frontier")
+PEER_ROWS = ("maligan", "rankgan", "leakgan", "relgan")  # each with a config section of its own
+
+
+def row_sections(name: str) -> tuple[str, ...]:
+    """The config sections a row depends on besides the shared ones: a finished row whose sections changed is run
+    again on resume."""
+    if name in ("random", "mle"):
+        return ()
+    return ("adv", name) if name in PEER_ROWS else ("adv",)
+
+
+def _sections(fingerprint: dict, names: tuple[str, ...]) -> dict:
+    return {k: fingerprint.get(k) for k in names}
 
 
 def config_fingerprint(cfg: OracleConfig) -> dict:
@@ -159,11 +219,21 @@ class OracleBenchmark:
             saved = json.loads(path.read_text())
         except json.JSONDecodeError as err:
             raise CheckpointError(f"{path}: corrupt progress file ({err.msg})") from None
-        old, new = saved.get("config", {}), self.progress["config"]
-        if old != new:
-            diff = _first_difference(old, new)
+        old = _with_defaults(saved.get("config", {}), config_fingerprint(OracleConfig()))  # keys added since: defaults
+        new = self.progress["config"]
+        shared_old, shared_new = _sections(old, SHARED_SECTIONS), _sections(new, SHARED_SECTIONS)
+        if shared_old != shared_new:
+            diff = _first_difference(shared_old, shared_new)
             raise ConfigError(f"{path}: written with a different config ({diff}); "
                               "drop --resume or use another run_dir")
+        row_configs = saved.setdefault("row_configs", {})
+        for name in list(saved["rows"]):
+            ran_with = row_configs.get(name, _sections(old, row_sections(name)))
+            if ran_with != _sections(new, row_sections(name)):
+                diff = _first_difference(ran_with, _sections(new, row_sections(name)))
+                logger.warning("%s: finished with a different config (%s): running it again", name, diff)
+                del saved["rows"][name]
+        saved["config"] = new
         self.progress = saved
         logger.info("resuming %s: rows done %s", self.dir, sorted(saved["rows"]))
 
@@ -187,8 +257,9 @@ class OracleBenchmark:
             self._load_data(data_file)
             self.entropy = self.progress["entropy"]
             return
-        oracle = build_oracle(self.shape, d.oracle_seed)
-        oracle.save_pretrained(oracle_dir)
+        oracle = (load_reference_oracle(d.oracle_params, self.shape) if d.oracle_params
+                  else build_oracle(self.shape, d.oracle_seed))
+        oracle.save_pretrained(oracle_dir)  # the run keeps its own copy (safetensors): resuming needs no pickle
         self.oracle = oracle.to(self.device)
         train = sample_sequences(self.oracle, d.n_train, seed=d.oracle_seed + 1)
         test = sample_sequences(self.oracle, d.n_test, seed=d.oracle_seed + 2)
@@ -225,7 +296,8 @@ class OracleBenchmark:
         best = (math.inf, 0, None)  # (held-out NLL, epoch, (model, optimizer) state) of the best epoch so far
         epoch = 0
         for epoch in range(1, c.mle.epochs + 1):
-            loss = mle_steps(self.mle, self.mle_opt, self.train, steps_per_epoch, c.mle.batch_size, c.mle.grad_clip)
+            loss = mle_steps(self.mle, self.mle_opt, self.train, steps_per_epoch, c.mle.batch_size, c.mle.grad_clip,
+                             shuffle=c.mle.shuffle)
             record = {"stage": "mle", "epoch": epoch, "loss": loss}
             if self.valid.numel():
                 record["nll_valid"] = mean_nll(self.mle, self.valid)
@@ -286,7 +358,7 @@ class OracleBenchmark:
             return
         t0 = time.perf_counter()
         terms = train_discriminator(self.disc, self.disc_opt, self.mle, self.train, c.disc.pretrain_refreshes,
-                                    c.disc.epochs, c.disc.negatives, c.disc.batch_size)
+                                    c.disc.epochs, c.disc.negatives, c.disc.batch_size, c.disc.composition)
         self.disc_wall = time.perf_counter() - t0
         self.log(stage="d_pretrain", wall_s=self.disc_wall, **terms)
         logger.info("D pretrained in %.1fs: %s", self.disc_wall, terms)
@@ -342,17 +414,17 @@ class OracleBenchmark:
             if mle_rows:
                 ss = a.ss_max_prob * rnd / a.rounds if name == "scheduled_sampling" else 0.0
                 info["loss"] = mle_steps(policy, opt, self.train, mle_steps_per_round, c.mle.batch_size,
-                                         c.mle.grad_clip, ss_prob=ss)
+                                         c.mle.grad_clip, ss_prob=ss, shuffle=c.mle.shuffle)
             else:
                 for _ in range(a.g_steps):
-                    info = pg_step(policy, opt, reward, a.batch_size, c.mle.grad_clip)
+                    info = pg_step(policy, opt, reward, a.batch_size, c.mle.grad_clip, a.pg_reduction)
                     rollout_s += info["rollout_s"]
                     scorer_s += info["disc_s"]
                     rollout_policy.update()
                 if disc is not None:
                     t1 = time.perf_counter()
                     info.update(train_discriminator(disc, disc_opt, policy, self.train, a.d_refreshes, c.disc.epochs,
-                                                    c.disc.negatives, c.disc.batch_size))
+                                                    c.disc.negatives, c.disc.batch_size, c.disc.composition))
                     d_s += time.perf_counter() - t1
             if rnd % a.eval_every == 0 or rnd == a.rounds:
                 t1 = time.perf_counter()
@@ -369,6 +441,18 @@ class OracleBenchmark:
     def curve_point(self, policy: LSTMPolicy) -> float:
         """NLL-oracle of ``adv.curve_samples`` samples of ``policy`` (one point of a learning curve)."""
         return nll_oracle(self.oracle, policy, self.cfg.adv.curve_samples)
+
+
+def _with_defaults(saved: dict, defaults: dict) -> dict:
+    """``saved`` with every (nested) key it lacks taken from ``defaults``: a run written before a config key existed
+    ran with that key's default behaviour, so resuming it with the default is no difference."""
+    out = dict(saved)
+    for key, value in defaults.items():
+        if key not in out:
+            out[key] = value
+        elif isinstance(value, dict) and isinstance(out[key], dict):
+            out[key] = _with_defaults(out[key], value)
+    return out
 
 
 def _first_difference(old: dict, new: dict, prefix: str = "") -> str:
@@ -529,6 +613,7 @@ def run_oracle_benchmark(cfg: OracleConfig, resume: bool = False) -> dict:
                 continue
             row = bench.run_row(name)
             done[name] = row
+            bench.progress.setdefault("row_configs", {})[name] = _sections(bench.progress["config"], row_sections(name))
             bench.progress["elapsed_s"] = time.perf_counter() - t0
             bench.save_progress()
             logger.info("%s: NLL-oracle %.3f NLL-test %.3f (%.0fs)", name, row["nll_oracle"], row["nll_test"],

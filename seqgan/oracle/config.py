@@ -18,7 +18,11 @@ class OracleDataConfig:
     embed_dim: int = field(32, help="oracle / generator embedding size")
     hidden_dim: int = field(32, help="oracle / generator LSTM hidden size")
     seq_len: int = field(20, help="sequence length")
-    oracle_seed: int = field(88, help="seed of the oracle's N(0, 1) parameters")
+    oracle_seed: int = field(88, help="seed of the oracle's N(0, 1) parameters (and of its samples)")
+    oracle_params: str = field("", help="the SeqGAN reference oracle: path of LantaoYu/SeqGAN's "
+                                        "save/target_params_py3.pkl (read without unpickling code; its sizes must "
+                                        "match vocab_size / embed_dim / hidden_dim); empty: a random N(0, 1) LSTM "
+                                        "drawn with oracle_seed")
     n_train: int = field(10000, ge=1, help="oracle samples used as training data")
     n_test: int = field(10000, ge=1, help="held-out oracle samples for NLL-test")
     n_valid: int = field(2000, ge=0, help="held-out oracle samples for MLE early stopping (mle.patience), apart from "
@@ -34,6 +38,8 @@ class OracleMLEConfig:
                                         "data.n_valid held-out samples and keep the best epoch's weights (0: run every "
                                         "epoch)")
     batch_size: int = field(64, ge=1, help="MLE batch size")
+    shuffle: bool = field(True, help="visit the training data in a new random order every epoch; false: the same "
+                                     "fixed batches in file order every epoch (the reference code's data loader)")
     lr: float = field(0.01, help="generator Adam learning rate (MLE and policy gradient)")
     grad_clip: float = field(5.0, help="generator gradient-norm clip")
 
@@ -42,8 +48,15 @@ class OracleMLEConfig:
 class OracleDiscConfig:
     model: DiscriminatorConfig = field(DiscriminatorConfig, help="the CNN discriminator")
     lr: float = field(1e-4, help="discriminator Adam learning rate")
-    batch_size: int = field(64, help="discriminator batch size (half real, half generated... each side)")
-    negatives: int = field(10000, ge=1, help="generated negatives per refresh (and as many real positives)")
+    batch_size: int = field(64, ge=1, help="discriminator batch size: rows of each side (composition paired) or "
+                                           "rows of the mixed pool (composition mixed)")
+    composition: str = field("paired", choices=("paired", "mixed"),
+                             help="paired: each step takes batch_size real rows (drawn with replacement) and "
+                                  "batch_size generated ones, loss real + fake; mixed (the reference code): every "
+                                  "training sequence and the fresh negatives in one shuffled pool cut into batches of "
+                                  "batch_size rows (last partial batch dropped), loss the mean cross-entropy over "
+                                  "the batch")
+    negatives: int = field(10000, ge=1, help="generated negatives per refresh (paired: and as many real positives)")
     pretrain_refreshes: int = field(50, help="D pretraining: times fresh negatives are drawn")
     epochs: int = field(3, help="D epochs over each set of negatives")
 
@@ -66,6 +79,9 @@ class OracleAdvConfig:
     curve_samples: int = field(1000, ge=1, help="model samples per learning-curve point (the final table uses "
                                                 "data.n_eval)")
     mle_epochs_per_round: float = field(1.0, help="MLE-continued / scheduled-sampling budget per round, in epochs")
+    pg_reduction: str = field("mean", choices=("mean", "sum"),
+                              help="policy-gradient loss over the batch's tokens: mean, or sum (the reference code: "
+                                   "-sum r log p, so the gradient-norm clip rescales nearly every step)")
 
 
 @dataclass
