@@ -63,6 +63,17 @@ class LSTMPolicy(PretrainedMixin, Policy):
         self.head = nn.Linear(shape.hidden_dim, shape.vocab_size)
         nn.init.normal_(self.start, std=0.1)
 
+    @torch.no_grad()
+    def init_normal(self, std: float = 0.1, generator: torch.Generator | None = None) -> LSTMPolicy:
+        """Re-draw every parameter from N(0, std) (``bias_hh`` = 0: the recurrent layer then has one bias per gate):
+        the SeqGAN reference code's generator initialisation (``init_matrix``, stddev 0.1). Returns self."""
+        for name, param in self.named_parameters():
+            if name == "lstm.bias_hh_l0":
+                param.zero_()
+            else:
+                param.copy_(torch.randn(param.shape, generator=generator) * std)
+        return self
+
     # ------------------------------------------------------------------ helpers
     def _check_context(self, context: Context) -> None:
         if not context.is_empty:
