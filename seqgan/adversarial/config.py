@@ -78,7 +78,8 @@ class AdversarialConfig(RouteConfig):
     d_steps: int = field(1, ge=0, help="k: discriminator updates per round (G fixed, fresh G samples each)")
     g_steps: int = field(1, ge=0, help="g: generator policy-gradient updates per round (D fixed)")
     reward: str = field("rollout", choices=REWARDS, help="per-token reward: sequence | rollout (Monte Carlo) | prefix "
-                                                         "(D on prefixes)")
+                                                         "(D on prefixes) | maligan (MaliGAN: D/(1-D) normalised over "
+                                                         "the batch, minus 1/B; use with baseline none)")
     rollout_n: int = field(8, ge=1, help="Monte Carlo rollouts per prefix (reward=rollout)")
     rollout_rate: float = field(0.8, ge=0, lt=1, help="rollout policy = lagging copy updated as rate*roll + "
                                                       "(1-rate)*G; 0 = the current generator")

@@ -74,7 +74,8 @@ class MultiRepDiscriminator(DiscriminatorScoring, PretrainedMixin, nn.Module):
                              f"got shape {tuple(reply.shape)}")
         B, T, _ = emb.shape
         if T < max(self.cfg.filter_sizes):
-            raise ValueError(f"a sentence of {T} tokens is shorter than the tallest filter {max(self.cfg.filter_sizes)}")
+            raise ValueError(f"a sentence of {T} tokens is shorter than the tallest filter "
+                             f"{max(self.cfg.filter_sizes)}")
         reps = emb.view(B, T, self.cfg.num_rep, self.rep_dim).transpose(1, 2)  # (B, R, T, e)
         pooled = []
         for f, conv in zip(self.cfg.filter_sizes, self.convs):

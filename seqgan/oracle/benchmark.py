@@ -381,13 +381,14 @@ def write_results(run_dir: Path, cfg: OracleConfig, rows: list[dict], extra: dic
                   "|---|" + "---|" * len(frontier),
                   "| NLL-oracle | " + " | ".join(f"{p['nll_oracle']:.3f}" for p in frontier) + " |",
                   "| NLL-test | " + " | ".join(f"{p['nll_test']:.3f}" for p in frontier) + " |", ""]
-    lines += ["| row | NLL-oracle | NLL-test | vs MLE's temperature frontier | wall s (after MLE) | rollout share |",
-              "|---|---|---|---|---|---|"]
+    lines += ["| row | NLL-oracle | NLL-test | vs MLE's temperature frontier | wall s (after MLE) | CPU s "
+              "| rollout share |", "|---|---|---|---|---|---|---|"]
     for r in rows:
         share = f"{r['rollout_s'] / r['wall_s']:.0%}" if r.get("rollout_s") and r["wall_s"] > 0 else "-"
         where = describe_distance(r.get("frontier_distance")) if frontier else "-"
+        cpu = f"{r['cpu_s']:.0f}" if "cpu_s" in r else "-"
         lines.append(f"| {r['row']} | {r['nll_oracle']:.3f} | {r['nll_test']:.3f} | {where} | {r['wall_s']:.0f} "
-                     f"| {share} |")
+                     f"| {cpu} | {share} |")
     atomic_write_text(run_dir / "results.md", "\n".join(lines) + "\n")
 
 
@@ -506,7 +507,9 @@ def run_oracle_benchmark(cfg: OracleConfig, resume: bool = False) -> dict:
             if name in done:
                 logger.info("%s: done in an earlier run, skipped", name)
                 continue
+            cpu0 = time.process_time()
             row = bench.run_row(name)
+            row["cpu_s"] = time.process_time() - cpu0  # CPU seconds of the row (evaluation included)
             done[name] = row
             bench.progress.setdefault("row_configs", {})[name] = _sections(bench.progress["config"], row_sections(name))
             bench.progress["elapsed_s"] = time.perf_counter() - t0

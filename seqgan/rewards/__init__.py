@@ -13,16 +13,20 @@ from seqgan.rewards.baselines import (
     build_baseline,
     compute_advantages,
 )
+from seqgan.rewards.maligan import MaliGANReward
 from seqgan.rewards.prefix import PrefixReward
 from seqgan.rewards.rollout import MonteCarloReward, RolloutPolicy
 from seqgan.rewards.sequence import SequenceReward
 
-REWARDS = ("sequence", "rollout", "prefix")
+REWARDS = ("sequence", "rollout", "prefix", "maligan")
 
 
 def build_reward(kind: str, disc: Scorer, rollout_policy: RolloutPolicy | None = None, n: int = 8,
                  temperature: float = 1.0, chunk_size: int = 4096) -> Reward:
-    """Reward by config name: ``sequence | rollout | prefix`` (rollout needs ``rollout_policy``)."""
+    """Reward by config name: ``sequence | rollout | prefix | maligan`` (rollout needs ``rollout_policy``;
+    maligan normalises D/(1-D) over the batch and subtracts its own baseline 1/B)."""
+    if kind == "maligan":
+        return MaliGANReward(disc)
     if kind == "sequence":
         return SequenceReward(disc)
     if kind == "prefix":
@@ -35,7 +39,7 @@ def build_reward(kind: str, disc: Scorer, rollout_policy: RolloutPolicy | None =
 
 
 __all__ = [
-    "BASELINES", "REWARDS", "Baseline", "BatchMeanBaseline", "LengthMovingAverageBaseline", "MonteCarloReward",
-    "MovingAverageBaseline", "NoBaseline", "PrefixReward", "Reward", "RolloutPolicy", "Scorer", "SelfCriticBaseline",
+    "BASELINES", "REWARDS", "Baseline", "BatchMeanBaseline", "LengthMovingAverageBaseline", "MaliGANReward",
+    "MonteCarloReward", "MovingAverageBaseline", "NoBaseline", "PrefixReward", "Reward", "RolloutPolicy", "Scorer", "SelfCriticBaseline",
     "SequenceReward", "build_baseline", "build_reward", "compute_advantages",
 ]

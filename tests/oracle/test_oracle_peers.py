@@ -68,7 +68,8 @@ def test_leakgan_pretraining_lowers_its_nll(tmp_path):
     shape = LeakGANShape(50, 8, 16, 4, 3, 8, bench.disc.reply_encoder.out_dim)
     torch.manual_seed(0)
     policy = LeakGANPolicy(shape).attach(bench.disc)
-    opts = (torch.optim.Adam(policy.worker_parameters(), lr=0.01), torch.optim.Adam(policy.manager_parameters(), lr=0.01))
+    opts = (torch.optim.Adam(policy.worker_parameters(), lr=0.01),
+            torch.optim.Adam(policy.manager_parameters(), lr=0.01))
     before = mean_nll(policy, bench.test)
     for _ in range(60):
         info = leakgan_pretrain_step(policy, opts, bench.train[torch.randint(0, 256, (32,))], 5.0)

@@ -89,7 +89,8 @@ def test_resume_runs_again_only_the_rows_whose_settings_changed(tmp_path, monkey
     first = run_oracle_benchmark(_cfg(tmp_path, "rows=[random,mle,constant]"))
     ran = []
     real_run_row = oracle_mod.OracleBenchmark.run_row
-    monkeypatch.setattr(oracle_mod.OracleBenchmark, "run_row", lambda self, name: ran.append(name) or real_run_row(self, name))
+    monkeypatch.setattr(oracle_mod.OracleBenchmark, "run_row",
+                        lambda self, name: ran.append(name) or real_run_row(self, name))
     monkeypatch.setattr(oracle_mod, "mle_steps", lambda *a, **k: pytest.fail("MLE retrained"))
     again = run_oracle_benchmark(_cfg(tmp_path, "rows=[random,mle,constant]", "adv.rounds=2"), resume=True)
     assert ran == ["constant"]  # random / mle depend on the shared stages only
