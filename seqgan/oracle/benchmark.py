@@ -324,8 +324,9 @@ class OracleBenchmark:
             if rnd % a.eval_every == 0 or rnd == a.rounds:
                 t1 = time.perf_counter()
                 curve.append((rnd, self.curve_point(policy)))
+                test_nll = self.curve_nll_test(policy)
                 eval_s += time.perf_counter() - t1
-                self.log(stage=name, round=rnd, nll_oracle=curve[-1][1], **info)
+                self.log(stage=name, round=rnd, nll_oracle=curve[-1][1], nll_test=test_nll, **info)
                 logger.info("%s round %d: NLL-oracle %.3f", name, rnd, curve[-1][1])
         wall = time.perf_counter() - t0 - eval_s
         nll_o, nll_t = self.evaluate(policy)
@@ -336,6 +337,11 @@ class OracleBenchmark:
     def curve_point(self, policy: LSTMPolicy) -> float:
         """NLL-oracle of ``adv.curve_samples`` samples of ``policy`` (one point of a learning curve)."""
         return nll_oracle(self.oracle, policy, self.cfg.adv.curve_samples)
+
+    def curve_nll_test(self, policy) -> float:
+        """NLL-test of ``policy`` on the first ``adv.curve_samples`` test samples (logged with each curve point, so
+        a row can be placed against the frontier at any logged round)."""
+        return nll_test(policy, self.test[:self.cfg.adv.curve_samples])
 
 
 def _with_defaults(saved: dict, defaults: dict) -> dict:

@@ -113,6 +113,7 @@ class RankGANConfig:
     gamma: float = field(1.0, gt=0, help="inverse temperature of the rank softmax over cosine similarities")
     reference_size: int = field(16, ge=1, help="human sentences in the reference set U (drawn for every step)")
     comparison_size: int = field(64, ge=1, help="human sentences a generated one is ranked among for G's reward (C+)")
+    pretrain_refreshes: int = field(0, ge=0, help="ranker pretraining refreshes (0: disc.pretrain_refreshes)")
 
 
 @dataclass
@@ -128,6 +129,8 @@ class LeakGANConfig:
     pretrain_rounds: int = field(10, ge=0, help="pretraining: rounds of (D refreshes, G epochs)")
     pretrain_epochs: int = field(8, ge=0, help="pretraining: MLE (worker) + goal (manager) epochs per round")
     pretrain_d_refreshes: int = field(5, ge=0, help="pretraining: D refreshes on LeakGAN's samples per round")
+    rounds: int = field(0, ge=0, help="adversarial rounds (0: adv.rounds); each: adv.g_steps G steps, adv.d_refreshes "
+                                      "D refreshes")
     rollouts: int = field(4, ge=1, help="Monte Carlo rollouts per prefix for the manager's values")
     rescale_delta: float = field(16.0, gt=0, help="bootstrapped rescaled activation: sigmoid(delta * (rank/B - 1/2))")
 

@@ -62,9 +62,10 @@ class _Clock:
     def __init__(self) -> None:
         self.start, self.eval_s = time.perf_counter(), 0.0
 
-    def point(self, bench, policy) -> float:
+    def point(self, bench, policy) -> tuple[float, float]:
+        """(NLL-oracle, NLL-test) of a learning-curve point, its time not counted."""
         t = time.perf_counter()
-        value = bench.curve_point(policy)
+        value = (bench.curve_point(policy), bench.curve_nll_test(policy))
         self.eval_s += time.perf_counter() - t
         return value
 
@@ -116,8 +117,8 @@ def run_rankgan_row(bench) -> dict:
     ranker = Ranker(c.disc.model, c.data.vocab_size, r.gamma).to(bench.device)
     ranker_opt = torch.optim.Adam(ranker.parameters(), lr=c.disc.lr)
     clock, curve = _Clock(), [(0, bench.curve_point(bench.mle))]
-    terms = train_ranker(ranker, ranker_opt, policy, bench.train, c.disc.pretrain_refreshes, c.disc.epochs,
-                         c.disc.negatives, c.disc.batch_size, r.reference_size)
+    terms = train_ranker(ranker, ranker_opt, policy, bench.train, r.pretrain_refreshes or c.disc.pretrain_refreshes,
+                         c.disc.epochs, c.disc.negatives, c.disc.batch_size, r.reference_size)
     pretrain_s = clock.wall
     bench.log(stage="rankgan_pretrain", wall_s=pretrain_s, **terms)
     rollout_policy = RolloutPolicy(policy, rate=a.rollout_rate)
@@ -130,8 +131,9 @@ def run_rankgan_row(bench) -> dict:
         info.update(train_ranker(ranker, ranker_opt, policy, bench.train, a.d_refreshes, c.disc.epochs,
                                  c.disc.negatives, c.disc.batch_size, r.reference_size))
         if rnd % a.eval_every == 0 or rnd == a.rounds:
-            curve.append((rnd, clock.point(bench, policy)))
-            bench.log(stage="rankgan", round=rnd, nll_oracle=curve[-1][1], **info)
+            nll_o, nll_t = clock.point(bench, policy)
+            curve.append((rnd, nll_o))
+            bench.log(stage="rankgan", round=rnd, nll_oracle=nll_o, nll_test=nll_t, **info)
     ranker.save_pretrained(bench.dir / "ranker_rankgan")
     return _finish(bench, "rankgan", policy, clock, curve, pretrain_s=pretrain_s)
 
@@ -199,15 +201,21 @@ def run_leakgan_row(bench) -> dict:
             info = leakgan_pretrain_step(policy, opts, _rows(bench.train, c.mle.batch_size), c.mle.grad_clip)
         bench.log(stage="leakgan_pretrain", round=pr, **info)
     pretrain_s = clock.wall
-    curve = [(0, clock.point(bench, policy))]
+    nll_o, nll_t = clock.point(bench, policy)
+    curve = [(0, nll_o)]
+    bench.log(stage="leakgan", round=0, nll_oracle=nll_o, nll_test=nll_t)
+    opts = (torch.optim.Adam(policy.worker_parameters(), lr=L.lr),  # fresh optimisers, as LeakGAN's adversarial
+            torch.optim.Adam(policy.manager_parameters(), lr=L.lr))  # updates have their own
     reward = MonteCarloReward(disc, RolloutPolicy(policy, rate=0.0), L.rollouts)
-    for rnd in range(1, a.rounds + 1):
+    rounds = L.rounds or a.rounds
+    for rnd in range(1, rounds + 1):
         for _ in range(a.g_steps):
             info = leakgan_adversarial_step(policy, opts, reward, L.rescale_delta, a.batch_size, c.mle.grad_clip)
         info.update(refresh(a.d_refreshes))
-        if rnd % a.eval_every == 0 or rnd == a.rounds:
-            curve.append((rnd, clock.point(bench, policy)))
-            bench.log(stage="leakgan", round=rnd, nll_oracle=curve[-1][1], **info)
+        if rnd % a.eval_every == 0 or rnd == rounds:
+            nll_o, nll_t = clock.point(bench, policy)
+            curve.append((rnd, nll_o))
+            bench.log(stage="leakgan", round=rnd, nll_oracle=nll_o, nll_test=nll_t, **info)
     disc.save_pretrained(bench.dir / "discriminator_leakgan")
     return _finish(bench, "leakgan", policy, clock, curve, pretrain_s=pretrain_s)
 
@@ -251,7 +259,9 @@ def run_relgan_row(bench) -> dict:
                          shuffle=c.mle.shuffle)
         bench.log(stage="relgan_pretrain", epoch=epoch, loss=loss)
     pretrain_s = clock.wall
-    curve = [(0, clock.point(bench, policy))]
+    nll_o, nll_t = clock.point(bench, policy)
+    curve = [(0, nll_o)]
+    bench.log(stage="relgan", step=0, nll_oracle=nll_o, nll_test=nll_t)
     disc = MultiRepDiscriminator(R.disc, c.data.vocab_size).to(bench.device)
     g_opt = torch.optim.Adam(policy.parameters(), lr=R.g_lr)
     d_opt = torch.optim.Adam(disc.parameters(), lr=R.d_lr)
@@ -260,8 +270,9 @@ def run_relgan_row(bench) -> dict:
         reals = [_rows(bench.train, R.batch_size) for _ in range(1 + R.d_steps)]
         info = relgan_iteration(policy, disc, g_opt, d_opt, reals, schedule.tau(step), c.mle.grad_clip)
         if (step + 1) % R.eval_every == 0 or step + 1 == R.steps:
-            curve.append((step + 1, clock.point(bench, policy)))
-            bench.log(stage="relgan", step=step + 1, nll_oracle=curve[-1][1], **info)
+            nll_o, nll_t = clock.point(bench, policy)
+            curve.append((step + 1, nll_o))
+            bench.log(stage="relgan", step=step + 1, nll_oracle=nll_o, nll_test=nll_t, **info)
             if not math.isfinite(info["g_loss"]):
                 break
     disc.save_pretrained(bench.dir / "discriminator_relgan")

@@ -171,3 +171,55 @@ def test_the_benchmark_runs_on_a_reference_file(tmp_path):
     np.testing.assert_allclose(saved.score(Context.empty(4), ids, torch.ones_like(ids)).double().numpy(),
                                reference_logprobs(arrays, ids.numpy()), atol=2e-5)
     assert result["rows"][1]["nll_oracle"] < result["rows"][0]["nll_oracle"]
+
+
+def test_the_cpu_schedule_keeps_every_count_of_the_reference_protocol():
+    from seqgan.config import load_config
+    from seqgan.oracle.config import OracleConfig
+
+    ref = load_config(OracleConfig, "recipes/oracle_reference.yaml")
+    cpu = load_config(OracleConfig, "recipes/oracle_reference_cpu.yaml")
+    for cfg in (ref, cpu):
+        cfg.validate()
+        assert (cfg.data.n_train, cfg.data.n_eval, cfg.data.oracle_params) == (9984, 9984, "data/target_params_py3.pkl")
+        assert (cfg.mle.epochs, cfg.mle.patience, cfg.mle.shuffle, cfg.mle.init, cfg.mle.lr) == (120, 0, False, "normal",
+                                                                                                  0.01)
+        assert (cfg.disc.composition, cfg.disc.negatives, cfg.disc.pretrain_refreshes, cfg.disc.epochs,
+                cfg.disc.batch_size, cfg.disc.lr) == ("mixed", 9984, 50, 3, 64, 1e-4)
+        assert (cfg.adv.rollouts, cfg.adv.rollout_rate, cfg.adv.d_refreshes, cfg.adv.g_steps, cfg.adv.pg_reduction,
+                cfg.adv.fresh_optimizer) == (16, 0.0, 5, 1, "sum", True)
+    assert ref.adv.rounds == 200 and len(ref.disc.model.num_filters) == 12 and sum(ref.disc.model.num_filters) == 1720
+    assert cpu.adv.rounds < 200 and cpu.disc.model.num_filters == [16] * 6
+
+
+def test_mixed_composition_cuts_one_shuffled_pool_into_full_batches(monkeypatch):
+    """The reference's D epoch: every real row and every negative once, in batches of mixed labels, last partial
+    batch dropped (9,984 + 9,984 rows -> 312 steps of 64)."""
+    from seqgan.models.discriminator import Discriminator, DiscriminatorConfig
+    from seqgan.models.lstm import LSTMPolicy
+    from seqgan.oracle import steps
+
+    torch.manual_seed(0)
+    disc = Discriminator(DiscriminatorConfig(filter_sizes=[1, 2], num_filters=[4, 4], embed_dim=8), 40, 0,
+                         conditional=False)
+    opt = torch.optim.Adam(disc.parameters(), lr=1e-3)
+    seen = []
+    real_forward = disc.forward
+
+    def spy(context, reply, mask):
+        seen.append(reply.clone())
+        return real_forward(context, reply, mask)
+
+    monkeypatch.setattr(disc, "forward", spy)
+    real = torch.randint(0, 20, (100, 7))  # real rows use tokens < 20; the policy below samples 20..39 only
+    policy = LSTMPolicy(LSTMShape(40, 6, 5, 7))
+    with torch.no_grad():
+        policy.head.bias[:20] = -1e4
+    terms = steps.train_discriminator(disc, opt, policy, real, refreshes=1, epochs=2, negatives=60, batch_size=32,
+                                      composition="mixed")
+    assert len(seen) == 2 * (160 // 32)  # 5 full batches per epoch, the last 0 rows dropped
+    batches = torch.stack(seen)  # (10, 32, 7)
+    is_real = (batches < 20).all(-1)  # (10, 32)
+    assert all(0 < int(b.sum()) < 32 for b in is_real)  # every batch mixes both kinds
+    assert int(is_real[:5].sum()) == 100 and int((~is_real[:5]).sum()) == 60  # each row once per epoch
+    assert set(terms) == {"loss", "acc_real", "acc_fake"}
