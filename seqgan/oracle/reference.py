@@ -1,8 +1,9 @@
 """The SeqGAN reference oracle: the parameter file of the paper's code, read without running any code it holds.
 
-The reference implementation (LantaoYu/SeqGAN, ``save/target_params_py3.pkl``; that repository has no licence file,
-so seqgan does not ship the file: fetch it from there) stores its oracle LSTM ("target LSTM") as a pickled list of
-15 float32 numpy arrays::
+The reference implementation (LantaoYu/SeqGAN, ``save/target_params_py3.pkl``, or the Python 2 pickle
+``save/target_params.pkl`` with the same arrays, also used by LeakGAN's code; that repository has no licence file, so
+seqgan does not ship the file: fetch it from there) stores its oracle LSTM ("target LSTM") as a pickled list of 15
+float32 numpy arrays::
 
     0  embedding (V, E)
     1  W_i (E, H)   2  U_i (H, H)   3  b_i (H,)      input gate
@@ -21,8 +22,9 @@ is (i, f, g, o), so ``weight_ih_l0 = [W_i; W_f; W_c; W_o]^T``, ``weight_hh_l0`` 
 ``bias_ih_l0`` (``bias_hh_l0`` = 0), and the policy's start vector is the embedding of token 0.
 
 The pickle is read by :class:`ArrayUnpickler`, which resolves only the three numpy names an array pickle needs
-(``_reconstruct``, ``ndarray`` and ``dtype`` of a numeric type); any other global (a function a crafted pickle
-would call) stops the load with a :class:`~seqgan.errors.DataError` before it is called.
+(``_reconstruct``, ``ndarray`` and ``dtype`` of a numeric type) and the latin-1 ``_codecs.encode`` of protocol-2
+pickles; any other global (a function a crafted pickle would call) stops the load with a
+:class:`~seqgan.errors.DataError` before it is called.
 """
 
 from __future__ import annotations
@@ -68,11 +70,20 @@ def _dtype(spec, align=False, copy=False):
     return _numpy().dtype(spec, bool(align), bool(copy))
 
 
+def _latin1_bytes(text, encoding):
+    """``_codecs.encode`` as protocol-2 pickles written by Python 3 use it for bytes: latin-1 only."""
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise pickle.UnpicklingError(f"_codecs.encode with encoding {encoding!r}")
+    return text.encode("latin-1")
+
+
 class ArrayUnpickler(pickle.Unpickler):
     """An unpickler that builds numpy arrays of numbers and plain containers (list, tuple, dict, str, numbers) and
     nothing else: every other global a pickle names is refused before it can be called."""
 
     def find_class(self, module: str, name: str):
+        if (module, name) == ("_codecs", "encode"):
+            return _latin1_bytes
         if (module, name) in (("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct")):
             return _reconstruct
         if (module, name) == ("numpy", "ndarray"):
@@ -96,7 +107,7 @@ def load_arrays(path: str | Path) -> object:
         raise DataError(f"{path}: {path.stat().st_size} bytes is not a SeqGAN oracle parameter file")
     data = path.read_bytes()
     try:
-        return ArrayUnpickler(io.BytesIO(data)).load()
+        return ArrayUnpickler(io.BytesIO(data), encoding="latin1").load()  # latin1: the Python 2 file's strings
     except pickle.UnpicklingError as err:
         raise DataError(f"{path}: refused: {err}") from None
     except Exception as err:  # truncated / corrupt: EOFError, ValueError, struct errors, ...

@@ -223,3 +223,17 @@ def test_mixed_composition_cuts_one_shuffled_pool_into_full_batches(monkeypatch)
     assert all(0 < int(b.sum()) < 32 for b in is_real)  # every batch mixes both kinds
     assert int(is_real[:5].sum()) == 100 and int((~is_real[:5]).sum()) == 60  # each row once per epoch
     assert set(terms) == {"loss", "acc_real", "acc_fake"}
+
+
+def test_python2_pickles_of_the_layout_load_too(tmp_path):
+    """Protocol-2 pickles (the reference also has a Python 2 file, save/target_params.pkl, with the same arrays)."""
+    arrays = reference_arrays(SHAPE, seed=4)
+    path = tmp_path / "py2.pkl"
+    with open(path, "wb") as f:
+        pickle.dump(arrays, f, protocol=2)
+    data = path.read_bytes().replace(b"numpy._core.multiarray", b"numpy.core.multiarray")  # what numpy 1.x wrote
+    path.write_bytes(data)
+    oracle = load_reference_oracle(path, SHAPE)
+    ids = torch.randint(0, SHAPE.vocab_size, (3, SHAPE.seq_len))
+    np.testing.assert_allclose(oracle.score(Context.empty(3), ids, torch.ones_like(ids)).double().numpy(),
+                               reference_logprobs(arrays, ids.numpy()), atol=2e-5)
