@@ -124,8 +124,8 @@ class LeakGANConfig:
     hidden_dim: int = field(32, ge=1, help="worker and manager LSTM hidden size")
     goal_size: int = field(16, ge=1, help="k: the worker's goal embedding size")
     step_size: int = field(4, ge=1, help="c: goals summed over the last c steps; the manager looks c tokens ahead")
-    lr: float = field(0.0015, gt=0, help="Adam learning rate of the worker and the manager (pretraining and "
-                                         "adversarial)")
+    lr: float = field(0.0015, gt=0, help="Adam learning rate of the worker and the manager in pretraining")
+    adv_lr: float = field(0.0, ge=0, help="their learning rate in the adversarial phase (fresh Adams; 0: lr)")
     pretrain_rounds: int = field(10, ge=0, help="pretraining: rounds of (D refreshes, G epochs)")
     pretrain_epochs: int = field(8, ge=0, help="pretraining: MLE (worker) + goal (manager) epochs per round")
     pretrain_d_refreshes: int = field(5, ge=0, help="pretraining: D refreshes on LeakGAN's samples per round")

@@ -204,8 +204,9 @@ def run_leakgan_row(bench) -> dict:
     nll_o, nll_t = clock.point(bench, policy)
     curve = [(0, nll_o)]
     bench.log(stage="leakgan", round=0, nll_oracle=nll_o, nll_test=nll_t)
-    opts = (torch.optim.Adam(policy.worker_parameters(), lr=L.lr),  # fresh optimisers, as LeakGAN's adversarial
-            torch.optim.Adam(policy.manager_parameters(), lr=L.lr))  # updates have their own
+    adv_lr = L.adv_lr or L.lr  # fresh optimisers, as LeakGAN's adversarial updates have their own
+    opts = (torch.optim.Adam(policy.worker_parameters(), lr=adv_lr),
+            torch.optim.Adam(policy.manager_parameters(), lr=adv_lr))
     reward = MonteCarloReward(disc, RolloutPolicy(policy, rate=0.0), L.rollouts)
     rounds = L.rounds or a.rounds
     for rnd in range(1, rounds + 1):
