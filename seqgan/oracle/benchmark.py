@@ -421,37 +421,61 @@ def plot_curves(run_dir: Path, rows: list[dict]) -> Path:
     return path
 
 
-def summarize_seeds(results: list[dict]) -> str:
+def summarize_seeds(results: list[dict], details: bool = False) -> str:
     """Markdown table of several seeds' ``results.json`` dicts: one column per seed and mean ± sample std per row
-    (NLL-oracle and NLL-test), rows in the order of the first result."""
+    (NLL-oracle and NLL-test), rows in the order they first appear; a row missing from a seed shows ``-`` there and
+    its statistics cover the seeds that have it. ``details`` adds each row's NLL-oracle minus the same seed's MLE
+    (mean ± std of the per-seed differences) and its CPU seconds."""
     import statistics
 
     seeds = [r["seed"] for r in results]
-    names = [row["row"] for row in results[0]["rows"]]
+    names: list[str] = []
+    for r in results:
+        names += [row["row"] for row in r["rows"] if row["row"] not in names]
     by_seed = [{row["row"]: row for row in r["rows"]} for r in results]
 
-    def cell(values: list[float]) -> str:
+    def cell(values: list[float], sign: str = "") -> str:
         sd = statistics.stdev(values) if len(values) > 1 else 0.0
-        return f"{statistics.fmean(values):.3f} ± {sd:.3f}"
+        return f"{statistics.fmean(values):{sign}.3f} ± {sd:.3f}" if values else "-"
 
     with_frontier = all("frontier_distance" in row for r in results for row in r["rows"])
     head = ["row", *[f"NLL-oracle s{s}" for s in seeds], "NLL-oracle mean ± std", "NLL-test mean ± std",
-            "wall s mean", *(["vs frontier mean ± std (< 0: below)"] if with_frontier else [])]
+            "wall s mean", *(["vs frontier mean ± std (< 0: below)"] if with_frontier else []),
+            *(["minus MLE mean ± std", "CPU s mean"] if details else [])]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name in names:
-        if not all(name in rows for rows in by_seed):
-            continue
-        oracle_v = [rows[name]["nll_oracle"] for rows in by_seed]
-        test_v = [rows[name]["nll_test"] for rows in by_seed]
-        wall = statistics.fmean(rows[name]["wall_s"] for rows in by_seed)
-        line = (f"| {name} | " + " | ".join(f"{v:.3f}" for v in oracle_v)
-                + f" | {cell(oracle_v)} | {cell(test_v)} | {wall:.0f} |")
+        present = [rows[name] for rows in by_seed if name in rows]
+        oracle_v = [row["nll_oracle"] for row in present]
+        wall = statistics.fmean(row["wall_s"] for row in present)
+        line = (f"| {name} | " + " | ".join(f"{rows[name]['nll_oracle']:.3f}" if name in rows else "-"
+                                            for rows in by_seed)
+                + f" | {cell(oracle_v)} | {cell([row['nll_test'] for row in present])} | {wall:.0f} |")
         if with_frontier:
-            dist = [rows[name]["frontier_distance"] for rows in by_seed]
+            dist = [row["frontier_distance"] for row in present]
             line += f" {cell(dist)} |" if None not in dist else " left of it in " + \
                 f"{dist.count(None)} of {len(dist)} seeds |"
+        if details:
+            minus = [rows[name]["nll_oracle"] - rows["mle"]["nll_oracle"] for rows in by_seed
+                     if name in rows and "mle" in rows]
+            cpu = [row["cpu_s"] for row in present if "cpu_s" in row]
+            line += f" {cell(minus, '+')} | {statistics.fmean(cpu) if cpu else float('nan'):.0f} |"
         lines.append(line)
     return "\n".join(lines) + "\n"
+
+
+def mean_rows(results: list[dict]) -> list[dict]:
+    """Every row's mean NLL-oracle and NLL-test over the seeds that have it (for a frontier plot of several seeds)."""
+    import statistics
+
+    names: list[str] = []
+    for r in results:
+        names += [row["row"] for row in r["rows"] if row["row"] not in names]
+    out = []
+    for name in names:
+        present = [row for r in results for row in r["rows"] if row["row"] == name]
+        out.append({"row": name, "nll_oracle": statistics.fmean(row["nll_oracle"] for row in present),
+                    "nll_test": statistics.fmean(row["nll_test"] for row in present)})
+    return out
 
 
 def plot_seed_curves(results: list[dict], path: Path) -> Path:
