@@ -35,7 +35,7 @@ from seqgan.rewards.maligan import MaliGANReward
 from seqgan.oracle.scorers import BleuScorer, ConstantScorer, InputFreeRolloutReward, UniformScorer
 from seqgan.runs.checkpoint import atomic_write_text, load_checkpoint, save_checkpoint
 from seqgan.runs.rundir import MetricsLog
-from seqgan.oracle.config import ALL_ROWS, PEERS, OracleConfig
+from seqgan.oracle.config import ALL_ROWS, PEERS, OracleConfig, row_rounds
 from seqgan.oracle.peers import PEER_ROWS, run_peer_row
 from seqgan.oracle.relaxed import RELAXED_ROWS, run_relaxed_row
 from seqgan.oracle.steps import mle_steps, pg_step, train_discriminator
@@ -304,7 +304,8 @@ class OracleBenchmark:
         t0 = time.perf_counter()
         eval_s = rollout_s = scorer_s = d_s = 0.0
         curve = [(0, self.curve_point(self.mle))]
-        for rnd in range(1, a.rounds + 1):
+        rounds = row_rounds(c, name)
+        for rnd in range(1, rounds + 1):
             info: dict[str, float] = {}
             if mle_rows:
                 ss = a.ss_max_prob * rnd / a.rounds if name == "scheduled_sampling" else 0.0
@@ -321,7 +322,7 @@ class OracleBenchmark:
                     info.update(train_discriminator(disc, disc_opt, policy, self.train, a.d_refreshes, c.disc.epochs,
                                                     c.disc.negatives, c.disc.batch_size, c.disc.composition))
                     d_s += time.perf_counter() - t1
-            if rnd % a.eval_every == 0 or rnd == a.rounds:
+            if rnd % a.eval_every == 0 or rnd == rounds:
                 t1 = time.perf_counter()
                 curve.append((rnd, self.curve_point(policy)))
                 test_nll = self.curve_nll_test(policy)

@@ -104,6 +104,7 @@ class MaliGANConfig:
 
     baseline: bool = field(True, help="subtract the mean weight 1/K from the normalised weights (the paper's baseline; "
                                       "K = adv.batch_size, the samples of one step)")
+    rounds: int = field(0, ge=0, help="adversarial rounds (0: adv.rounds)")
 
 
 @dataclass
@@ -114,6 +115,7 @@ class RankGANConfig:
     reference_size: int = field(16, ge=1, help="human sentences in the reference set U (drawn for every step)")
     comparison_size: int = field(64, ge=1, help="human sentences a generated one is ranked among for G's reward (C+)")
     pretrain_refreshes: int = field(0, ge=0, help="ranker pretraining refreshes (0: disc.pretrain_refreshes)")
+    rounds: int = field(0, ge=0, help="adversarial rounds (0: adv.rounds)")
 
 
 @dataclass
@@ -155,6 +157,11 @@ class RelGANConfig:
                        help="annealing of the inverse temperature over the steps")
     eval_every: int = field(100, ge=1, help="steps between learning-curve points")
     disc: MultiRepConfig = field(MultiRepConfig, help="the multiple-representation CNN D")
+
+
+def row_rounds(cfg, name: str) -> int:
+    """The adversarial rounds of row ``name``: its peer section's ``rounds`` when set, else ``adv.rounds``."""
+    return getattr(getattr(cfg, name, None), "rounds", 0) or cfg.adv.rounds
 
 
 @dataclass

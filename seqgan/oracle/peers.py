@@ -38,6 +38,7 @@ from seqgan.objectives.leakgan import intrinsic_reward, manager_loss, worker_los
 from seqgan.objectives.ranking import ranker_loss
 from seqgan.objectives.relativistic import rsgan_discriminator_loss, rsgan_generator_loss
 from seqgan.objectives.temperature import TemperatureSchedule
+from seqgan.oracle.config import row_rounds
 from seqgan.oracle.data import sample_sequences
 from seqgan.oracle.steps import mle_steps, pg_step, train_discriminator
 from seqgan.rewards import MonteCarloReward, RolloutPolicy
@@ -123,14 +124,15 @@ def run_rankgan_row(bench) -> dict:
     bench.log(stage="rankgan_pretrain", wall_s=pretrain_s, **terms)
     rollout_policy = RolloutPolicy(policy, rate=a.rollout_rate)
     reward = MonteCarloReward(ranker, rollout_policy, a.rollouts)
-    for rnd in range(1, a.rounds + 1):
+    rounds = row_rounds(c, "rankgan")
+    for rnd in range(1, rounds + 1):
         for _ in range(a.g_steps):
             ranker.set_sets(_rows(bench.train, r.reference_size), _rows(bench.train, r.comparison_size))
             info = pg_step(policy, opt, reward, a.batch_size, c.mle.grad_clip, a.pg_reduction)
             rollout_policy.update()
         info.update(train_ranker(ranker, ranker_opt, policy, bench.train, a.d_refreshes, c.disc.epochs,
                                  c.disc.negatives, c.disc.batch_size, r.reference_size))
-        if rnd % a.eval_every == 0 or rnd == a.rounds:
+        if rnd % a.eval_every == 0 or rnd == rounds:
             nll_o, nll_t = clock.point(bench, policy)
             curve.append((rnd, nll_o))
             bench.log(stage="rankgan", round=rnd, nll_oracle=nll_o, nll_test=nll_t, **info)
@@ -208,7 +210,7 @@ def run_leakgan_row(bench) -> dict:
     opts = (torch.optim.Adam(policy.worker_parameters(), lr=adv_lr),
             torch.optim.Adam(policy.manager_parameters(), lr=adv_lr))
     reward = MonteCarloReward(disc, RolloutPolicy(policy, rate=0.0), L.rollouts)
-    rounds = L.rounds or a.rounds
+    rounds = row_rounds(c, "leakgan")
     for rnd in range(1, rounds + 1):
         for _ in range(a.g_steps):
             info = leakgan_adversarial_step(policy, opts, reward, L.rescale_delta, a.batch_size, c.mle.grad_clip)
