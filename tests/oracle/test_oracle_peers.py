@@ -15,7 +15,8 @@ from seqgan.oracle.config import OracleConfig
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-TINY_PEERS = ["leakgan.pretrain_rounds=2", "leakgan.pretrain_epochs=1", "leakgan.pretrain_d_refreshes=1",
+TINY_PEERS = ["maligan.rounds=2", "leakgan.pretrain_rounds=2", "leakgan.pretrain_epochs=1",
+              "leakgan.pretrain_d_refreshes=1",
               "leakgan.hidden_dim=8", "leakgan.embed_dim=8", "leakgan.goal_size=4", "relgan.pretrain_epochs=2",
               "relgan.steps=6", "relgan.eval_every=3", "relgan.head_size=8", "relgan.disc.num_rep=8",
               "relgan.disc.embed_dim=16", "relgan.disc.num_filters=[8,8,8,8]"]
@@ -45,6 +46,7 @@ def test_every_peer_row_trains_and_is_placed_against_the_frontier(peers_run):
         moved = LSTMPolicy.from_pretrained(run_dir / f"generator_{name}")
         assert all(not torch.equal(a, b) for a, b in zip(mle.parameters(), moved.parameters())), name
     assert rows["leakgan"]["pretrain_s"] > 0 and rows["relgan"]["pretrain_s"] > 0
+    assert rows["maligan"]["curve"][-1][0] == 2 and rows["rankgan"]["curve"][-1][0] == 3  # its own rounds / adv's
     LeakGANPolicy.from_pretrained(run_dir / "generator_leakgan")
     RelationalPolicy.from_pretrained(run_dir / "generator_relgan")
     assert (run_dir / "ranker_rankgan").is_dir() and (run_dir / "discriminator_relgan").is_dir()
