@@ -171,3 +171,16 @@ def test_every_default_is_inside_its_declared_bounds(path):
     cfg = getattr(importlib.import_module(module), name)()
     check_fields(cfg)
     cfg.validate()
+
+
+def test_configs_saved_before_a_rename_still_load():
+    """A run directory's config.yaml from before ``adversarial.advantage_norm`` said ``normalise``."""
+    from seqgan.adversarial.config import AdversarialConfig
+    from seqgan.config import from_dict
+
+    assert from_dict(AdversarialConfig, {"normalise": True}).advantage_norm == "whiten"
+    assert from_dict(AdversarialConfig, {"normalise": False}).advantage_norm == "none"
+    assert from_dict(AdversarialConfig, {"normalise": True, "advantage_norm": "std"}).advantage_norm == "std"
+    from seqgan.adversarial.compare import CompareConfig
+
+    assert from_dict(CompareConfig, {"temperature_adversuc": True}).temperatures == CompareConfig().temperatures

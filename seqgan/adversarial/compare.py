@@ -59,6 +59,13 @@ class CompareConfig:
                                            "every model at every one of them")
     seed: int = field(0, help="seed of sampling and of the evaluator")
 
+    @staticmethod
+    def upgrade_keys(data: dict) -> dict:
+        """Configs saved before the one judge asked for per-temperature evaluators (``temperature_adversuc``);
+        the judge now reports every temperature."""
+        data.pop("temperature_adversuc", None)
+        return data
+
     def validate(self) -> None:
         check_fields(self, "compare")
         if not self.decodes:

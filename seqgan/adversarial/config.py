@@ -119,6 +119,13 @@ class AdversarialConfig(RouteConfig):
     eval_pairs: int = field(256, ge=1, help="held-out pairs used for that NLL")
     save_every: int = field(10, ge=0, help="write a resumable checkpoint every N rounds (0 = only at the end)")
 
+    @staticmethod
+    def upgrade_keys(data: dict) -> dict:
+        """Configs saved before ``advantage_norm`` said ``normalise: true | false`` (whiten | none)."""
+        if "normalise" in data:
+            data.setdefault("advantage_norm", "whiten" if data.pop("normalise") else "none")
+        return data
+
     def validate(self) -> None:
         self.validate_route()
         if self.baseline == "group" and self.group_size < 2:
