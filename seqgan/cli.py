@@ -39,7 +39,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from seqgan.command import Builder, Command
+from seqgan.command import Builder, Command, HelpParser, list_config_fields
 from seqgan.errors import ConfigError, SeqGANError
 
 COMMANDS: dict[str, Command] = {}
@@ -53,6 +53,7 @@ EXTERNAL_COMMANDS: dict[str, str] = {
 }
 
 DEFAULT_RECIPE = "chat_cpu.yaml"
+CHATBOT_CONFIG = "seqgan.chatbot:ChatbotConfig"
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
@@ -94,6 +95,7 @@ def add_config_arguments(parser: argparse.ArgumentParser, default_recipe: str | 
     parser.add_argument("overrides", nargs="*", metavar="key=value",
                         help="config overrides, e.g. mle.lr=3e-4 data.max_context_turns=2 output_dir=runs/mine")
     parser.set_defaults(default_recipe=default_recipe, accepts_overrides=True)
+    list_config_fields(parser, CHATBOT_CONFIG)
 
 
 def load_chatbot_config(args: argparse.Namespace, cls: type | None = None) -> Any:
@@ -289,6 +291,62 @@ def _run_chat(args: argparse.Namespace) -> int:
                     generator=args.generator)
 
 
+CONFIG_KINDS = {"chatbot": CHATBOT_CONFIG, "oracle": "seqgan.oracle.config:OracleConfig",
+                "image": "seqgan.image.config:ImageConfig"}
+"""The config dataclasses ``seqgan config show`` knows: a chatbot run, the oracle benchmark, an image run."""
+
+
+@command("config", help="show a resolved config (defaults <- YAML file <- key=value overrides)",
+         description="`seqgan config show` prints the config a command would run with, as YAML: the built-in "
+                     "defaults, then --config FILE (or a run directory's config.yaml), then key=value overrides, "
+                     "checked as the training commands check them. `seqgan COMMAND --help` lists every key.")
+def _add_config(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="config_command", metavar="CONFIG_COMMAND", required=True)
+    s = sub.add_parser("show", help="print a resolved config as YAML",
+                       description="Print the resolved config as YAML (it loads back as a --config file).")
+    s.add_argument("--config", metavar="FILE", default=None,
+                   help="YAML config (may name a 'base:' config), or a run directory (its config.yaml); "
+                        "default: the built-in defaults")
+    s.add_argument("--kind", choices=("auto", *CONFIG_KINDS), default="auto",
+                   help="which config: a chatbot run, the oracle benchmark or an image run; auto: the first "
+                        "whose keys fit the file and the overrides (default: auto)")
+    s.add_argument("--comments", action="store_true",
+                   help="end every line with the key's help, type and bounds as a YAML comment")
+    s.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. mle.lr=3e-4")
+    s.set_defaults(handler=_run_config_show, accepts_overrides=True)
+
+
+def config_kind(data: dict, overrides: Sequence[str]) -> str:
+    """The first of :data:`CONFIG_KINDS` whose top-level keys include every top-level key of ``data`` and of the
+    ``overrides`` ("chatbot" when none does: its error then names the unknown key)."""
+    import dataclasses
+
+    from seqgan.command import load_object
+
+    keys = set(data) | {item.split("=", 1)[0].strip().lstrip("-").split(".", 1)[0] for item in overrides}
+    for kind, target in CONFIG_KINDS.items():
+        if keys <= {f.name for f in dataclasses.fields(load_object(target))}:
+            return kind
+    return "chatbot"
+
+
+def _run_config_show(args: argparse.Namespace) -> int:
+    from seqgan.command import load_object
+    from seqgan.config import load_config, read_yaml_with_base, to_yaml
+
+    path = Path(args.config) if args.config else None
+    if path is not None and path.is_dir():
+        if not (path / "config.yaml").is_file():
+            raise ConfigError(f"--config {path}: a directory without config.yaml (not a run directory)")
+        path = path / "config.yaml"
+    kind = args.kind
+    if kind == "auto":
+        kind = config_kind(read_yaml_with_base(path) if path is not None else {}, args.overrides or [])
+    cfg = load_config(load_object(CONFIG_KINDS[kind]), path, list(args.overrides or []))
+    sys.stdout.write(to_yaml(cfg, comments=args.comments))
+    return 0
+
+
 # --------------------------------------------------------------------------- parser and entry point
 def _load_external(name: str, target: str) -> Command:
     module, _, attr = target.partition(":")
@@ -303,7 +361,7 @@ def _load_external(name: str, target: str) -> Command:
 
 def build_parser() -> argparse.ArgumentParser:
     """The full ``seqgan`` parser (every registered subcommand)."""
-    parser = argparse.ArgumentParser(
+    parser = HelpParser(
         prog="seqgan",
         description="Adversarial text generation for dialogue: pretrain a seq2seq chatbot by MLE, fine-tune it "
                     "against a conditional discriminator, evaluate it, generate replies, chat with it.",

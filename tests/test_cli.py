@@ -13,7 +13,7 @@ from seqgan.command import Command
 from seqgan.errors import DataError
 from seqgan.generate import DecodingOptions, read_contexts
 
-CORE_COMMANDS = ("quickstart", "pretrain", "eval", "generate", "chat")
+CORE_COMMANDS = ("quickstart", "pretrain", "eval", "generate", "chat", "config")
 
 
 def test_help_lists_every_registered_command(capsys):
@@ -32,6 +32,49 @@ def test_each_subcommand_has_help(name, capsys):
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
     assert out.startswith(f"usage: seqgan {name}") and len(out.splitlines()) > 5
+
+
+@pytest.mark.parametrize("argv, shown, hidden", [
+    (["pretrain"], ["  mle.lr=0.001", "peak AdamW learning rate (float > 0)", "discriminator: "], []),
+    (["train"], ["  adversarial.rounds=30", "  compare.", "  seed=0"], ["  mle.lr="]),
+    (["oracle"], ["  adv.rounds=", "  disc.model.encoder="], []),
+    (["image", "train"], ["  train.steps=", "  variant=gan", "one of: gan, cgan"], []),
+])
+def test_command_help_lists_the_config_keys_from_the_field_metadata(argv, shown, hidden, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    with pytest.raises(SystemExit):
+        cli.main([*argv, "--help"])
+    out = capsys.readouterr().out
+    assert "config keys" in out
+    for text in shown:
+        assert text in out, text
+    for text in hidden:
+        assert text not in out, text
+
+
+def test_config_show_prints_the_resolved_config(tmp_path, capsys):
+    import yaml
+
+    from seqgan.chatbot import ChatbotConfig
+    from seqgan.config import load_config, to_dict
+
+    recipe = str(cli.find_recipe("chat_cpu.yaml"))
+    assert cli.main(["config", "show", "--config", recipe, "mle.lr=3e-4", "seed=5"]) == 0
+    shown = yaml.safe_load(capsys.readouterr().out)
+    assert shown == to_dict(load_config(ChatbotConfig, recipe, ["mle.lr=3e-4", "seed=5"]))
+    assert shown["mle"]["lr"] == 3e-4 and shown["discriminator"]["encoder"] == "minilm"
+
+    run = tmp_path / "run"  # a run directory stands for its config.yaml; --comments still loads back
+    run.mkdir()
+    (run / "config.yaml").write_text(yaml.safe_dump(shown))
+    assert cli.main(["config", "show", "--config", str(run), "--comments"]) == 0
+    out = capsys.readouterr().out
+    assert "  lr: 0.0003  # peak AdamW learning rate (float > 0)" in out and yaml.safe_load(out) == shown
+
+    assert cli.main(["config", "show", "--config", str(cli.find_recipe("oracle_tiny.yaml"))]) == 0  # kind: auto
+    assert "adv" in yaml.safe_load(capsys.readouterr().out)
+    assert cli.main(["config", "show", "mle.lr=-1"]) == 2
+    assert capsys.readouterr().err == "seqgan: error: command line: mle.lr: expected a value > 0, got -1.0\n"
 
 
 def test_overrides_may_follow_options():

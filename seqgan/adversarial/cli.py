@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from seqgan.command import Command
+from seqgan.command import Command, list_config_fields
 
 ADVERSARIAL_SECTIONS = ("adversarial", "discriminator", "d_pretrain", "compare")
 
@@ -45,6 +45,8 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
                    help="overrides, e.g. adversarial.reward=prefix adversarial.rounds=50")
     p.add_argument("--rank-report", default=None, metavar="FILE", help=argparse.SUPPRESS)  # multi-process tests
     p.set_defaults(handler=_run_train, accepts_overrides=True)
+    list_config_fields(p, "seqgan.chatbot:ChatbotConfig", sections=ADVERSARIAL_SECTIONS,
+                       note="The other sections come from RUN_DIR/config.yaml (key=value overrides them too).")
 
 
 COMMAND = Command(
