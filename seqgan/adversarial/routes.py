@@ -96,14 +96,15 @@ class PolicyGradientRoute:
         t2 = time.perf_counter()
         base = self.baseline(context, replies, rewards)  # (B, T)
         adv = compute_advantages(rewards, base, replies.mask, normalise=cfg.normalise)
-        self.policy.train()
-        if cfg.entropy_weight:
-            logits = self.policy.logits(context, replies.ids, replies.mask)  # (B, T, V)
-            logp_all = torch.log_softmax(logits.float(), -1)
-            logp = logp_all.gather(-1, replies.ids.unsqueeze(-1)).squeeze(-1) * replies.mask
-            entropy = token_entropy(logits)  # (B, T)
-        else:
-            logp, entropy = self.policy.score(context, replies.ids, replies.mask), None
+        with eval_mode(self.policy):  # on-policy: the sampler's distribution (no dropout, its temperature)
+            if cfg.entropy_weight:
+                logits = self.policy.logits(context, replies.ids, replies.mask).float() / cfg.temperature  # (B, T, V)
+                logp_all = torch.log_softmax(logits, -1)
+                logp = logp_all.gather(-1, replies.ids.unsqueeze(-1)).squeeze(-1) * replies.mask
+                entropy = token_entropy(logits)  # (B, T)
+            else:
+                logp = self.policy.score(context, replies.ids, replies.mask, temperature=cfg.temperature)
+                entropy = None
         loss = reinforce_loss(logp, adv, replies.mask, entropy, cfg.entropy_weight)
         self.update_g(loss)
         if self.rollout_policy is not None:

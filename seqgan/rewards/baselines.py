@@ -144,7 +144,8 @@ class SelfCriticBaseline(Baseline):
     """Greedy self-critic (Rennie et al. 2017): the reward the policy's own greedy reply gets for the same context.
 
     ``reward`` scores the greedy replies per token (B, T_g); the baseline of a sampled token at position t is the
-    greedy reward at position ``min(t, L_g - 1)`` (for a sequence reward: D(c, greedy reply) on every token). Costs
+    greedy reward at position ``min(t, L_g - 1)`` (for a sequence reward: D(c, greedy reply) on every token). The
+    greedy reply runs to eos or the policy's ``max_reply_len``, as a sampled one does, not to the batch's T. Costs
     one greedy decode and one reward call per batch: pair it with a cheap reward (sequence or prefix) even when the
     training reward is the Monte Carlo one.
     """
@@ -159,7 +160,7 @@ class SelfCriticBaseline(Baseline):
     def __call__(self, context: Context, replies: Replies, rewards: Tensor) -> Tensor:
         T = replies.ids.shape[1]
         with eval_mode(self.policy):
-            greedy = self.policy.sample(context, max_len=T, greedy=True)
+            greedy = self.policy.sample(context, greedy=True)
         g = self.reward(context, greedy).to(rewards.dtype)  # (B, T_g)
         last = last_position(greedy.mask)  # (B,)
         pos = torch.arange(T, device=rewards.device).unsqueeze(0)  # (1, T)
