@@ -39,8 +39,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from seqgan.command import Builder, Command, HelpParser, list_config_fields
+from seqgan.command import Builder, Command, HelpParser, add_resume_argument, list_config_fields, split_resume
 from seqgan.errors import ConfigError, SeqGANError
+from seqgan.generate import GENERATORS
 
 COMMANDS: dict[str, Command] = {}
 """Subcommands defined in this file, in the order they appear in ``seqgan --help``."""
@@ -90,8 +91,8 @@ def add_config_arguments(parser: argparse.ArgumentParser, default_recipe: str | 
     parser.add_argument("--config", metavar="FILE", default=None, required=default_recipe is None,
                         help=f"YAML config (may name a 'base:' config it extends){default_note}")
     if resume:
-        parser.add_argument("--resume", action="store_true",
-                            help="continue the run in output_dir from its last checkpoint (exactly)")
+        add_resume_argument(parser, "output_dir's checkpoints/last", "checkpoints/step-NNNNNN, kept by "
+                                                                   "mle.save_total_limit")
     parser.add_argument("overrides", nargs="*", metavar="key=value",
                         help="config overrides, e.g. mle.lr=3e-4 data.max_context_turns=2 output_dir=runs/mine")
     parser.set_defaults(default_recipe=default_recipe, accepts_overrides=True)
@@ -143,11 +144,11 @@ def add_decoding_arguments(parser: argparse.ArgumentParser) -> None:
                    help=f"never repeat an n-gram of this size within a reply; 0 = off (default: {saved} "
                         f"{d.no_repeat_ngram})")
     g.add_argument("--seed", type=int, default=0, help="seed of the sampler (default: 0)")
-    g.add_argument("--generator", choices=("auto", "mle", "adv"), default="auto",
-                   help="mle: generator/, adv: generator_adv/ (after `seqgan train`), auto: adv when present "
-                        "(default: auto)")
+    g.add_argument("--generator", choices=GENERATORS, default="auto", help=GENERATOR_HELP)
 
 
+GENERATOR_HELP = ("mle: generator/, adv: generator_adv/ (after `seqgan train`), best: generator_best/ (the best "
+                  "evaluation by mle/adversarial.best_metric), auto: adv when present, else mle (default: auto)")
 DECODING_ARGS = ("mode", "temperature", "top_k", "top_p", "beams", "n", "max_len", "no_repeat_ngram")
 
 
@@ -177,6 +178,10 @@ def _add_quickstart(p: argparse.ArgumentParser) -> None:
 def _run_quickstart(args: argparse.Namespace) -> int:
     from seqgan.quickstart import run_quickstart
 
+    if args.resume not in (True, False):
+        raise ConfigError(f"--resume {args.resume}: the quickstart resumes from its latest checkpoints only; "
+                          "continue one stage from a kept checkpoint with `seqgan pretrain` / `seqgan train` "
+                          "--resume CHECKPOINT")
     run_quickstart(load_chatbot_config(args), resume=args.resume)
     return 0
 
@@ -213,8 +218,7 @@ def _add_eval(p: argparse.ArgumentParser) -> None:
                    help="evaluate on the first N pairs of the split; 0 = the run's eval setting (default: 0)")
     p.add_argument("--output", type=Path, default=None, metavar="FILE",
                    help="where to write the metrics JSON (default: RUN_DIR/eval_<split>.json)")
-    p.add_argument("--generator", choices=("auto", "mle", "adv"), default="auto",
-                   help="mle: generator/, adv: generator_adv/, auto: adv when present (default: auto)")
+    p.add_argument("--generator", choices=GENERATORS, default="auto", help=GENERATOR_HELP)
     p.set_defaults(handler=_run_eval)
 
 
@@ -371,14 +375,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors on stderr")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     commands = {**COMMANDS, **{name: _load_external(name, target) for name, target in EXTERNAL_COMMANDS.items()}}
+    parser.resume_commands = set()
     for name, cmd in commands.items():
-        cmd.add_arguments(subparsers.add_parser(name, help=cmd.help, description=cmd.description))
+        sub = subparsers.add_parser(name, help=cmd.help, description=cmd.description)
+        cmd.add_arguments(sub)
+        if getattr(sub, "resume_takes_path", False):
+            parser.resume_commands.add(name)
     return parser
 
 
 def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace:
-    """Parse, letting ``key=value`` overrides appear anywhere after the subcommand (also after options)."""
-    args, extra = parser.parse_known_args(list(argv))
+    """Parse, letting ``key=value`` overrides appear anywhere after the subcommand (also after options), and a
+    bare ``--resume`` stand before an override or the run directory."""
+    argv = list(argv)
+    name = next((a for a in argv if not a.startswith("-")), None)
+    if name in getattr(parser, "resume_commands", ()):
+        argv = split_resume(argv)
+    args, extra = parser.parse_known_args(argv)
+    if getattr(args, "resume", None) == "":
+        args.resume = True
     if extra:
         overrides = [a for a in extra if "=" in a and not a.startswith("-")]
         unknown = [a for a in extra if a not in overrides]

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 Builder = Callable[[argparse.ArgumentParser], None]
 """``add_arguments(parser)``: adds a subcommand's arguments and sets its ``handler`` default."""
@@ -59,3 +60,26 @@ def list_config_fields(parser: argparse.ArgumentParser, target: str, sections: C
         return textwrap.fill(head, width) + "\n\n" + describe_fields(load_object(target), sections, width)
 
     parser.config_listing = listing
+
+
+def add_resume_argument(parser: argparse.ArgumentParser, latest: str, kept: str) -> None:
+    """``--resume [CHECKPOINT]``: ``args.resume`` is False, True (continue from ``latest``) or a checkpoint
+    directory's path (one of the ``kept`` ones). :func:`split_resume` keeps a bare ``--resume`` from swallowing the
+    ``key=value`` override or the run directory that follows it."""
+    parser.add_argument("--resume", nargs="?", const=True, default=False, metavar="CHECKPOINT",
+                        help=f"continue exactly from the latest checkpoint ({latest}), or from CHECKPOINT, a "
+                             f"checkpoint directory ({kept})")
+    parser.resume_takes_path = True  # read by seqgan.cli.build_parser
+
+
+def split_resume(argv: Sequence[str]) -> list[str]:
+    """``argv`` with ``--resume X`` written ``--resume= X`` where X is not a checkpoint but a ``key=value``
+    override or a run directory (it holds config.yaml), so that X stays where it was."""
+    out = list(argv)
+    for i, token in enumerate(out[:-1]):
+        if token != "--resume":
+            continue
+        nxt = out[i + 1]
+        if ("=" in nxt and not Path(nxt).exists()) or (Path(nxt) / "config.yaml").is_file():
+            out[i] = "--resume="
+    return out

@@ -84,6 +84,40 @@ def test_overrides_may_follow_options():
     assert args.overrides == ["mle.lr=1e-3", "seed=3"]
 
 
+def test_resume_takes_an_optional_checkpoint_and_leaves_overrides_and_run_dirs_alone(tmp_path):
+    parser = cli.build_parser()
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text("seed: 0\n")
+    kept = str(run / "checkpoints" / "round-000002")
+    cases = [(["pretrain", "--config", "x.yaml", "--resume"], True, []),
+             (["pretrain", "--config", "x.yaml", "--resume", "mle.lr=1e-3", "seed=3"], True, ["mle.lr=1e-3", "seed=3"]),
+             (["pretrain", "--config", "x.yaml", "--resume", "runs/x/checkpoints/step-000500"],
+              "runs/x/checkpoints/step-000500", []),
+             (["train", "--resume", str(run)], True, []),
+             (["train", str(run), "--resume", kept, "adversarial.rounds=9"], kept, ["adversarial.rounds=9"]),
+             (["pretrain", "--config", "x.yaml"], False, [])]
+    for argv, resume, overrides in cases:
+        args = cli.parse_args(parser, argv)
+        assert (args.resume, args.overrides) == (resume, overrides), argv
+    assert cli.parse_args(parser, ["train", "--resume", str(run)]).run_dir == run
+    assert cli.parse_args(parser, ["oracle", "--recipe", "r.yaml", "--resume", "adv.rounds=2"]).resume is True
+
+
+def test_generator_best_is_chosen_by_name_and_missing_ones_say_how_to_get_them(tiny_run, tmp_path, capsys):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    contexts = tmp_path / "in.txt"
+    contexts.write_text("hi there\n")
+    argv = ["generate", str(run), "--input", str(contexts), "--mode", "greedy", "--generator", "best"]
+    assert cli.main(argv) == 2
+    assert "no generator_best/ (set mle.best_metric or adversarial.best_metric and train)" in capsys.readouterr().err
+    shutil.copytree(run / "generator", run / "generator_best")
+    assert cli.main(argv) == 0 and json.loads(capsys.readouterr().out)["reply"] is not None
+
+
 def test_unknown_argument_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["generate", "run", "--input", "x", "--bogus"])
