@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from seqgan.command import Command
+from seqgan.command import Command, add_resume_argument, list_config_fields
 
 ADVERSARIAL_SECTIONS = ("adversarial", "discriminator", "d_pretrain", "compare")
 
@@ -39,12 +39,15 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", metavar="FILE", default=None,
                    help="recipe whose adversarial/discriminator/d_pretrain/compare sections to use "
                         "(e.g. recipes/chat_adv_prefix.yaml); default: the run's own config")
-    p.add_argument("--resume", action="store_true", help="continue an interrupted adversarial stage exactly")
+    add_resume_argument(p, "RUN_DIR/checkpoints/adversarial", "RUN_DIR/checkpoints/round-NNNNNN, kept by "
+                                                               "adversarial.save_total_limit")
     p.add_argument("--no-compare", action="store_true", help="skip the MLE vs adversarial comparison")
     p.add_argument("overrides", nargs="*", metavar="key=value",
                    help="overrides, e.g. adversarial.reward=prefix adversarial.rounds=50")
     p.add_argument("--rank-report", default=None, metavar="FILE", help=argparse.SUPPRESS)  # multi-process tests
     p.set_defaults(handler=_run_train, accepts_overrides=True)
+    list_config_fields(p, "seqgan.chatbot:ChatbotConfig", sections=ADVERSARIAL_SECTIONS,
+                       note="The other sections come from RUN_DIR/config.yaml (key=value overrides them too).")
 
 
 COMMAND = Command(

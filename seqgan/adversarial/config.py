@@ -118,6 +118,14 @@ class AdversarialConfig(RouteConfig):
                                           "end)")
     eval_pairs: int = field(256, ge=1, help="held-out pairs used for that NLL")
     save_every: int = field(10, ge=0, help="write a resumable checkpoint every N rounds (0 = only at the end)")
+    save_total_limit: int = field(0, ge=0, help="also keep each checkpoint as checkpoints/round-NNNNNN/ (resume one "
+                                                "with --resume PATH), the newest N of them; 0 = only "
+                                                "checkpoints/adversarial/")
+    best_metric: str = field("", help="save G of the best round by this metric as generator_best/ ('' = off): "
+                                      "valid_nll (held-out NLL, every eval_every rounds), d_reward (D's probability "
+                                      "of G's replies), judge_auc (when rounds log it) or any round metric")
+    greater_is_better: bool | None = field(None, help="whether a higher best_metric is better (default: lower for "
+                                                      "names with nll / loss / ppl, higher for the others)")
 
     @staticmethod
     def upgrade_keys(data: dict) -> dict:

@@ -7,7 +7,9 @@ discriminator (``discriminator/``, pretrained here if absent), alternates D and 
 - ``generator_adv/``  the adversarially fine-tuned generator (``save_pretrained``; load with
   ``Seq2SeqPolicy.from_pretrained``), ``discriminator_adv/`` the final D,
 - ``checkpoints/adversarial/`` everything a resumed run needs (G, D, the rollout policy's lagging copy as
-  safetensors; optimisers, baseline, data positions, counters, RNG states in ``state.pt``),
+  safetensors; optimisers, baseline, data positions, counters, RNG states in ``state.pt``), also kept as
+  ``checkpoints/round-NNNNNN/`` (the newest ``save_total_limit``; ``--resume PATH`` continues any of them),
+- ``generator_best/`` G of the best round by ``best_metric`` (with ``best.json``), when one is chosen,
 - one ``metrics.jsonl`` line per round (``"stage": "adversarial"``) and ``adversarial.png`` with the curves.
 
 Resuming continues exactly: N rounds + resume to 2N gives the same metrics and weights as 2N rounds straight.
@@ -33,7 +35,8 @@ from seqgan.data import PairStream, iter_batches
 from seqgan.errors import CheckpointError, ConfigError
 from seqgan.adversarial.config import AdversarialConfig
 from seqgan.adversarial.trainer import AdversarialTrainer
-from seqgan.runs.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
+from seqgan.runs.checkpoint import capture_rng, check_complete, load_checkpoint, restore_rng, save_checkpoint
+from seqgan.runs.retention import BestTracker, keep_checkpoint, newer_checkpoints, save_best
 from seqgan.runs.rundir import RunDir
 
 logger = logging.getLogger(__name__)
@@ -150,8 +153,10 @@ def _modules(trainer: AdversarialTrainer) -> dict[str, torch.nn.Module]:
     return modules
 
 
-def _save_checkpoint(trainer: AdversarialTrainer, path: Path, accelerator=None) -> None:
-    """Atomic checkpoint of the whole adversarial state (collective when several processes run)."""
+def _save_checkpoint(trainer: AdversarialTrainer, path: Path, accelerator=None, keep: int = 0,
+                     best: BestTracker | None = None) -> None:
+    """Atomic checkpoint of the whole adversarial state (collective when several processes run); ``keep``: the
+    ``save_total_limit`` of kept copies ``round-NNNNNN``; ``best``: the best-round tracker, saved with it."""
     world = accelerator.num_processes if accelerator is not None else 1
     ranks = None
     if world > 1:
@@ -165,14 +170,21 @@ def _save_checkpoint(trainer: AdversarialTrainer, path: Path, accelerator=None) 
     state = {"trainer": _cpu(trainer.state_dict()), "rng": capture_rng()}
     if ranks is not None:
         state["ranks"] = ranks
-    save_checkpoint(path, _modules(trainer), state, label=f"round {trainer.round}")
+    if best is not None:
+        state["best"] = best.state_dict()
+    label = f"round {trainer.round}"
+    save_checkpoint(path, _modules(trainer), state, label=label)
+    keep_checkpoint(path, "round", trainer.round, keep, label)
     if world > 1:
         accelerator.wait_for_everyone()
 
 
-def _load_checkpoint(trainer: AdversarialTrainer, path: Path, accelerator=None) -> None:
+def _load_checkpoint(trainer: AdversarialTrainer, path: Path, accelerator=None,
+                     best: BestTracker | None = None) -> None:
     rank, world = (accelerator.process_index, accelerator.num_processes) if accelerator is not None else (0, 1)
     state = load_checkpoint(path, _modules(trainer))
+    if best is not None and "best" in state:
+        best.load_state_dict(state["best"])
     saved_world = len(state.get("ranks") or [None])
     if saved_world != world:
         raise CheckpointError(f"{path}: written by {saved_world} process(es); resume it with the same number "
@@ -262,11 +274,26 @@ def _d_loss(cfg):
         disc, context, human, generated, cfg.d_pretrain, mismatch_perm=perm, generated_context=generated_context)
 
 
-def train_adversarial(cfg, run_dir: str | Path, resume: bool = False,
+D_REWARD = ("reward_final", "g_d_prob")
+"""What ``best_metric: d_reward`` reads: D's probability of G's sampled reply (policy gradient) or of G's relaxed
+reply (the relaxed routes)."""
+
+
+def round_metric(log: dict[str, float], metric: str) -> float | None:
+    """The value of ``metric`` in a round's log (``d_reward``: see :data:`D_REWARD`), or None when the round has
+    none."""
+    if metric == "d_reward":
+        return next((log[k] for k in D_REWARD if k in log), None)
+    return log.get(metric)
+
+
+def train_adversarial(cfg, run_dir: str | Path, resume: bool | str | Path = False,
                       rank_report: str | Path | None = None, splits=None) -> Path:
     """Adversarial fine-tuning of the MLE generator in ``run_dir`` with ``cfg.adversarial``; returns the path of
-    ``generator_adv/``. ``resume`` continues from ``checkpoints/adversarial`` (exactly); without it an existing
-    adversarial checkpoint is ignored and the stage starts again from the MLE generator. ``rank_report``: each
+    ``generator_adv/``. ``resume=True`` continues from ``checkpoints/adversarial`` (exactly) when it exists,
+    ``resume=PATH`` from that checkpoint (e.g. ``checkpoints/round-000200``, kept by ``save_total_limit``);
+    without it an existing adversarial checkpoint is ignored and the stage starts again from the MLE generator.
+    ``adversarial.best_metric`` saves G of the best round as ``generator_best/``. ``rank_report``: each
     process appends its rank, the number of processes and checksums of its final weights to that file.
     ``splits``: the run's :func:`~seqgan.data.prepare_data` output (prepared here when not given)."""
     from accelerate import Accelerator
@@ -282,6 +309,12 @@ def train_adversarial(cfg, run_dir: str | Path, resume: bool = False,
     acfg.validate()
     if not (run_dir / "generator").is_dir():
         raise CheckpointError(f"{run_dir}: no MLE generator (generator/) to fine-tune; run `seqgan pretrain` first")
+    ckpt = run_dir / CHECKPOINT
+    start = (ckpt if ckpt.exists() else None) if resume is True else Path(resume) if resume else None
+    if start is not None and resume is not True:
+        if not start.is_dir():
+            raise CheckpointError(f"{start}: no checkpoint to resume from")
+        check_complete(start)
     check_output_dir(run_dir, "RUN_DIR")
     accelerator = Accelerator(cpu=not torch.cuda.is_available())
     device, rank, world, main = (accelerator.device, accelerator.process_index, accelerator.num_processes,
@@ -303,18 +336,28 @@ def train_adversarial(cfg, run_dir: str | Path, resume: bool = False,
                                  backward=data_parallel_backward(accelerator, [policy, disc]),
                                  mismatch_negatives=cfg.d_pretrain.mismatch_negatives)
     valid_batches = list(iter_batches(valid, tokenizer.pad_token_id, 64))
-    ckpt = run_dir / CHECKPOINT
     run = RunDir(run_dir)
-    if resume and ckpt.exists():
-        _load_checkpoint(trainer, ckpt, accelerator)
+    best = BestTracker(acfg.best_metric, acfg.greater_is_better) if acfg.best_metric else None
+
+    def track_best(log: dict[str, float], r: int) -> None:
+        if best is not None and best.update(round_metric(log, acfg.best_metric), r) and main:
+            save_best(policy, run_dir, best, "adversarial", "round")
+
+    if start is not None:
+        _load_checkpoint(trainer, start, accelerator, best)
         if main:
             run.truncate_metrics_after("adversarial", trainer.round)  # lines written after that checkpoint
-        logger.info("resumed adversarial training at round %d", trainer.round)
+        logger.info("resumed adversarial training at round %d from %s", trainer.round, start)
     else:
         valid_nll = trainer.held_out_nll(valid_batches)
         if main:
             run.truncate_metrics_after("adversarial", -1)  # a fresh start replaces an earlier attempt's lines
             RunDir(run_dir).append_metrics({"stage": "adversarial", "round": 0, "step": 0, "valid_nll": valid_nll})
+        track_best({"valid_nll": valid_nll}, 0)  # the MLE generator is round 0's candidate
+    later = newer_checkpoints(ckpt, "round", trainer.round) if main else []
+    if later:
+        logger.warning("starting at round %d: the kept checkpoints after it (%s) are replaced as training reaches "
+                       "them", trainer.round, ", ".join(p.name for p in later))
 
     start = time.perf_counter()
     with between_steps("round", enabled=world == 1) as pending:
@@ -330,8 +373,9 @@ def train_adversarial(cfg, run_dir: str | Path, resume: bool = False,
                     RunDir(run_dir).append_metrics({"stage": "adversarial", "step": r, **log})
                     logger.info("adversarial round %d/%d: %s", r, acfg.rounds,
                                 ", ".join(f"{k} {v:.3g}" for k, v in log.items() if k != "round"))
+                track_best(log, r)
                 if acfg.save_every and r % acfg.save_every == 0 and r < acfg.rounds:
-                    _save_checkpoint(trainer, ckpt, accelerator)
+                    _save_checkpoint(trainer, ckpt, accelerator, acfg.save_total_limit, best)
                 pending.check()  # Ctrl-C / SIGTERM stop here, between two complete rounds
         except KeyboardInterrupt as err:
             if not getattr(err, "clean", True):  # a second Ctrl-C, mid-round: that state must not be saved
@@ -339,14 +383,17 @@ def train_adversarial(cfg, run_dir: str | Path, resume: bool = False,
                                "(adversarial.save_every)")
                 raise
             if world == 1:
-                _save_checkpoint(trainer, ckpt, accelerator)
+                _save_checkpoint(trainer, ckpt, accelerator, acfg.save_total_limit, best)
                 logger.warning("interrupted: adversarial checkpoint saved at round %d (resume with --resume)",
                                trainer.round)
             elif main:
                 logger.warning("interrupted: a multi-process run resumes from its last periodic checkpoint "
                                "(adversarial.save_every)")
             raise
-    _save_checkpoint(trainer, ckpt, accelerator)
+    _save_checkpoint(trainer, ckpt, accelerator, acfg.save_total_limit, best)
+    if main and best is not None and best.value is None:
+        logger.warning("adversarial.best_metric %r was never logged: no generator_best/ (round metrics: %s)",
+                       acfg.best_metric, ", ".join(sorted(read_adversarial_metrics(run_dir)[-1])))
     out = run_dir / GENERATOR_ADV
     if main:
         policy.save_pretrained(out)

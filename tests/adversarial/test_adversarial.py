@@ -211,8 +211,9 @@ def test_train_adversarial_writes_outputs_and_resume_is_exact(mle_run, tmp_path)
     from seqgan.adversarial.stage import train_adversarial
 
     run, dcfg = mle_run
+    keep = dict(save_total_limit=2, best_metric="valid_nll")
     straight = _copy_run(run, tmp_path / "straight")
-    out = train_adversarial(_run_cfg(dcfg, 4), straight)
+    out = train_adversarial(_run_cfg(dcfg, 4, **keep), straight)
     assert out == straight / "generator_adv"
     for name in ("generator_adv", "discriminator", "discriminator_adv", "adversarial.png", "metrics.jsonl",
                  "checkpoints/adversarial/state.pt"):
@@ -228,12 +229,24 @@ def test_train_adversarial_writes_outputs_and_resume_is_exact(mle_run, tmp_path)
     assert "valid_nll" in lines[2] and "valid_nll" in lines[4]
 
     resumed = _copy_run(run, tmp_path / "resumed")
-    train_adversarial(_run_cfg(dcfg, 2), resumed)
-    train_adversarial(_run_cfg(dcfg, 4), resumed, resume=True)
+    train_adversarial(_run_cfg(dcfg, 2, **keep), resumed)
+    train_adversarial(_run_cfg(dcfg, 4, **keep), resumed, resume=True)
     assert _adv_lines(resumed) == lines
     adv2 = Seq2SeqPolicy.from_pretrained(resumed / "generator_adv")
     for (k, a), b in zip(adv.state_dict().items(), adv2.state_dict().values()):
         assert torch.equal(a, b), k
+
+    # the newest two rounds are kept beside checkpoints/adversarial and resume exactly; the best round is kept
+    assert sorted(p.name for p in (straight / "checkpoints").iterdir()) == ["adversarial", "round-000003",
+                                                                           "round-000004"]
+    best = min((r for r in lines if "valid_nll" in r), key=lambda r: r["valid_nll"])
+    info = json.loads((straight / "generator_best" / "best.json").read_text())
+    assert (info["stage"], info["round"], info["value"]) == ("adversarial", best["round"], best["valid_nll"])
+    again = _copy_run(straight, tmp_path / "again")
+    train_adversarial(_run_cfg(dcfg, 4, **keep), again, resume=again / "checkpoints" / "round-000003")
+    assert _adv_lines(again) == lines
+    adv3 = Seq2SeqPolicy.from_pretrained(again / "generator_adv")
+    assert all(torch.equal(a, b) for a, b in zip(adv.state_dict().values(), adv3.state_dict().values()))
 
 
 def interrupt_at_round(monkeypatch, stop: int):
