@@ -83,6 +83,9 @@ class AdversarialConfig(RouteConfig):
                                                                           "(D, saturates) | log (log D) | logit "
                                                                           "(log D - log(1 - D), unbounded; "
                                                                           "docs/adversarial.md)")
+    length_neutral: bool = field(False, help="take the batch's linear trend of the reward over reply length out of "
+                                             "the rewards: G is rewarded for what D says beyond length (a weak G's "
+                                             "short replies look more human to D, and G learns brevity first)")
     group_size: int = field(1, ge=1, help="K: replies sampled per context in each G step (the G batch is "
                                           "batch_size x K); K >= 2 enables the group baseline")
     rollout_n: int = field(8, ge=1, help="Monte Carlo rollouts per prefix (reward=rollout)")

@@ -36,6 +36,7 @@ from seqgan.objectives.relaxed_gan import discriminator_inputs, fake_input, gene
 from seqgan.objectives.kl import KLController, kl_to_go, mean_token_kl, token_kl
 from seqgan.rewards import (
     AdvantageScaler,
+    remove_length_trend,
     MonteCarloReward,
     PrefixReward,
     RolloutPolicy,
@@ -110,6 +111,7 @@ class PolicyGradientRoute:
         self.kl = KLController(cfg.kl_coef, cfg.kl_target, cfg.kl_horizon)
         if self.kl.active and reference is None:
             raise ValueError("a KL leash (kl_coef / kl_target) needs the reference policy")
+        self.length_slope = 0.0
         self.replay: list[tuple[list[int], list[int]]] = []  # (context ids, reply ids) of recent G samples
         self.replay_gen = torch.Generator().manual_seed(seed + 4243)
 
@@ -160,6 +162,8 @@ class PolicyGradientRoute:
         t1 = time.perf_counter()
         rewards = self.reward(ctx, replies)  # (N, T)
         t2 = time.perf_counter()
+        if cfg.length_neutral:
+            rewards, self.length_slope = remove_length_trend(rewards, replies.mask)
         base = self.baseline(ctx, replies, rewards)  # (N, T)
         adv = self.scaler(rewards - base, replies.mask)
         kl = None
@@ -214,6 +218,8 @@ class PolicyGradientRoute:
             "entropy": float(-(replies.logprobs * m).sum() / m.sum().clamp(min=1)),
             **batch.timings,
         }
+        if cfg.length_neutral:
+            out["reward_length_slope"] = self.length_slope
         if cfg.group_size > 1:
             groups = values.view(-1, cfg.group_size)
             out["frac_reward_zero_std"] = float((groups.std(1) < 1e-6).float().mean())

@@ -18,6 +18,7 @@ from seqgan.rewards.baselines import (
     leave_one_out_mean,
     sequence_values,
 )
+from seqgan.rewards.length import remove_length_trend
 from seqgan.rewards.prefix import PrefixReward
 from seqgan.rewards.rollout import MonteCarloReward, RolloutPolicy
 from seqgan.rewards.sequence import SequenceReward
@@ -45,5 +46,5 @@ __all__ = [
     "GroupBaseline", "LengthMovingAverageBaseline", "MonteCarloReward", "MovingAverageBaseline", "NoBaseline",
     "PrefixReward", "PrefixValueBaseline", "Reward", "RolloutPolicy", "Scorer", "SelfCriticBaseline",
     "SequenceReward", "TransformedScorer", "build_baseline", "build_reward",
-    "inverse_transform", "leave_one_out_mean", "sequence_values", "transform_probability",
+    "inverse_transform", "leave_one_out_mean", "remove_length_trend", "sequence_values", "transform_probability",
 ]
