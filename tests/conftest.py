@@ -28,7 +28,8 @@ def one_thread():
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
-    """A tiny MLE run trained once per session through the real CLI (tests copy it before changing anything)."""
+    """A tiny MLE run trained once per session through the real CLI (tests copy it before changing anything),
+    tracked to TensorBoard."""
     from pathlib import Path
 
     from seqgan import cli
@@ -36,5 +37,5 @@ def tiny_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("tiny") / "run"
     recipe = Path(__file__).resolve().parents[1] / "recipes" / "tiny.yaml"
     assert cli.main(["-q", "pretrain", "--config", str(recipe), f"output_dir={out}", "mle.eval_every=0",
-                     "eval.num_pairs=8"]) == 0
+                     "eval.num_pairs=8", "tracking.report_to=[tensorboard]"]) == 0
     return out
