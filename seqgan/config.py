@@ -94,6 +94,9 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
 
 
 def _from_dict(cls: type[T], data: dict, where: str) -> T:
+    upgrade = getattr(cls, "upgrade_keys", None)  # a section that renamed keys reads configs written before
+    if callable(upgrade):
+        data = upgrade(dict(data))
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(data) - set(fields))

@@ -173,6 +173,19 @@ def test_every_default_is_inside_its_declared_bounds(path):
     cfg.validate()
 
 
+def test_configs_saved_before_a_rename_still_load():
+    """A run directory's config.yaml from before ``adversarial.advantage_norm`` said ``normalise``."""
+    from seqgan.adversarial.config import AdversarialConfig
+    from seqgan.config import from_dict
+
+    assert from_dict(AdversarialConfig, {"normalise": True}).advantage_norm == "whiten"
+    assert from_dict(AdversarialConfig, {"normalise": False}).advantage_norm == "none"
+    assert from_dict(AdversarialConfig, {"normalise": True, "advantage_norm": "std"}).advantage_norm == "std"
+    from seqgan.adversarial.compare import CompareConfig
+
+    assert from_dict(CompareConfig, {"temperature_adversuc": True}).temperatures == CompareConfig().temperatures
+
+
 def test_describe_fields_gives_default_help_type_and_bounds_from_the_metadata():
     from dataclasses import dataclass
 

@@ -300,11 +300,21 @@ def _discriminator(cfg, run_dir: Path, policy, tokenizer, train, valid, device):
     return disc
 
 
+def _heldout_d(disc, policy, valid, cfg, device) -> dict[str, float]:
+    """D's held-out accuracy per term against G's current replies (``d_valid_acc_real`` ...), with the global RNG
+    left as it was, so logging it does not change the run."""
+    from seqgan.adversarial.d_pretrain import heldout_metrics
+
+    with torch.random.fork_rng(devices=[]):
+        metrics = heldout_metrics(disc, policy, valid, cfg.d_pretrain, device)
+    return {f"d_{k}": float(v) for k, v in metrics.items() if k.startswith("valid_acc")}
+
+
 def _d_loss(cfg):
     from seqgan.objectives.discriminator_loss import discriminator_loss
 
-    return lambda disc, context, human, generated, perm: discriminator_loss(
-        disc, context, human, generated, cfg.d_pretrain, mismatch_perm=perm)
+    return lambda disc, context, human, generated, perm, generated_context=None: discriminator_loss(
+        disc, context, human, generated, cfg.d_pretrain, mismatch_perm=perm, generated_context=generated_context)
 
 
 D_REWARD = ("reward_final", "g_d_prob")
@@ -367,7 +377,7 @@ def train_adversarial(cfg, run_dir: str | Path, resume: bool | str | Path = Fals
     stream = PairStream.from_dataset(shard, tokenizer.pad_token_id, acfg.batch_size, seed=cfg.seed)
     trainer = AdversarialTrainer(policy, disc, acfg, _d_loss(cfg), stream, seed=cfg.seed, device=device,
                                  backward=data_parallel_backward(accelerator, [policy, disc]),
-                                 scaler=accelerator.scaler)
+                                 mismatch_negatives=cfg.d_pretrain.mismatch_negatives, scaler=accelerator.scaler)
     valid_batches = list(iter_batches(valid, tokenizer.pad_token_id, 64))
     run = RunDir(run_dir)
     best = BestTracker(acfg.best_metric, acfg.greater_is_better) if acfg.best_metric else None
@@ -412,6 +422,8 @@ def train_adversarial(cfg, run_dir: str | Path, resume: bool | str | Path = Fals
                 r = trainer.round
                 if (acfg.eval_every and r % acfg.eval_every == 0) or r == acfg.rounds:
                     log["valid_nll"] = trainer.held_out_nll(valid_batches)
+                    if acfg.d_steps and cfg.d_pretrain.eval_batches and main:
+                        log.update(_heldout_d(disc, policy, valid, cfg, device))
                 if main:
                     log_round(log, r)
                     logger.info("adversarial round %d/%d: %s", r, acfg.rounds,
