@@ -392,7 +392,7 @@ def train_adversarial(cfg, run_dir: str | Path, resume: bool | str | Path = Fals
 
     def log_round(record: dict[str, float], r: int) -> None:
         tracker.log({"stage": "adversarial", "step": r, **record})
-        if "valid_nll" in record and tracker.trackers and cfg.tracking.log_samples:
+        if "valid_nll" in record and tracker.trackers and cfg.tracking.log_samples and valid_batches:
             tracker.text("samples", sample_rows(policy, tokenizer, valid_batches[0], cfg.eval.num_samples, device),
                          r)
 
