@@ -225,6 +225,14 @@ class SentenceEncoderDiscriminator(DiscriminatorScoring, PretrainedMixin, nn.Mod
         v = self.embed(self.texts(reply, reply_mask, context=False))
         return DiscOutput(self._logit(self._context_embeddings(context), v), None, None)
 
+    def forward_mismatched(self, context: Context, reply: Tensor, reply_mask: Tensor, rows: Tensor) -> list[DiscOutput]:
+        """The same as ``[self(context.index(r), reply, reply_mask) for r in rows]`` ((k, B) context rows): each
+        context and reply is embedded once and paired k ways (with trained top layers, k + 1 times cheaper)."""
+        self._check(context, reply, reply_mask)
+        u = self._context_embeddings(context)  # (B, d)
+        v = self.embed(self.texts(reply, reply_mask, context=False))  # (B, d)
+        return [DiscOutput(self._logit(u[row.to(u.device)], v), None, None) for row in rows]
+
     def prefix_logits(self, context: Context, reply_ids: Tensor, reply_mask: Tensor) -> Tensor:
         """(B, T): logit of every prefix x_1..x_t (each prefix decoded and embedded; all in one batched call)."""
         self._check(context, reply_ids, reply_mask)

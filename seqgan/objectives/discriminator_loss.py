@@ -93,8 +93,12 @@ def discriminator_loss(disc, context: Context, human: Replies, generated: Replie
     if weights.weight_mismatch > 0 and not context.is_empty and context.batch_size > 1:
         perm = mismatch_permutation(context.batch_size) if mismatch_perm is None else mismatch_perm
         losses, accs = [], []
-        for row in perm.view(-1, context.batch_size):
-            wrong = disc(context.index(row.to(context.ids.device)), human.ids, human.mask)
+        rows = perm.view(-1, context.batch_size).to(context.ids.device)
+        # a D that can encode the contexts and replies once and pair them k ways says so (forward_mismatched)
+        paired = getattr(disc, "forward_mismatched", None)
+        outputs = (paired(context, human.ids, human.mask, rows) if paired is not None
+                   else [disc(context.index(row), human.ids, human.mask) for row in rows])
+        for wrong in outputs:
             if split:
                 losses.append(_bce(wrong.match, 0.0) + _bce(wrong.realism, 1.0))
             else:

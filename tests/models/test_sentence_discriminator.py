@@ -166,3 +166,15 @@ def test_missing_extra_is_one_line_naming_it(tok, monkeypatch):
         disc(tok)
     with pytest.raises(ConfigError, match="needs the generator's tokenizer"):
         build_discriminator(DiscriminatorConfig(encoder="minilm"), 10, 0)
+
+
+def test_mismatched_pairs_embed_each_text_once_and_equal_the_plain_forward(tok):
+    from toy_dialogue import TEXTS
+
+    d = disc(tok, minilm_train_layers=1).eval()
+    ctx = context(tok, [[TEXTS[i]] for i in (0, 2, 4)])
+    ids, mask = encode(tok, [TEXTS[i] for i in (1, 3, 5)])
+    rows = torch.tensor([[1, 2, 0], [2, 0, 1]])
+    fast = d.forward_mismatched(ctx, ids, mask, rows)
+    for row, out in zip(rows, fast):
+        assert torch.allclose(out.logit, d(ctx.index(row), ids, mask).logit, atol=1e-6)
