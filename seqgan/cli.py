@@ -295,6 +295,36 @@ def _run_chat(args: argparse.Namespace) -> int:
                     generator=args.generator)
 
 
+@command("serve", help="web chat with a trained run in the browser (extra seqgan[serve])",
+         description="Serve a web chat (Gradio) with the run on http://HOST:PORT: every generator of the run (MLE, "
+                     "adversarial, best) answers each message side by side, with the decoding settings of `seqgan "
+                     "chat` and D's score of each reply when the run has a discriminator. Ctrl-C stops it.")
+def _add_serve(p: argparse.ArgumentParser) -> None:
+    _run_dir_argument(p)
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on; 0.0.0.0 serves other machines too (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the sampler (default: 0)")
+    p.add_argument("--no-scores", action="store_true", help="do not load the discriminator for scores")
+    p.set_defaults(handler=_run_serve)
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    from seqgan.chat.web import require_gradio, serve
+
+    if not 0 < args.port < 65536:
+        raise ConfigError(f"--port: expected a port number from 1 to 65535, got {args.port}")
+    require_gradio()
+    try:
+        serve(args.run_dir, host=args.host, port=args.port, seed=args.seed, scores=not args.no_scores)
+    except OSError as err:
+        if err.errno not in (None, errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
+            raise
+        raise ConfigError(f"--host {args.host} --port {args.port}: cannot listen there ({err}); choose another "
+                          "port") from None
+    return 0
+
+
 CONFIG_KINDS = {"chatbot": CHATBOT_CONFIG, "oracle": "seqgan.oracle.config:OracleConfig",
                 "image": "seqgan.image.config:ImageConfig"}
 """The config dataclasses ``seqgan config show`` knows: a chatbot run, the oracle benchmark, an image run."""

@@ -13,7 +13,7 @@ from seqgan.command import Command
 from seqgan.errors import DataError
 from seqgan.generate import DecodingOptions, read_contexts
 
-CORE_COMMANDS = ("quickstart", "pretrain", "eval", "generate", "chat", "config")
+CORE_COMMANDS = ("quickstart", "pretrain", "eval", "generate", "chat", "config", "serve")
 
 
 def test_help_lists_every_registered_command(capsys):

@@ -117,6 +117,9 @@ class AdversarialConfig(RouteConfig):
     batch_size: int = field(32, ge=1, help="pairs per D step and per G step")
     temperature: float = field(1.0, gt=0, help="sampling temperature of G's replies and rollouts")
     max_grad_norm: float = field(1.0, ge=0, help="gradient clipping for G and D (0 = off)")
+    mixed_precision: str | None = field(None, choices=("no", "fp16", "bf16"),
+                                        help="no | fp16 (autocast + gradient scaler; a GPU) | bf16 (autocast); unset "
+                                             "(null) = the launcher's (accelerate launch --mixed_precision), else no")
     eval_every: int = field(5, ge=0, help="measure G's NLL on held-out human replies every N rounds (0 = only at the "
                                           "end)")
     eval_pairs: int = field(256, ge=1, help="held-out pairs used for that NLL")

@@ -53,17 +53,27 @@ Update = Callable[[Tensor], None]
 
 
 def make_update(opt: torch.optim.Optimizer, params: list[nn.Parameter], max_grad_norm: float = 0.0,
-                backward: Callable[[Tensor], None] | None = None) -> Update:
+                backward: Callable[[Tensor], None] | None = None, scaler=None) -> Update:
     """``update(loss)``: zero the gradients of ``opt``, ``backward(loss)`` (default ``loss.backward()``), clip the
-    gradient norm of ``params`` to ``max_grad_norm`` (0 = no clipping), take the optimiser step."""
+    gradient norm of ``params`` to ``max_grad_norm`` (0 = no clipping), take the optimiser step.
+
+    ``scaler``: the ``torch.amp.GradScaler`` of fp16 mixed precision (``accelerator.scaler``), whose scaled loss
+    ``backward`` back-propagates: the gradients are unscaled before clipping, and a step whose gradients hold an
+    inf / NaN is skipped (the scaler then lowers its scale)."""
     backward = backward or (lambda loss: loss.backward())
 
     def update(loss: Tensor) -> None:
         opt.zero_grad(set_to_none=True)
         backward(loss)
+        if scaler is not None:
+            scaler.unscale_(opt)
         if max_grad_norm > 0:
             torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
-        opt.step()
+        if scaler is None:
+            opt.step()
+        else:
+            scaler.step(opt)
+            scaler.update()
 
     return update
 

@@ -15,6 +15,11 @@ discriminator (``discriminator/``, pretrained here if absent), alternates D and 
 Resuming continues exactly: N rounds + resume to 2N gives the same metrics and weights as 2N rounds straight.
 Ctrl-C writes the checkpoint before exiting.
 
+Mixed precision (``adversarial.mixed_precision``, else the launcher's ``--mixed_precision``): each round runs under
+the accelerator's autocast (fp16 / bf16 forward passes; the backward pass outside it) and, for fp16, its gradient
+scaler (:func:`~seqgan.adversarial.routes.make_update` unscales before clipping and skips inf / NaN steps; the
+scale is logged as ``grad_scale`` and saved in the checkpoint). D pretraining runs in fp32.
+
 Several processes (``accelerate launch`` / ``torchrun``): data parallelism. Each rank takes its own shard of the
 training pairs and its own sampling seed, gradients are averaged over the ranks after every backward pass
 (:func:`data_parallel_backward`), so all ranks take the same optimiser steps and keep identical weights; the
@@ -38,6 +43,7 @@ from seqgan.adversarial.trainer import AdversarialTrainer
 from seqgan.runs.checkpoint import capture_rng, check_complete, load_checkpoint, restore_rng, save_checkpoint
 from seqgan.runs.retention import BestTracker, keep_checkpoint, newer_checkpoints, save_best
 from seqgan.runs.rundir import RunDir
+from seqgan.tracking import Tracker
 
 logger = logging.getLogger(__name__)
 
@@ -104,18 +110,25 @@ def plot_adversarial(run_dir: str | Path) -> Path | None:
 
 
 def data_parallel_backward(accelerator, modules: list[torch.nn.Module]):
-    """The trainer's ``backward``: ``accelerator.backward(loss)``, then, with several processes, the gradients of
-    every trainable parameter of ``modules`` averaged over the processes in one all-reduce. The models stay plain
-    modules (no DDP wrapper), so the Policy's own methods (sample, score, rollout) are called as they are."""
+    """The trainer's ``backward``: ``accelerator.backward(loss)`` (which scales the loss under fp16) outside the
+    round's autocast, then, with several processes, the gradients of every trainable parameter of ``modules``
+    averaged over the processes in one all-reduce. The models stay plain modules (no DDP wrapper), so the Policy's
+    own methods (sample, score, rollout) are called as they are."""
+    device_type = accelerator.device.type
+
+    def plain(loss: torch.Tensor) -> None:
+        with torch.autocast(device_type, enabled=False):  # autocast wraps the forward passes only
+            accelerator.backward(loss)
+
     world = accelerator.num_processes
     if world == 1:
-        return accelerator.backward
+        return plain
     import torch.distributed as dist
 
     params = [p for m in modules for p in m.parameters()]
 
     def backward(loss: torch.Tensor) -> None:
-        accelerator.backward(loss)
+        plain(loss)
         grads = [p.grad for p in params if p.requires_grad and p.grad is not None]  # the same set on every rank
         if not grads:
             return
@@ -172,6 +185,8 @@ def _save_checkpoint(trainer: AdversarialTrainer, path: Path, accelerator=None, 
         state["ranks"] = ranks
     if best is not None:
         state["best"] = best.state_dict()
+    if accelerator is not None and accelerator.scaler is not None:
+        state["scaler"] = accelerator.scaler.state_dict()  # fp16: the loss scale a resumed run continues with
     label = f"round {trainer.round}"
     save_checkpoint(path, _modules(trainer), state, label=label)
     keep_checkpoint(path, "round", trainer.round, keep, label)
@@ -185,6 +200,8 @@ def _load_checkpoint(trainer: AdversarialTrainer, path: Path, accelerator=None,
     state = load_checkpoint(path, _modules(trainer))
     if best is not None and "best" in state:
         best.load_state_dict(state["best"])
+    if accelerator is not None and accelerator.scaler is not None and "scaler" in state:
+        accelerator.scaler.load_state_dict(state["scaler"])
     saved_world = len(state.get("ranks") or [None])
     if saved_world != world:
         raise CheckpointError(f"{path}: written by {saved_world} process(es); resume it with the same number "
@@ -223,6 +240,23 @@ def _write_rank_report(path: str | Path, trainer: AdversarialTrainer, accelerato
                      f"{shard}\n")
 
 
+@torch.no_grad()
+def sample_rows(policy, tokenizer, batch: dict[str, torch.Tensor], n: int, device) -> list[dict[str, str]]:
+    """G's greedy replies to the first ``n`` contexts of a collated held-out ``batch``, next to the human replies
+    (``{context, reply, human}`` texts for the trackers; greedy decoding draws no random numbers)."""
+    from seqgan.adversarial.trainer import batch_to
+    from seqgan.data import decode_ids
+    from seqgan.models.policy import eval_mode
+
+    rows = {k: v[:n] for k, v in batch.items()}
+    context, human = batch_to(rows, device)
+    with eval_mode(policy):
+        replies = policy.sample(context, greedy=True)
+    return [{"context": c, "reply": r, "human": h} for c, r, h in zip(
+        decode_ids(tokenizer, context.ids, context.mask), decode_ids(tokenizer, replies.ids, replies.mask),
+        decode_ids(tokenizer, human.ids, human.mask))]
+
+
 def _load_data(cfg, tokenizer, splits=None):
     """Encoded training pairs and the held-out pairs for G's NLL (deterministic: seeded split)."""
     from seqgan.data import encode_pairs, prepare_data
@@ -234,7 +268,8 @@ def _load_data(cfg, tokenizer, splits=None):
 
 
 def _discriminator(cfg, run_dir: Path, policy, tokenizer, train, valid, device):
-    """The run's pretrained D; pretrained (and saved as ``discriminator/``) when the run has none."""
+    """The run's pretrained D; pretrained (and saved as ``discriminator/``, tracked as the ``d_pretrain`` stage)
+    when the run has none."""
     from seqgan.models.discriminators import build_discriminator, load_discriminator
 
     disc = load_discriminator(run_dir)
@@ -250,10 +285,18 @@ def _discriminator(cfg, run_dir: Path, policy, tokenizer, train, valid, device):
     logger.info("no discriminator in %s: pretraining one", run_dir)
     disc = build_discriminator(cfg.discriminator, len(tokenizer), tokenizer.pad_token_id, policy, tokenizer)
     disc = disc.to(device)
-    metrics = pretrain_discriminator(policy, disc, train, cfg.d_pretrain, device, valid=valid)
+    tracker = Tracker(cfg.tracking, run_dir, "d_pretrain", cfg.run_name, cfg)
+    every = max(1, cfg.d_pretrain.steps // 100)  # at most ~100 lines
+
+    def log(step: int, terms: dict[str, float]) -> None:
+        if step % every == 0 and step < cfg.d_pretrain.steps:
+            tracker.log({"stage": "d_pretrain", "step": step, **{f"train_{k}": v for k, v in terms.items()}})
+
+    metrics = pretrain_discriminator(policy, disc, train, cfg.d_pretrain, device, valid=valid, callback=log)
     disc.save_pretrained(run_dir / "discriminator")
-    RunDir(run_dir).append_metrics({"stage": "d_pretrain", **{k: v for k, v in dict(metrics).items()
-                                                         if isinstance(v, (int, float, str))}})
+    tracker.log({"stage": "d_pretrain", "step": cfg.d_pretrain.steps,
+                 **{k: v for k, v in dict(metrics).items() if isinstance(v, (int, float, str))}})
+    tracker.finish()
     return disc
 
 
@@ -296,11 +339,11 @@ def train_adversarial(cfg, run_dir: str | Path, resume: bool | str | Path = Fals
     ``adversarial.best_metric`` saves G of the best round as ``generator_best/``. ``rank_report``: each
     process appends its rank, the number of processes and checksums of its final weights to that file.
     ``splits``: the run's :func:`~seqgan.data.prepare_data` output (prepared here when not given)."""
-    from accelerate import Accelerator
     from accelerate.utils import set_seed
 
     from seqgan.data import load_tokenizer
     from seqgan.models.seq2seq import Seq2SeqPolicy
+    from seqgan.runs.devices import make_accelerator
     from seqgan.runs.interrupts import between_steps
     from seqgan.runs.paths import check_output_dir
 
@@ -316,7 +359,7 @@ def train_adversarial(cfg, run_dir: str | Path, resume: bool | str | Path = Fals
             raise CheckpointError(f"{start}: no checkpoint to resume from")
         check_complete(start)
     check_output_dir(run_dir, "RUN_DIR")
-    accelerator = Accelerator(cpu=not torch.cuda.is_available())
+    accelerator = make_accelerator(acfg.mixed_precision, "adversarial.mixed_precision")
     device, rank, world, main = (accelerator.device, accelerator.process_index, accelerator.num_processes,
                                  accelerator.is_main_process)
     set_seed(cfg.seed)
@@ -334,17 +377,26 @@ def train_adversarial(cfg, run_dir: str | Path, resume: bool | str | Path = Fals
     stream = PairStream.from_dataset(shard, tokenizer.pad_token_id, acfg.batch_size, seed=cfg.seed)
     trainer = AdversarialTrainer(policy, disc, acfg, _d_loss(cfg), stream, seed=cfg.seed, device=device,
                                  backward=data_parallel_backward(accelerator, [policy, disc]),
-                                 mismatch_negatives=cfg.d_pretrain.mismatch_negatives)
+                                 mismatch_negatives=cfg.d_pretrain.mismatch_negatives, scaler=accelerator.scaler)
     valid_batches = list(iter_batches(valid, tokenizer.pad_token_id, 64))
     run = RunDir(run_dir)
     best = BestTracker(acfg.best_metric, acfg.greater_is_better) if acfg.best_metric else None
+    if start is not None:
+        _load_checkpoint(trainer, start, accelerator, best)
+    tracker = Tracker(cfg.tracking, run_dir, "adversarial", cfg.run_name, cfg,
+                      resume_step=trainer.round if start is not None else None, main=main)
 
     def track_best(log: dict[str, float], r: int) -> None:
         if best is not None and best.update(round_metric(log, acfg.best_metric), r) and main:
             save_best(policy, run_dir, best, "adversarial", "round")
 
+    def log_round(record: dict[str, float], r: int) -> None:
+        tracker.log({"stage": "adversarial", "step": r, **record})
+        if "valid_nll" in record and tracker.trackers and cfg.tracking.log_samples and valid_batches:
+            tracker.text("samples", sample_rows(policy, tokenizer, valid_batches[0], cfg.eval.num_samples, device),
+                         r)
+
     if start is not None:
-        _load_checkpoint(trainer, start, accelerator, best)
         if main:
             run.truncate_metrics_after("adversarial", trainer.round)  # lines written after that checkpoint
         logger.info("resumed adversarial training at round %d from %s", trainer.round, start)
@@ -352,7 +404,7 @@ def train_adversarial(cfg, run_dir: str | Path, resume: bool | str | Path = Fals
         valid_nll = trainer.held_out_nll(valid_batches)
         if main:
             run.truncate_metrics_after("adversarial", -1)  # a fresh start replaces an earlier attempt's lines
-            RunDir(run_dir).append_metrics({"stage": "adversarial", "round": 0, "step": 0, "valid_nll": valid_nll})
+            log_round({"round": 0, "valid_nll": valid_nll}, 0)
         track_best({"valid_nll": valid_nll}, 0)  # the MLE generator is round 0's candidate
     later = newer_checkpoints(ckpt, "round", trainer.round) if main else []
     if later:
@@ -363,14 +415,17 @@ def train_adversarial(cfg, run_dir: str | Path, resume: bool | str | Path = Fals
     with between_steps("round", enabled=world == 1) as pending:
         try:
             while trainer.round < acfg.rounds:
-                log = _mean_over_ranks(trainer.run_round(), accelerator)
+                with accelerator.autocast():  # fp16 / bf16 forward passes under mixed precision
+                    log = _mean_over_ranks(trainer.run_round(), accelerator)
+                if accelerator.scaler is not None:
+                    log["grad_scale"] = float(accelerator.scaler.get_scale())
                 r = trainer.round
                 if (acfg.eval_every and r % acfg.eval_every == 0) or r == acfg.rounds:
                     log["valid_nll"] = trainer.held_out_nll(valid_batches)
                     if acfg.d_steps and cfg.d_pretrain.eval_batches and main:
                         log.update(_heldout_d(disc, policy, valid, cfg, device))
                 if main:
-                    RunDir(run_dir).append_metrics({"stage": "adversarial", "step": r, **log})
+                    log_round(log, r)
                     logger.info("adversarial round %d/%d: %s", r, acfg.rounds,
                                 ", ".join(f"{k} {v:.3g}" for k, v in log.items() if k != "round"))
                 track_best(log, r)
@@ -391,6 +446,7 @@ def train_adversarial(cfg, run_dir: str | Path, resume: bool | str | Path = Fals
                                "(adversarial.save_every)")
             raise
     _save_checkpoint(trainer, ckpt, accelerator, acfg.save_total_limit, best)
+    tracker.finish()
     if main and best is not None and best.value is None:
         logger.warning("adversarial.best_metric %r was never logged: no generator_best/ (round metrics: %s)",
                        acfg.best_metric, ", ".join(sorted(read_adversarial_metrics(run_dir)[-1])))

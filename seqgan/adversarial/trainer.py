@@ -43,11 +43,14 @@ class AdversarialTrainer:
     ``d_loss``: ``(disc, context, human, generated, mismatch_perm) -> (loss, terms)`` with ``acc_*`` entries, e.g.
     :func:`seqgan.objectives.discriminator_loss.discriminator_loss` with the weights bound.
     ``human``: the stream of human training pairs (D's real examples, G's contexts and teacher forcing).
+    ``backward`` / ``scaler``: the backward pass and fp16 gradient scaler of the run's accelerator
+    (:func:`~seqgan.adversarial.routes.make_update`).
     """
 
     def __init__(self, policy: Policy, disc: nn.Module, cfg: AdversarialConfig, d_loss: DLossFn,
                  human: PairStream, seed: int = 0, device: torch.device | str = "cpu",
-                 backward: Callable[[Tensor], None] | None = None, mismatch_negatives: int = 1) -> None:
+                 backward: Callable[[Tensor], None] | None = None, mismatch_negatives: int = 1,
+                 scaler=None) -> None:
         self.policy, self.disc, self.cfg, self.human = policy, disc, cfg, human
         self.device = torch.device(device)
         self.mismatch_negatives = int(mismatch_negatives)
@@ -61,8 +64,9 @@ class AdversarialTrainer:
         self.g_opt = torch.optim.Adam(self.g_params, lr=cfg.g_lr)
         # a D without trainable parameters (a fixed scorer) is allowed when d_steps is 0
         self.d_opt = torch.optim.Adam(optimizer_groups(disc, cfg.d_lr)) if self.d_params else None
-        self.update_g = make_update(self.g_opt, self.g_params, cfg.max_grad_norm, backward)
-        self.update_d = make_update(self.d_opt, self.d_params, cfg.max_grad_norm, backward) if self.d_opt else None
+        self.update_g = make_update(self.g_opt, self.g_params, cfg.max_grad_norm, backward, scaler)
+        self.update_d = (make_update(self.d_opt, self.d_params, cfg.max_grad_norm, backward, scaler)
+                         if self.d_opt else None)
         self.perm_gen = torch.Generator().manual_seed(seed + 7919)
         self.route = build_route(cfg, policy, disc, d_loss, self.update_g, self.update_d, reference=self.reference,
                                  seed=seed)

@@ -38,8 +38,10 @@ class MLEConfig:
     greater_is_better: bool | None = field(None, help="whether a higher best_metric is better (default: lower for "
                                                       "valid_nll / valid_ppl, higher for the others)")
     log_every: int = field(50, ge=0, help="write a training-loss line to metrics.jsonl every N optimizer steps")
-    mixed_precision: str = field("no", choices=PRECISIONS, help="no | fp16 | bf16 (passed to accelerate; fp16/bf16 "
-                                                                "need a GPU)")
+    mixed_precision: str | None = field(None, choices=PRECISIONS, help="no | fp16 | bf16; unset (null) = the "
+                                                                       "launcher's (accelerate launch "
+                                                                       "--mixed_precision), else no. fp16 needs a "
+                                                                       "GPU; bf16 also runs on CPU")
     cpu_threads: int = field(0, ge=0, help="torch threads per process on CPU; 0 = leave torch's default")
     progress: bool = field(True, help="show a progress bar (only on a TTY and when CI is not set)")
 

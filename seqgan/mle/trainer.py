@@ -1,9 +1,10 @@
 """MLE pretraining of the seq2seq chatbot on ``accelerate``: ``train_mle(cfg, resume=False) -> RunDir``.
 
 The same code runs on CPU, one GPU or several processes (DDP via ``accelerate launch`` / ``torchrun``), in fp32 or
-fp16/bf16 mixed precision. AdamW with warm-up and linear/cosine decay, gradient clipping and accumulation,
-periodic evaluation (:func:`seqgan.mle.evaluate.evaluate_generator`) written to ``metrics.jsonl``, checkpoints
-every ``mle.save_every`` steps and at the end.
+fp16/bf16 mixed precision (``mle.mixed_precision``, else the launcher's ``--mixed_precision``). AdamW with warm-up
+and linear/cosine decay, gradient clipping and accumulation, periodic evaluation
+(:func:`seqgan.mle.evaluate.evaluate_generator`) logged to ``metrics.jsonl`` and the trackers of
+``tracking.report_to`` (:mod:`seqgan.tracking`), checkpoints every ``mle.save_every`` steps and at the end.
 
 Data order: a :class:`seqgan.data.batches.BatchStream` (epoch ``e`` visits the training pairs in a seeded
 ``randperm(N)``; each process takes every ``num_processes``-th index). A checkpoint records (epoch, batches
@@ -39,10 +40,11 @@ STAGE = "mle"
 
 
 def make_accelerator(cfg):
-    """An :class:`accelerate.Accelerator` for ``cfg.mle`` (CPU when no GPU is present)."""
-    from accelerate import Accelerator
+    """An :class:`accelerate.Accelerator` for ``cfg.mle`` (CPU when no GPU is present; mixed precision
+    ``mle.mixed_precision``, else the launcher's: :func:`seqgan.runs.devices.make_accelerator`)."""
+    from seqgan.runs.devices import make_accelerator as accelerator_for
 
-    return Accelerator(mixed_precision=cfg.mle.mixed_precision, cpu=not torch.cuda.is_available())
+    return accelerator_for(cfg.mle.mixed_precision, "mle.mixed_precision")
 
 
 _SILENT = logging.getLogger(__name__ + ".other_ranks")
@@ -117,6 +119,7 @@ class _Trainer:
         from seqgan.data import BatchStream, DialogueCollator
 
         self.cfg, self.run, self.acc = cfg, run, accelerator
+        self.tracker = None  # a seqgan.tracking.Tracker, set once the start step is known
         self.policy, self.tokenizer, self.valid = policy, tokenizer, valid
         self.ctx_rows = train["context_ids"]
         self.reply_rows = train["reply_ids"]
@@ -170,6 +173,8 @@ class _Trainer:
                      "rng": snap["rng"], "world": self.world, "total": self.total}
             if self.best is not None:
                 state["best"] = self.best.state_dict()
+            if self.acc.scaler is not None:
+                state["scaler"] = self.acc.scaler.state_dict()  # fp16: the loss scale a resumed run continues with
             save_checkpoint(self.run.last_checkpoint, {"model": self.acc.unwrap_model(self.model)}, state,
                             label=label)
             keep_checkpoint(self.run.last_checkpoint, "step", snap["step"], self.cfg.mle.save_total_limit, label)
@@ -189,6 +194,8 @@ class _Trainer:
             restore_rng(state["rng"])
             if self.best is not None and "best" in state:
                 self.best.load_state_dict(state["best"])
+            if self.acc.scaler is not None and "scaler" in state:
+                self.acc.scaler.load_state_dict(state["scaler"])
         except (KeyError, ValueError, RuntimeError, TypeError) as err:
             raise CheckpointError(f"{path}: training state does not fit this config ({err})") from None
         if int(state.get("world", 1)) != self.world:
@@ -211,7 +218,8 @@ class _Trainer:
                    "distinct1": m["distinct1"],
                    "distinct2": m["distinct2"], "mean_len": m["mean_len"],
                    "eval_s": round(time.perf_counter() - t0, 3)}
-            self.run.append_metrics(rec)
+            self.tracker.log(rec)
+            self.tracker.text("samples", m["samples"], self.step)
             if self.best is not None:
                 key = f"bleu_{m['tag']}" if self.best.metric == "bleu" else self.best.metric
                 if self.best.update(rec.get(key), self.step):
@@ -227,9 +235,9 @@ class _Trainer:
         stats = torch.tensor([self.loss_sum, float(self.loss_count)], device=self.acc.device)
         stats = self.acc.reduce(stats, reduction="sum")
         if self.acc.is_main_process and stats[1] > 0:
-            self.run.append_metrics({"stage": STAGE, "step": self.step, "epoch": self.epoch,
-                                     "train_loss": float(stats[0] / stats[1]),
-                                     "lr": float(self.scheduler.get_last_lr()[0]), "time_s": round(elapsed, 2)})
+            self.tracker.log({"stage": STAGE, "step": self.step, "epoch": self.epoch,
+                              "train_loss": float(stats[0] / stats[1]),
+                              "lr": float(self.scheduler.get_last_lr()[0]), "time_s": round(elapsed, 2)})
         self.loss_sum, self.loss_count = 0.0, 0
 
 
@@ -254,7 +262,10 @@ def train_mle(cfg, resume: bool | str | Path = False, accelerator=None,
     from seqgan.models.seq2seq import Seq2SeqPolicy
     from seqgan.mle.curves import plot_mle_curves
 
+    from seqgan.tracking import Tracker
+
     cfg.validate()
+    cfg.tracking.check_installed()
     if cfg.mle.cpu_threads:
         torch.set_num_threads(cfg.mle.cpu_threads)
     run = RunDir(check_output_dir(cfg.output_dir, "output_dir"))
@@ -288,6 +299,8 @@ def train_mle(cfg, resume: bool | str | Path = False, accelerator=None,
                 _log().warning("resuming from step %d: the kept checkpoints after it (%s) are replaced as training "
                                "reaches them", tr.step, ", ".join(p.name for p in later))
         accelerator.wait_for_everyone()
+    tr.tracker = Tracker(cfg.tracking, run.path, STAGE, cfg.run_name, cfg,
+                         resume_step=tr.step if start is not None else None, main=accelerator.is_main_process)
     mcfg = cfg.mle
     _log().info("mle: %d optimizer steps (%d micro-batches of %d per epoch and process, %d process(es))",
                 tr.total, tr.batches_per_epoch, mcfg.batch_size, tr.world)
@@ -356,6 +369,7 @@ def train_mle(cfg, resume: bool | str | Path = False, accelerator=None,
         tr.save()
     if tr.last_eval != tr.step:
         tr.evaluate()
+    tr.tracker.finish()  # (every log call flushes: an interrupted run loses nothing)
     if accelerator.is_main_process:
         policy.save_pretrained(run.generator)
         plot_mle_curves(run.read_metrics(STAGE), run.curves, title=f"{cfg.run_name}: MLE")
