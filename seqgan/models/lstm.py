@@ -115,10 +115,11 @@ class LSTMPolicy(PretrainedMixin, Policy):
         return self.head(out)
 
     # ------------------------------------------------------------------ Policy
-    def score(self, context: Context, ids: Tensor, mask: Tensor) -> Tensor:
-        """(B, T) ids/mask -> (B, T) log p(x_t | x_<t), with gradient."""
+    def score(self, context: Context, ids: Tensor, mask: Tensor, temperature: float = 1.0) -> Tensor:
+        """(B, T) ids/mask -> (B, T) log p_T(x_t | x_<t) (``log_softmax(logits / temperature)``), with gradient."""
         self._check_context(context)
-        logp = torch.log_softmax(self.logits(ids).float(), dim=-1)  # (B, T, V)
+        logits = self.logits(ids).float()
+        logp = torch.log_softmax(logits / temperature if temperature != 1.0 else logits, dim=-1)  # (B, T, V)
         return logp.gather(-1, ids.unsqueeze(-1)).squeeze(-1) * mask.to(logp.dtype)
 
     @torch.no_grad()
@@ -169,11 +170,18 @@ class LSTMPolicy(PretrainedMixin, Policy):
         return torch.stack(hs, 1), torch.stack(cs, 1)
 
     @torch.no_grad()
-    def rollout(self, context: Context, replies: Replies, n: int, temperature: float = 1.0) -> Replies:
-        """(B, T) replies -> (B, T-1, N, T) completions; ``out.ids[b, t-1, k, :t] == replies.ids[b, :t]``."""
+    def rollout(self, context: Context, replies: Replies, n: int, temperature: float = 1.0,
+                max_len: int | None = None) -> Replies:
+        """(B, T) replies -> (B, T-1, N, T) completions; ``out.ids[b, t-1, k, :t] == replies.ids[b, :t]``.
+
+        Replies have a fixed length here (no end-of-sequence token), so completions fill the replies' own T;
+        ``max_len`` must not ask for more (sample longer replies instead)."""
         self._check_context(context)
         ids = replies.ids
         B, T = ids.shape
+        if max_len is not None and int(max_len) > T:
+            raise ValueError(f"the fixed-length LSTM completes prefixes to the replies' length {T}, "
+                             f"not to max_len {max_len}")
         if T < 2:
             empty = ids.new_zeros(B, 0, n, T)
             return Replies(ids=empty, mask=torch.ones_like(empty))

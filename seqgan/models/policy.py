@@ -106,22 +106,30 @@ class Policy(nn.Module, ABC):
         """
 
     @abstractmethod
-    def score(self, context: Context, ids: Tensor, mask: Tensor) -> Tensor:
-        """Per-token log-probabilities of given replies by teacher forcing, *with* gradient.
+    def score(self, context: Context, ids: Tensor, mask: Tensor, temperature: float = 1.0) -> Tensor:
+        """Per-token log-probabilities of given replies by teacher forcing, *with* gradient, under the module's
+        current mode (dropout on in train mode).
 
-        ids, mask: (B, T). Returns (B, T) with ``log p(x_t | x_<t, c)`` where mask is 1 and 0 elsewhere.
+        ids, mask: (B, T). Returns (B, T) with ``log softmax(logits / temperature)[x_t]``, i.e.
+        ``log p_T(x_t | x_<t, c)``, where mask is 1 and 0 elsewhere. In eval mode and at the temperature a reply was
+        sampled at, this equals that reply's :attr:`Replies.logprobs` (the on-policy log-probabilities a policy
+        gradient needs).
         """
 
     @abstractmethod
-    def rollout(self, context: Context, replies: Replies, n: int, temperature: float = 1.0) -> Replies:
+    def rollout(self, context: Context, replies: Replies, n: int, temperature: float = 1.0,
+                max_len: int | None = None) -> Replies:
         """Monte Carlo completions of every prefix of every reply, without gradient (the SeqGAN rollout primitive).
 
         For each row b and prefix length t = 1..T-1 the first t tokens of ``replies.ids[b]`` are kept and the rest
-        is sampled from the policy, n times. Implementations reuse the context encoding and the prefix's cached
-        state instead of re-running it per rollout.
+        is sampled from the policy, n times, until the end-of-sequence token or ``max_len`` tokens in all (default
+        ``max_reply_len``), whatever the batch's longest reply: a completion is what :meth:`sample` would have
+        produced from that prefix. Implementations reuse the context encoding and the prefix's cached state
+        instead of re-running it per rollout.
 
-        Returns Replies with ids/mask of shape (B, T-1, n, T): ``out.ids[b, t-1, k, :t] == replies.ids[b, :t]``.
-        A prefix that already ends with the end-of-sequence token is returned unchanged (nothing to complete).
+        Returns Replies with ids/mask of shape (B, T-1, n, L), ``L = max(T, max_len)``:
+        ``out.ids[b, t-1, k, :t] == replies.ids[b, :t]``. A prefix that already ends with the end-of-sequence token
+        is returned unchanged (padded to L: nothing to complete).
         """
 
     def relaxed_sample(

@@ -258,10 +258,12 @@ class Seq2SeqPolicy(Policy):
         ids = ids.to(device).masked_fill(mask.to(device) == 0, self.pad_id)
         return self._forward(enc, enc_mask, self._decoder_inputs(ids), None, use_cache=False).logits
 
-    def score(self, context: Context, ids: Tensor, mask: Tensor) -> Tensor:
-        """Per-token ``log p(x_t | x_<t, c)`` (B, T) with gradient; 0 where ``mask`` is 0."""
+    def score(self, context: Context, ids: Tensor, mask: Tensor, temperature: float = 1.0) -> Tensor:
+        """Per-token ``log p_T(x_t | x_<t, c)`` (B, T) with gradient (``log_softmax(logits / temperature)``);
+        0 where ``mask`` is 0."""
         mask = mask.to(self.model.device)
-        logp = torch.log_softmax(self.logits(context, ids, mask).float(), dim=-1)  # (B, T, V)
+        logits = self.logits(context, ids, mask).float()
+        logp = torch.log_softmax(logits / temperature if temperature != 1.0 else logits, dim=-1)  # (B, T, V)
         ids = ids.to(logp.device).masked_fill(mask == 0, 0)
         return logp.gather(-1, ids.unsqueeze(-1)).squeeze(-1) * mask
 
@@ -325,8 +327,11 @@ class Seq2SeqPolicy(Policy):
         return Replies(ids[:, :width], mask[:, :width], (logps * mask)[:, :width])
 
     @torch.no_grad()
-    def rollout(self, context: Context, replies: Replies, n: int, temperature: float = 1.0) -> Replies:
-        """Complete every prefix t = 1..T-1 of every reply n times (no gradient): ids/mask (B, T-1, n, T).
+    def rollout(self, context: Context, replies: Replies, n: int, temperature: float = 1.0,
+                max_len: int | None = None) -> Replies:
+        """Complete every prefix t = 1..T-1 of every reply n times (no gradient): ids/mask (B, T-1, n, L) with
+        ``L = max(T, max_len)`` (default ``max_reply_len``): completions stop at eos or at L tokens, as
+        :meth:`sample` would, however short the batch's replies are.
 
         ``out.ids[b, t-1, k, :t] == replies.ids[b, :t]``; prefixes that already hold eos (or padding) are copied.
 
@@ -334,8 +339,8 @@ class Seq2SeqPolicy(Policy):
         Causal attention makes the first t+1 cache positions of that pass the cache of prefix t, and its logits at
         position t the distribution of the first new token, so the n first tokens of each prefix are drawn at once
         from one shared distribution. Then, per prefix length t (all its rows share cache length and position), the
-        A_t * n unfinished rows decode at most T-t-1 single-token steps together, dropping rows at eos. About T^2/2
-        batched decoder calls in all, touching about B * n * T^2 / 2 token positions: the work of plainly sampling
+        A_t * n unfinished rows decode at most L-t-1 single-token steps together, dropping rows at eos. About L^2/2
+        batched decoder calls in all, touching about B * n * L^2 / 2 token positions: the work of plainly sampling
         the completions, with no re-encoding and no re-reading of prefixes.
         """
         if n < 1:
@@ -344,8 +349,11 @@ class Seq2SeqPolicy(Policy):
         mask = replies.mask.to(device)
         ids = replies.ids.to(device).masked_fill(mask == 0, self.pad_id)
         b, t_len = ids.shape
-        out_ids = ids[:, None, None, :].expand(b, max(t_len - 1, 0), n, t_len).clone()
-        out_mask = mask[:, None, None, :].expand(b, max(t_len - 1, 0), n, t_len).clone()
+        width = max(t_len, self.max_reply_len if max_len is None else int(max_len))
+        padded_ids = torch.nn.functional.pad(ids, (0, width - t_len), value=self.pad_id)  # (B, L)
+        padded_mask = torch.nn.functional.pad(mask, (0, width - t_len), value=0)
+        out_ids = padded_ids[:, None, None, :].expand(b, max(t_len - 1, 0), n, width).clone()
+        out_mask = padded_mask[:, None, None, :].expand(b, max(t_len - 1, 0), n, width).clone()
         if t_len < 2:
             return Replies(out_ids, out_mask)
         with eval_mode(self.model):
@@ -360,7 +368,7 @@ class Seq2SeqPolicy(Policy):
                 first, _ = sample_logits(logits[rows, t], temperature, num_samples=n)  # (A, n)
                 first = first.reshape(-1)  # (A*n,), row a*n+k is rollout k of rows[a]
                 src = rows.repeat_interleave(n)
-                tail = torch.full((first.shape[0], t_len - t - 1), self.pad_id, dtype=torch.long, device=device)
+                tail = torch.full((first.shape[0], width - t - 1), self.pad_id, dtype=torch.long, device=device)
                 going = (first != self.eos_id).nonzero().squeeze(1)
                 if tail.shape[1] > 0 and going.numel() > 0:
                     g_src = src[going]
@@ -369,8 +377,8 @@ class Seq2SeqPolicy(Policy):
                         tail.shape[1], temperature, False,
                     )
                 comp_ids, comp_mask = _finish(torch.cat([first[:, None], tail], dim=1), self.pad_id, self.eos_id)
-                out_ids[rows, t - 1, :, t:] = comp_ids.view(rows.shape[0], n, t_len - t)
-                out_mask[rows, t - 1, :, t:] = comp_mask.view(rows.shape[0], n, t_len - t)
+                out_ids[rows, t - 1, :, t:] = comp_ids.view(rows.shape[0], n, width - t)
+                out_mask[rows, t - 1, :, t:] = comp_mask.view(rows.shape[0], n, width - t)
         return Replies(out_ids, out_mask)
 
     # ------------------------------------------------------------------ relaxed (differentiable) decoding

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from seqgan.config import check_fields, field
 from seqgan.errors import ConfigError
+from seqgan.tracking import TrackingConfig
 from seqgan.models.discriminator import DiscriminatorConfig
 from seqgan.models.relgan_discriminator import MultiRepConfig
 
@@ -181,9 +182,12 @@ class OracleConfig:
     rankgan: RankGANConfig = field(RankGANConfig, help="row rankgan")
     leakgan: LeakGANConfig = field(LeakGANConfig, help="row leakgan")
     relgan: RelGANConfig = field(RelGANConfig, help="row relgan")
+    tracking: TrackingConfig = field(TrackingConfig, help="live experiment tracking (TensorBoard, W&B, trackio ...) "
+                                                          "besides metrics.jsonl")
 
     def validate(self) -> None:
         check_fields(self)
+        self.tracking.validate()
         self.disc.model.validate()
         if self.disc.model.encoder == "cnn" and max(self.disc.model.filter_sizes) > self.data.seq_len:
             raise ConfigError(f"disc.model.filter_sizes: widest filter {max(self.disc.model.filter_sizes)} exceeds "

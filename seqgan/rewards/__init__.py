@@ -3,30 +3,38 @@
 
 from seqgan.rewards.base import Reward, Scorer
 from seqgan.rewards.baselines import (
+    ADVANTAGE_NORMS,
     BASELINES,
+    AdvantageScaler,
     Baseline,
     BatchMeanBaseline,
+    GroupBaseline,
     LengthMovingAverageBaseline,
     MovingAverageBaseline,
     NoBaseline,
+    PrefixValueBaseline,
     SelfCriticBaseline,
     build_baseline,
-    compute_advantages,
+    leave_one_out_mean,
+    sequence_values,
 )
+from seqgan.rewards.length import remove_length_trend
 from seqgan.rewards.maligan import MaliGANReward
 from seqgan.rewards.prefix import PrefixReward
 from seqgan.rewards.rollout import MonteCarloReward, RolloutPolicy
 from seqgan.rewards.sequence import SequenceReward
+from seqgan.rewards.transform import REWARD_TRANSFORMS, TransformedScorer, inverse_transform, transform_probability
 
 REWARDS = ("sequence", "rollout", "prefix", "maligan")
 
 
 def build_reward(kind: str, disc: Scorer, rollout_policy: RolloutPolicy | None = None, n: int = 8,
-                 temperature: float = 1.0, chunk_size: int = 4096) -> Reward:
+                 temperature: float = 1.0, chunk_size: int = 4096, group_size: int = 1) -> Reward:
     """Reward by config name: ``sequence | rollout | prefix | maligan`` (rollout needs ``rollout_policy``;
-    maligan normalises D/(1-D) over the batch and subtracts its own baseline 1/B)."""
+    maligan normalises D/(1-D) over each context's ``group_size`` replies, over the whole batch when that is 1, and
+    subtracts its own baseline 1/K)."""
     if kind == "maligan":
-        return MaliGANReward(disc)
+        return MaliGANReward(disc, group_size=group_size if group_size > 1 else None)
     if kind == "sequence":
         return SequenceReward(disc)
     if kind == "prefix":
@@ -39,7 +47,9 @@ def build_reward(kind: str, disc: Scorer, rollout_policy: RolloutPolicy | None =
 
 
 __all__ = [
-    "BASELINES", "REWARDS", "Baseline", "BatchMeanBaseline", "LengthMovingAverageBaseline", "MaliGANReward",
-    "MonteCarloReward", "MovingAverageBaseline", "NoBaseline", "PrefixReward", "Reward", "RolloutPolicy", "Scorer", "SelfCriticBaseline",
-    "SequenceReward", "build_baseline", "build_reward", "compute_advantages",
+    "ADVANTAGE_NORMS", "BASELINES", "REWARDS", "REWARD_TRANSFORMS", "AdvantageScaler", "Baseline", "BatchMeanBaseline",
+    "GroupBaseline", "LengthMovingAverageBaseline", "MaliGANReward", "MonteCarloReward", "MovingAverageBaseline",
+    "NoBaseline", "PrefixReward", "PrefixValueBaseline", "Reward", "RolloutPolicy", "Scorer", "SelfCriticBaseline",
+    "SequenceReward", "TransformedScorer", "build_baseline", "build_reward",
+    "inverse_transform", "leave_one_out_mean", "remove_length_trend", "sequence_values", "transform_probability",
 ]

@@ -20,7 +20,8 @@ from seqgan.rewards.base import Reward, Scorer, check_replies, last_position
 
 
 class _RollsOut(Protocol):
-    def rollout(self, context: Context, replies: Replies, n: int, temperature: float = 1.0) -> Replies: ...
+    def rollout(self, context: Context, replies: Replies, n: int, temperature: float = 1.0) -> Replies:
+        """(B, T) replies -> (B, T-1, n, L >= T) completions (:meth:`seqgan.models.policy.Policy.rollout`)."""
 
 
 class RolloutPolicy:
@@ -61,11 +62,12 @@ class RolloutPolicy:
             buf.copy_(source_buffers[name])
 
     @torch.no_grad()
-    def rollout(self, context: Context, replies: Replies, n: int, temperature: float = 1.0) -> Replies:
-        """(B, T) replies -> (B, T-1, n, T) completions; see :meth:`seqgan.models.policy.Policy.rollout`."""
+    def rollout(self, context: Context, replies: Replies, n: int, temperature: float = 1.0,
+                max_len: int | None = None) -> Replies:
+        """(B, T) replies -> (B, T-1, n, L) completions; see :meth:`seqgan.models.policy.Policy.rollout`."""
         module = self.module
         with eval_mode(module):
-            return module.rollout(context, replies, n, temperature=temperature)
+            return module.rollout(context, replies, n, temperature=temperature, max_len=max_len)
 
     def state_dict(self) -> dict[str, Tensor]:
         """Weights of the lagging copy (empty when the rollout policy is the generator itself)."""
@@ -83,8 +85,8 @@ class MonteCarloReward(Reward):
     ``D(c_b, x_b)`` at the last real position ``L_b - 1`` (L_b = the reply's length incl. its end-of-sequence
     token, or T for fixed-length replies); 0 after it.
 
-    ``rollout_policy``: anything with ``rollout(context, replies, n, temperature)`` returning (B, T-1, n, T), usually
-    a :class:`RolloutPolicy`. D must score in eval mode without grad (``Discriminator.reward`` does).
+    ``rollout_policy``: anything with ``rollout(context, replies, n, temperature)`` returning (B, T-1, n, L >= T),
+    usually a :class:`RolloutPolicy`. D must score in eval mode without grad (``Discriminator.reward`` does).
     After each call ``last_timing`` holds the seconds spent in the rollout and in D.
     """
 
@@ -132,17 +134,18 @@ class MonteCarloReward(Reward):
         disc_s = 0.0
         if T > 1:
             rolled = self.rollout_policy.rollout(context, replies, self.n, temperature=self.temperature)
-            expected = (B, T - 1, self.n, T)
-            if tuple(rolled.ids.shape) != expected:
-                raise ValueError(f"rollout returned {tuple(rolled.ids.shape)}, expected {expected}")
+            width = rolled.ids.shape[-1]  # L >= T: completions may run past the batch's longest reply
+            if rolled.ids.dim() != 4 or tuple(rolled.ids.shape[:3]) != (B, T - 1, self.n) or width < T:
+                raise ValueError(f"rollout returned {tuple(rolled.ids.shape)}, expected ({B}, {T - 1}, {self.n}, "
+                                 f"L >= {T})")
             rollout_s = time.perf_counter() - t0
             # prefix lengths t = 1..T-1 that end strictly inside the reply (t < L_b) need a Monte Carlo estimate
             prefix_len = torch.arange(1, T, device=ids.device)  # (T-1,)
             valid = prefix_len.unsqueeze(0) < lengths.unsqueeze(1)  # (B, T-1)
             b_idx, p_idx = valid.nonzero(as_tuple=True)  # (M,), (M,)
             if b_idx.numel():
-                comp_ids = rolled.ids[b_idx, p_idx].reshape(-1, T)  # (M*n, T): row m*n+k is rollout k of pair m
-                comp_mask = rolled.mask[b_idx, p_idx].reshape(-1, T)
+                comp_ids = rolled.ids[b_idx, p_idx].reshape(-1, width)  # (M*n, L): row m*n+k is rollout k of pair m
+                comp_mask = rolled.mask[b_idx, p_idx].reshape(-1, width)
                 rows = b_idx.repeat_interleave(self.n)  # (M*n,) context row of each completion
                 t1 = time.perf_counter()
                 scores = self._score_chunks(context, rows, comp_ids, comp_mask)  # (M*n,)

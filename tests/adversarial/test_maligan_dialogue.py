@@ -24,3 +24,12 @@ def test_maligan_reward_is_selectable_and_learns_a_fixed_discriminators_preferen
     logs = [trainer.run_round() for _ in range(cfg.rounds)]
     assert target_rate(policy) > before + 0.1, (before, target_rate(policy))
     assert abs(logs[-1]["reward_mean"]) < 0.05  # advantages w_i - 1/B average to ~0 over the batch's tokens
+
+
+def test_maligan_groups_follow_group_size_and_refuse_a_transformed_d():
+    from seqgan.errors import ConfigError
+
+    assert build_reward("maligan", TokenDisc(), group_size=4).group_size == 4
+    assert build_reward("maligan", TokenDisc()).group_size is None  # one reply per context: the whole batch
+    with pytest.raises(ConfigError, match="reward_transform: maligan"):
+        AdversarialConfig(reward="maligan", reward_transform="logit").validate()

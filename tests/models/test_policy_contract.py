@@ -136,6 +136,18 @@ def test_sample_logprobs_equal_score(setup):
     torch.testing.assert_close(scored.detach(), out.logprobs, atol=1e-5, rtol=0)
 
 
+@pytest.mark.parametrize("temperature", [0.7, 1.3])
+def test_score_at_the_sampling_temperature_equals_the_sampler_logprobs(setup, temperature):
+    """What a policy gradient needs: log-probabilities of the distribution the replies were drawn from."""
+    policy, ctx = setup
+    torch.manual_seed(2)
+    out = policy.sample(ctx.repeat_interleave(3), temperature=temperature)
+    scored = policy.score(ctx.repeat_interleave(3), out.ids, out.mask, temperature=temperature)
+    torch.testing.assert_close(scored.detach(), out.logprobs, atol=1e-5, rtol=0)
+    plain = policy.score(ctx.repeat_interleave(3), out.ids, out.mask)
+    assert not torch.allclose(plain.detach(), out.logprobs, atol=1e-3)
+
+
 def test_temperature_changes_logprobs_consistently(setup):
     policy, ctx = setup
     torch.manual_seed(3)
@@ -178,19 +190,46 @@ def test_rollout_shapes_prefixes_and_finished_rows(setup):
     n = 3
     out = policy.rollout(big, reply, n)
     b, t = reply.ids.shape
-    assert out.ids.shape == (b, t - 1, n, t) and out.mask.shape == out.ids.shape
+    width = max(t, policy.max_reply_len)
+    assert out.ids.shape == (b, t - 1, n, width) and out.mask.shape == out.ids.shape
     check_reply_layout(policy, out.ids, out.mask)
+    padded_ids, padded_mask = pad_to(reply.ids, width, policy.pad_id), pad_to(reply.mask, width, 0)
     for i in range(1, t):
         prefix = reply.ids[:, None, :i].expand(b, n, i)
         assert torch.equal(out.ids[:, i - 1, :, :i], prefix), f"prefix {i} not preserved"
         done = reply.mask[:, i - 1] == 0
         if policy.eos_id is not None:
             done |= (reply.ids[:, :i] == policy.eos_id).any(-1)
-        copies = reply.ids[:, None, :].expand(b, n, t)
+        copies = padded_ids[:, None, :].expand(b, n, width)
         assert torch.equal(out.ids[done, i - 1], copies[done]), "finished prefixes are copied unchanged"
-        assert torch.equal(out.mask[done, i - 1], reply.mask[:, None, :].expand(b, n, t)[done])
-    completed = out.ids[:, :, :, -1] != reply.ids[:, None, None, -1]
+        assert torch.equal(out.mask[done, i - 1], padded_mask[:, None, :].expand(b, n, width)[done])
+    completed = out.ids[:, :, :, t - 1] != reply.ids[:, None, None, -1]
     assert completed.any(), "some prefixes must actually be completed by sampling"
+
+
+def pad_to(x: torch.Tensor, width: int, value: int) -> torch.Tensor:
+    """(..., T) -> (..., width) right-padded with ``value``."""
+    return torch.nn.functional.pad(x, (0, width - x.shape[-1]), value=value)
+
+
+def test_rollout_completions_run_to_max_reply_len_not_to_the_batch_longest(setup):
+    """Completions are what sampling would have produced from the prefix: they stop at eos or max_reply_len, even
+    when every reply of the batch is short (here replies cut at 3 tokens)."""
+    policy, ctx = setup
+    if policy.eos_id is None:
+        pytest.skip("fixed-length replies: every completion has the replies' own length")
+    torch.manual_seed(6)
+    short = policy.sample(ctx.repeat_interleave(8), max_len=3)
+    assert short.ids.shape[1] <= 3
+    out = policy.rollout(ctx.repeat_interleave(8), short, 4)
+    assert out.ids.shape[-1] == policy.max_reply_len
+    check_reply_layout(policy, out.ids, out.mask)
+    lengths = out.mask.sum(-1)  # (B, T-1, n)
+    assert int(lengths.max()) > short.ids.shape[1], "no completion ran past the batch's longest reply"
+    unfinished = out.ids.gather(-1, (lengths - 1).clamp(min=0).unsqueeze(-1)).squeeze(-1) != policy.eos_id
+    assert (lengths[unfinished] == policy.max_reply_len).all(), "a completion stopped before eos or max_reply_len"
+    capped = policy.rollout(ctx.repeat_interleave(8), short, 2, max_len=5)
+    assert capped.ids.shape[-1] == 5
 
 
 def test_rollout_of_greedy_reply_at_low_temperature_reproduces_it(setup):
@@ -199,8 +238,9 @@ def test_rollout_of_greedy_reply_at_low_temperature_reproduces_it(setup):
     greedy = policy.sample(ctx, greedy=True)
     out = policy.rollout(ctx, greedy, 2, temperature=1e-4)
     b, t = greedy.ids.shape
-    assert torch.equal(out.ids, greedy.ids[:, None, None, :].expand(b, t - 1, 2, t))
-    assert torch.equal(out.mask, greedy.mask[:, None, None, :].expand(b, t - 1, 2, t))
+    w = out.ids.shape[-1]
+    assert torch.equal(out.ids, pad_to(greedy.ids, w, policy.pad_id)[:, None, None, :].expand(b, t - 1, 2, w))
+    assert torch.equal(out.mask, pad_to(greedy.mask, w, 0)[:, None, None, :].expand(b, t - 1, 2, w))
 
 
 def test_low_temperature_rollouts_are_greedy_continuations_of_their_own_row(setup):

@@ -63,27 +63,29 @@ class BigramPolicy(Policy):
         mask = self._mask(ids)
         return Replies(ids * mask + PAD * (1 - mask), mask, lp * mask)
 
-    def score(self, context, ids, mask) -> Tensor:
+    def score(self, context, ids, mask, temperature=1.0) -> Tensor:
         B, T = ids.shape
         prev = torch.cat([torch.full((B, 1), BOS, dtype=torch.long), ids[:, :-1]], 1)
-        rows = [torch.log_softmax(self._logits(context, prev[:, t]), -1).gather(1, ids[:, t:t + 1]) for t in range(T)]
+        rows = [torch.log_softmax(self._logits(context, prev[:, t]) / temperature, -1).gather(1, ids[:, t:t + 1])
+                for t in range(T)]
         return torch.cat(rows, 1) * mask
 
     @torch.no_grad()
-    def rollout(self, context, replies, n, temperature=1.0) -> Replies:
+    def rollout(self, context, replies, n, temperature=1.0, max_len=None) -> Replies:
         B, T = replies.ids.shape
-        out_ids = torch.full((B, T - 1, n, T), PAD, dtype=torch.long)
+        L = max(T, max_len or self.max_reply_len) if self.eos_id is not None else T
+        out_ids = torch.full((B, T - 1, n, L), PAD, dtype=torch.long)
         ctx = context.repeat_interleave(n)
         for t in range(1, T):
-            ids = replies.ids.repeat_interleave(n, 0).clone()
+            ids = torch.nn.functional.pad(replies.ids, (0, L - T), value=PAD).repeat_interleave(n, 0)
             ids[:, t:] = PAD
             pm = replies.mask[:, :t].repeat_interleave(n, 0)
             done = pm.sum(1) < t  # prefix already contains eos before position t-1
             if self.eos_id is not None:
                 done = done | (ids[:, t - 1] == self.eos_id)
-            ids, _ = self._continue(ctx, ids, done, t, T, temperature)
-            out_ids[:, t - 1] = ids.view(B, n, T)
-        mask = self._mask(out_ids.view(-1, T)).view(out_ids.shape)
+            ids, _ = self._continue(ctx, ids, done, t, L, temperature)
+            out_ids[:, t - 1] = ids.view(B, n, L)
+        mask = self._mask(out_ids.view(-1, L)).view(out_ids.shape)
         return Replies(out_ids * mask, mask)
 
 
