@@ -125,10 +125,10 @@ class RelationalPolicy(PretrainedMixin, Policy):
         return torch.stack(out, 1)
 
     # ------------------------------------------------------------------ Policy
-    def score(self, context: Context, ids: Tensor, mask: Tensor) -> Tensor:
-        """(B, T) -> (B, T) log p(x_t | x_<t), with gradient."""
+    def score(self, context: Context, ids: Tensor, mask: Tensor, temperature: float = 1.0) -> Tensor:
+        """(B, T) -> (B, T) log p_T(x_t | x_<t) (``log_softmax(logits / temperature)``), with gradient."""
         self._check_context(context)
-        logp = torch.log_softmax(self.logits(ids).float(), dim=-1)
+        logp = torch.log_softmax(self.logits(ids).float() / temperature, dim=-1)
         return logp.gather(-1, ids.unsqueeze(-1)).squeeze(-1) * mask.to(logp.dtype)
 
     @torch.no_grad()
@@ -148,12 +148,15 @@ class RelationalPolicy(PretrainedMixin, Policy):
         return Replies(ids=ids_t, mask=torch.ones_like(ids_t), logprobs=torch.stack(logps, 1))
 
     @torch.no_grad()
-    def rollout(self, context: Context, replies: Replies, n: int, temperature: float = 1.0) -> Replies:
+    def rollout(self, context: Context, replies: Replies, n: int, temperature: float = 1.0,
+                max_len: int | None = None) -> Replies:
         """(B, T) -> (B, T-1, N, T): all B*(T-1)*N completions advance together; a row keeps its given token while
         j < its prefix length and samples after."""
         self._check_context(context)
         ids = replies.ids
         B, T = ids.shape
+        if max_len is not None and int(max_len) > T:  # fixed length: completions fill the replies' own T
+            raise ValueError(f"a fixed-length policy completes prefixes to the replies' length {T}, not to {max_len}")
         if T < 2:
             empty = ids.new_zeros(B, 0, n, T)
             return Replies(ids=empty, mask=torch.ones_like(empty))
