@@ -28,17 +28,20 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from seqgan.errors import ConfigError
 from seqgan.models.discriminator import CNNEncoder, Discriminator
+from seqgan.models.lstm import PositiveSizes
 from seqgan.models.policy import Context, Policy, Replies, eval_mode
+from seqgan.models.relaxed import RelaxedReplies, check_mode, finish_relaxed, relax
 from seqgan.models.sampling import sample_logits
 from seqgan.runs.pretrained import PretrainedMixin
 
 
 @dataclass
-class LeakGANShape:
+class LeakGANShape(PositiveSizes):
     """Sizes of a :class:`LeakGANPolicy` (LeakGAN's synthetic-data generator: 5,000 / 32 / 32 / 16 / 4 / 20; the
     feature size is D's number of filters)."""
+
+    SECTION = "leakgan"
 
     vocab_size: int = 5000
     embed_dim: int = 32
@@ -47,11 +50,6 @@ class LeakGANShape:
     step_size: int = 4
     seq_len: int = 20
     feature_dim: int = 1720
-
-    def validate(self, where: str = "leakgan") -> None:
-        for name, value in asdict(self).items():
-            if int(value) < 1:
-                raise ConfigError(f"{where}.{name}: expected a positive integer, got {value}")
 
 
 class LeakedFeatures:
@@ -240,6 +238,22 @@ class LeakGANPolicy(PretrainedMixin, Policy):
                     rows[key][:k] = part[key]
         out = out.view(T - 1, B, n, T).transpose(0, 1)  # (B, P, N, T)
         return Replies(ids=out, mask=torch.ones_like(out))
+
+    def relaxed_sample(self, context: Context, max_len: int | None = None, tau: float = 1.0,
+                       mode: str = "gumbel_soft", generator: torch.Generator | None = None) -> RelaxedReplies:
+        """Differentiable decoding as RelGAN's: y_t = relax(logits_t) (B, V) with gradient (to the worker), the hard
+        token argmax y_t fed back (the leaked features read tokens). probs/logits (B, T, V), an all-ones mask."""
+        self._check_context(context)
+        check_mode(mode, tau)
+        B, T = context.batch_size, int(max_len or self.max_reply_len)
+        state, ys, logits_all = self._init_state(B), [], []
+        for _ in range(T):
+            logits, state = self._step(state)
+            y = relax(logits, tau, mode, generator)  # (B, V)
+            ys.append(y)
+            logits_all.append(logits)
+            state = self._advance(state, y.detach().argmax(-1))
+        return finish_relaxed(torch.stack(ys, 1), torch.stack(logits_all, 1), None, self.pad_id)
 
     # ------------------------------------------------------------------ persistence
     def pretrained_config(self) -> dict:

@@ -31,19 +31,27 @@ from seqgan.runs.pretrained import PretrainedMixin
 SAMPLE_ROWS = 1024  # rows whose (rows, V) logits are formed at once when sampling (4 MB per 1,000 tokens of V)
 
 
+class PositiveSizes:
+    """``validate`` for a dataclass of sizes (this one and the peer GANs' generators): every field a positive int;
+    errors name ``where`` (default: the class's ``SECTION``)."""
+
+    SECTION = "lstm"
+
+    def validate(self, where: str | None = None) -> None:
+        where = where or self.SECTION
+        for name, value in asdict(self).items():
+            if int(value) < 1:
+                raise ConfigError(f"{where}.{name}: expected a positive integer, got {value}")
+
+
 @dataclass
-class LSTMShape:
+class LSTMShape(PositiveSizes):
     """Sizes of an :class:`LSTMPolicy` (SeqGAN oracle: 5,000 / 32 / 32 / 20)."""
 
     vocab_size: int = 5000
     embed_dim: int = 32
     hidden_dim: int = 32
     seq_len: int = 20
-
-    def validate(self, where: str = "lstm") -> None:
-        for name, value in asdict(self).items():
-            if int(value) < 1:
-                raise ConfigError(f"{where}.{name}: expected a positive integer, got {value}")
 
 
 class LSTMPolicy(PretrainedMixin, Policy):

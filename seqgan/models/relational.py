@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from seqgan.errors import ConfigError
+from seqgan.models.lstm import PositiveSizes
 from seqgan.models.policy import Context, Policy, Replies
 from seqgan.models.relaxed import RelaxedReplies, check_mode, finish_relaxed, relax
 from seqgan.models.sampling import sample_logits
@@ -37,8 +37,10 @@ from seqgan.runs.pretrained import PretrainedMixin
 
 
 @dataclass
-class RelationalShape:
+class RelationalShape(PositiveSizes):
     """Sizes of a :class:`RelationalPolicy` (RelGAN's synthetic-data generator: 5,000 / 32 / 1 / 2 / 256 / 20)."""
+
+    SECTION = "relgan"
 
     vocab_size: int = 5000
     embed_dim: int = 32
@@ -46,11 +48,6 @@ class RelationalShape:
     num_heads: int = 2
     head_size: int = 256
     seq_len: int = 20
-
-    def validate(self, where: str = "relational") -> None:
-        for name, value in asdict(self).items():
-            if int(value) < 1:
-                raise ConfigError(f"{where}.{name}: expected a positive integer, got {value}")
 
 
 class RelationalMemory(nn.Module):

@@ -63,12 +63,15 @@ class _Clock:
     def __init__(self) -> None:
         self.start, self.eval_s = time.perf_counter(), 0.0
 
-    def point(self, bench, policy) -> tuple[float, float]:
-        """(NLL-oracle, NLL-test) of a learning-curve point, its time not counted."""
+    def point(self, bench, policy, curve: list, stage: str, **record) -> float:
+        """Append a learning-curve point (``record``'s ``round`` or ``step``, NLL-oracle) to ``curve`` and log it with
+        its NLL-test and ``record``; its time is not counted. Returns the NLL-oracle."""
         t = time.perf_counter()
-        value = (bench.curve_point(policy), bench.curve_nll_test(policy))
+        nll_o, nll_t = bench.curve_point(policy), bench.curve_nll_test(policy)
         self.eval_s += time.perf_counter() - t
-        return value
+        curve.append((record.get("round", record.get("step")), nll_o))
+        bench.log(stage=stage, nll_oracle=nll_o, nll_test=nll_t, **record)
+        return nll_o
 
     @property
     def wall(self) -> float:
@@ -133,9 +136,7 @@ def run_rankgan_row(bench) -> dict:
         info.update(train_ranker(ranker, ranker_opt, policy, bench.train, a.d_refreshes, c.disc.epochs,
                                  c.disc.negatives, c.disc.batch_size, r.reference_size))
         if rnd % a.eval_every == 0 or rnd == rounds:
-            nll_o, nll_t = clock.point(bench, policy)
-            curve.append((rnd, nll_o))
-            bench.log(stage="rankgan", round=rnd, nll_oracle=nll_o, nll_test=nll_t, **info)
+            clock.point(bench, policy, curve, "rankgan", round=rnd, **info)
     ranker.save_pretrained(bench.dir / "ranker_rankgan")
     return _finish(bench, "rankgan", policy, clock, curve, pretrain_s=pretrain_s)
 
@@ -203,9 +204,8 @@ def run_leakgan_row(bench) -> dict:
             info = leakgan_pretrain_step(policy, opts, _rows(bench.train, c.mle.batch_size), c.mle.grad_clip)
         bench.log(stage="leakgan_pretrain", round=pr, **info)
     pretrain_s = clock.wall
-    nll_o, nll_t = clock.point(bench, policy)
-    curve = [(0, nll_o)]
-    bench.log(stage="leakgan", round=0, nll_oracle=nll_o, nll_test=nll_t)
+    curve: list = []
+    clock.point(bench, policy, curve, "leakgan", round=0)
     adv_lr = L.adv_lr or L.lr  # fresh optimisers, as LeakGAN's adversarial updates have their own
     opts = (torch.optim.Adam(policy.worker_parameters(), lr=adv_lr),
             torch.optim.Adam(policy.manager_parameters(), lr=adv_lr))
@@ -214,11 +214,9 @@ def run_leakgan_row(bench) -> dict:
     for rnd in range(1, rounds + 1):
         for _ in range(a.g_steps):
             info = leakgan_adversarial_step(policy, opts, reward, L.rescale_delta, a.batch_size, c.mle.grad_clip)
-        info.update(refresh(a.d_refreshes))
+        info.update({f"d_{k}": v for k, v in refresh(a.d_refreshes).items()})
         if rnd % a.eval_every == 0 or rnd == rounds:
-            nll_o, nll_t = clock.point(bench, policy)
-            curve.append((rnd, nll_o))
-            bench.log(stage="leakgan", round=rnd, nll_oracle=nll_o, nll_test=nll_t, **info)
+            clock.point(bench, policy, curve, "leakgan", round=rnd, **info)
     disc.save_pretrained(bench.dir / "discriminator_leakgan")
     return _finish(bench, "leakgan", policy, clock, curve, pretrain_s=pretrain_s)
 
@@ -262,9 +260,8 @@ def run_relgan_row(bench) -> dict:
                          shuffle=c.mle.shuffle)
         bench.log(stage="relgan_pretrain", epoch=epoch, loss=loss)
     pretrain_s = clock.wall
-    nll_o, nll_t = clock.point(bench, policy)
-    curve = [(0, nll_o)]
-    bench.log(stage="relgan", step=0, nll_oracle=nll_o, nll_test=nll_t)
+    curve: list = []
+    clock.point(bench, policy, curve, "relgan", step=0)
     disc = MultiRepDiscriminator(R.disc, c.data.vocab_size).to(bench.device)
     g_opt = torch.optim.Adam(policy.parameters(), lr=R.g_lr)
     d_opt = torch.optim.Adam(disc.parameters(), lr=R.d_lr)
@@ -273,9 +270,7 @@ def run_relgan_row(bench) -> dict:
         reals = [_rows(bench.train, R.batch_size) for _ in range(1 + R.d_steps)]
         info = relgan_iteration(policy, disc, g_opt, d_opt, reals, schedule.tau(step), c.mle.grad_clip)
         if (step + 1) % R.eval_every == 0 or step + 1 == R.steps:
-            nll_o, nll_t = clock.point(bench, policy)
-            curve.append((step + 1, nll_o))
-            bench.log(stage="relgan", step=step + 1, nll_oracle=nll_o, nll_test=nll_t, **info)
+            clock.point(bench, policy, curve, "relgan", step=step + 1, **info)
             if not math.isfinite(info["g_loss"]):
                 break
     disc.save_pretrained(bench.dir / "discriminator_relgan")
