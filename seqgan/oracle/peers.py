@@ -275,3 +275,22 @@ def run_relgan_row(bench) -> dict:
                 break
     disc.save_pretrained(bench.dir / "discriminator_relgan")
     return _finish(bench, "relgan", policy, clock, curve, pretrain_s=pretrain_s)
+
+
+# --------------------------------------------------------------------------- loading a finished row
+def load_row_generator(run_dir, name: str):
+    """The generator a finished row saved in ``run_dir/generator_<name>``: an LSTM, or a peer's own generator
+    (LeakGAN's reattached to the D it trained against, ``discriminator_leakgan``), in eval mode."""
+    from pathlib import Path
+
+    from seqgan.models.discriminators import load_saved_discriminator
+    from seqgan.models.lstm import LSTMPolicy
+
+    run_dir = Path(run_dir)
+    directory = run_dir / f"generator_{name}"
+    if name == "leakgan":
+        disc = load_saved_discriminator(run_dir / "discriminator_leakgan")
+        return LeakGANPolicy.from_pretrained(directory).attach(disc).eval()
+    if name == "relgan":
+        return RelationalPolicy.from_pretrained(directory).eval()
+    return LSTMPolicy.from_pretrained(directory).eval()

@@ -77,3 +77,15 @@ def test_leakgan_pretraining_lowers_its_nll(tmp_path):
         info = leakgan_pretrain_step(policy, opts, bench.train[torch.randint(0, 256, (32,))], 5.0)
     assert mean_nll(policy, bench.test) < before - 0.3
     assert info["goal"] < 0  # the manager's goals point along the features' moves (cosine > 0)
+
+
+def test_finished_rows_reload_with_the_scores_of_the_table(peers_run):
+    from seqgan.oracle.data import load_data
+    from seqgan.oracle.metrics import nll_test
+    from seqgan.oracle.peers import load_row_generator
+
+    run_dir, result = peers_run
+    _, test, _ = load_data(run_dir / "oracle_data.safetensors")
+    for row in result["rows"]:
+        policy = load_row_generator(run_dir, row["row"])
+        assert nll_test(policy, test) == pytest.approx(row["nll_test"], abs=1e-4), row["row"]
