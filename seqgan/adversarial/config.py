@@ -104,7 +104,9 @@ class AdversarialConfig(RouteConfig):
                                                                      "baseline) | running_std | whiten (subtract the "
                                                                      "batch mean too: replaces the baseline)")
     kl_coef: float = field(0.0, ge=0, help="beta of the KL leash to the frozen MLE generator: each token is charged "
-                                           "beta x (log pi - log pi_ref) summed to the reply's end (0 = off)")
+                                           "beta x (log pi - log pi_ref) summed to the reply's end, in reward units "
+                                           "(0 = off; with the logit reward of a D trained against that generator, "
+                                           "beta 1 makes the human distribution the optimum)")
     kl_target: float = field(0.0, ge=0, help="adapt kl_coef towards this mean per-token KL in nats (0 = fixed coef)")
     kl_horizon: float = field(10.0, gt=0, help="G steps over which the adaptive coefficient moves by up to 20 %")
     entropy_weight: float = field(0.0, help="entropy bonus weight in the generator loss")

@@ -84,7 +84,7 @@ class ScoredBatch:
 
     context: (N, S), N = contexts x ``group_size``, rows b*K .. b*K+K-1 share a context.
     replies: (N, T) sampled ids/mask and the sampler's log-probabilities.
-    rewards: (N, T) D's transformed per-token reward; baseline: (N, T); advantages: (N, T) scaled, KL charged.
+    rewards: (N, T) D's transformed per-token reward; baseline: (N, T); advantages: (N, T) KL charged, scaled.
     kl: (N, T) per-token ``log pi - log pi_ref`` (None without a KL leash).
     """
 
@@ -162,8 +162,8 @@ class PolicyGradientRoute:
 
     # -- G ---------------------------------------------------------------------------------------------------
     def generate_and_score(self, context: Context) -> ScoredBatch:
-        """Sample ``group_size`` replies per context row, reward them per token, subtract the baseline, scale,
-        charge the KL still to come; no gradient."""
+        """Sample ``group_size`` replies per context row, reward them per token, subtract the baseline, charge
+        the KL still to come, scale; no gradient."""
         cfg = self.cfg
         t0 = time.perf_counter()
         ctx = context.repeat_interleave(cfg.group_size) if cfg.group_size > 1 else context
@@ -175,13 +175,14 @@ class PolicyGradientRoute:
         if cfg.length_neutral:
             rewards, self.length_slope = remove_length_trend(rewards, replies.mask)
         base = self.baseline(ctx, replies, rewards)  # (N, T)
-        adv = self.scaler(rewards - base, replies.mask)
+        adv = rewards - base
         kl = None
-        if self.kl.active:
+        if self.kl.active:  # charged in reward units, before scaling: beta keeps its meaning whatever the scaling
             with torch.no_grad(), eval_mode(self.reference):
                 ref = self.reference.score(ctx, replies.ids, replies.mask, temperature=cfg.temperature)
             kl = token_kl(replies.logprobs, ref, replies.mask)
             adv = adv - self.kl.beta * kl_to_go(kl, replies.mask)
+        adv = self.scaler(adv, replies.mask)
         timings = {"sample_s": t1 - t0, "reward_s": t2 - t1, "score_s": time.perf_counter() - t2}
         return ScoredBatch(ctx, replies, rewards, base, adv.detach(), kl, timings)
 
