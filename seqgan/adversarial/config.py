@@ -18,6 +18,7 @@ from seqgan.objectives.temperature import TemperatureSchedule
 from seqgan.rewards import ADVANTAGE_NORMS, BASELINES, REWARD_TRANSFORMS, REWARDS
 
 ROUTES = ("policy_gradient", "gumbel", "continuous")
+ESTIMATORS = ("reinforce", "best_of_group")
 CRITICS = ("gan", "wgan_gp")
 G_LOSSES = ("non_saturating", "minimax")
 
@@ -86,6 +87,12 @@ class AdversarialConfig(RouteConfig):
     length_neutral: bool = field(False, help="take the batch's linear trend of the reward over reply length out of "
                                              "the rewards: G is rewarded for what D says beyond length (a weak G's "
                                              "short replies look more human to D, and G learns brevity first)")
+    estimator: str = field("reinforce", choices=ESTIMATORS, help="reinforce (the policy gradient with the baseline "
+                                                                "below) | best_of_group (maximum likelihood on the "
+                                                                "best of each context's K replies by reward minus "
+                                                                "kl_coef x its KL: reward-ranked fine-tuning, which "
+                                                                "only raises what D prefers and never pushes "
+                                                                "probability into replies D has not seen)")
     group_size: int = field(1, ge=1, help="K: replies sampled per context in each G step (the G batch is "
                                           "batch_size x K); K >= 2 enables the group baseline")
     rollout_n: int = field(8, ge=1, help="Monte Carlo rollouts per prefix (reward=rollout)")
@@ -147,6 +154,9 @@ class AdversarialConfig(RouteConfig):
         if self.baseline == "group" and self.group_size < 2:
             raise ConfigError(f"adversarial.baseline: group needs adversarial.group_size >= 2 replies per context, "
                               f"got {self.group_size}")
+        if self.estimator == "best_of_group" and self.group_size < 2:
+            raise ConfigError(f"adversarial.estimator: best_of_group needs adversarial.group_size >= 2 replies per "
+                              f"context, got {self.group_size}")
         if self.baseline == "prefix_value" and self.reward == "sequence":
             raise ConfigError("adversarial.baseline: prefix_value needs per-prefix values (reward rollout or "
                               "prefix); with reward sequence use group or moving_average")
