@@ -252,7 +252,7 @@ def _scores(real, fake, wrong) -> dict:
     """Accuracies at logit 0, AUCs, and the negatives' accuracies at the threshold accepting 80 % of humans."""
     import torch
 
-    from seqgan.metrics.adversuc import ranking_auc
+    from seqgan.metrics.judge import ranking_auc
 
     cut = torch.quantile(real, 0.2)
     return {"human": float((real > 0).float().mean()), "generated": float((fake < 0).float().mean()),

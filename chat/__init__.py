@@ -1,5 +1,5 @@
-"""Interactive chat over a trained run: the session logic (:mod:`.session`), the terminal loop (:mod:`.repl`)
-and the discriminator score hook (:mod:`.scoring`)."""
+"""Chat over a trained run: the loaded run (:mod:`.bot`), the session logic (:mod:`.session`), the terminal loop
+(:mod:`.repl`), the web chat (:mod:`.web`) and the discriminator score hook (:mod:`.scoring`)."""
 
 from seqgan.chat.session import ChatSession, Output, Responder, Scorer
 

@@ -21,23 +21,13 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TextIO
 
-from seqgan.chat.session import ChatSession, Output, Responder, Scorer
+from seqgan.chat.session import ChatSession, Output
 from seqgan.generate import DecodingOptions
 
 logger = logging.getLogger(__name__)
 
 PROMPT = "you> "
 HISTORY_LENGTH = 1000
-
-
-def model_responder(policy, tokenizer, data_cfg) -> Responder:
-    """A :data:`Responder` backed by the run's generator (:func:`seqgan.generate.reply_to_contexts`)."""
-    from seqgan.generate import reply_to_contexts
-
-    def respond(turns: list[str], options: DecodingOptions) -> list[str]:
-        return reply_to_contexts(policy, tokenizer, data_cfg, [turns], options)[0]
-
-    return respond
 
 
 def piped_lines(stream: io.BufferedIOBase | TextIO) -> Iterator[str]:
@@ -79,21 +69,16 @@ def converse(session: ChatSession, lines: Iterable[str], out: TextIO, err: TextI
 def run_chat(run_dir: str | Path, options: DecodingOptions, seed: int = 0, scores: bool = True,
              generator: str = "auto", stdin: TextIO | None = None, stdout: TextIO | None = None,
              stderr: TextIO | None = None) -> int:
-    """Load the run (``generator``: see :func:`seqgan.generate.load_chatbot`) and chat until end of input,
-    ``/quit`` or Ctrl-C; returns the exit status (0)."""
-    import torch
-
-    from seqgan.chat.scoring import load_scorer
-    from seqgan.generate import load_chatbot
+    """Load the run (:meth:`Chatbot.load <seqgan.chat.bot.Chatbot.load>`; ``generator``: see
+    :func:`seqgan.generate.load_chatbot`) and chat until end of input, ``/quit`` or Ctrl-C; returns the exit
+    status (0)."""
+    from seqgan.chat.bot import Chatbot
 
     stdin, stdout, stderr = stdin or sys.stdin, stdout or sys.stdout, stderr or sys.stderr
     options.validate()
-    policy, tokenizer, cfg = load_chatbot(run_dir, generator)
-    torch.manual_seed(seed)
+    bot = Chatbot.load(run_dir, generator, scores=scores, seed=seed)
     interactive = stdin.isatty() and stdout.isatty()
-    scorer: Scorer | None = load_scorer(run_dir, tokenizer, cfg.data) if scores else None
-    session = ChatSession(model_responder(policy, tokenizer, cfg.data), cfg.data.max_context_turns, options,
-                          scorer=scorer, interactive=interactive)
+    session = bot.session(options, interactive=interactive)
     if interactive:
         if hasattr(stdin, "reconfigure"):
             stdin.reconfigure(errors="replace")

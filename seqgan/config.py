@@ -18,7 +18,7 @@ import operator
 import types
 import typing
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Iterator, TypeVar
 
 import yaml
 
@@ -94,6 +94,9 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
 
 
 def _from_dict(cls: type[T], data: dict, where: str) -> T:
+    upgrade = getattr(cls, "upgrade_keys", None)  # a section that renamed keys reads configs written before
+    if callable(upgrade):
+        data = upgrade(dict(data))
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(data) - set(fields))
@@ -310,17 +313,20 @@ def field(default: Any = dataclasses.MISSING, help: str = "", *, ge: float | Non
 _BOUND_TESTS = {"ge": (operator.ge, ">="), "gt": (operator.gt, ">"), "lt": (operator.lt, "<")}
 
 
+def _span(bounds: dict[str, float]) -> str:
+    """``>= 1``, ``in [0, 1)``, ``> 0 and < 1``: the range the ``ge``/``gt``/``lt`` bounds allow."""
+    if set(bounds) in ({"ge", "lt"}, {"gt", "lt"}):
+        low = bounds.get("ge", bounds.get("gt"))
+        return f"in {'[' if 'ge' in bounds else '('}{low:g}, {bounds['lt']:g})"
+    return " and ".join(f"{_BOUND_TESTS[name][1]} {bound:g}" for name, bound in bounds.items())
+
+
 def _expected(bounds: dict[str, float], choices: tuple | None, many: bool) -> str:
     """E.g. ``a value >= 1``, ``a value in [0, 1)``, ``one of ['a', 'b']``; for lists ``values > 0``,
     ``items from ['a', 'b']``."""
     if choices is not None:
         return f"{'items from' if many else 'one of'} {list(choices)}"
-    if set(bounds) in ({"ge", "lt"}, {"gt", "lt"}):
-        low = bounds.get("ge", bounds.get("gt"))
-        span = f"in {'[' if 'ge' in bounds else '('}{low:g}, {bounds['lt']:g})"
-    else:
-        span = " and ".join(f"{_BOUND_TESTS[name][1]} {bound:g}" for name, bound in bounds.items())
-    return f"{'values' if many else 'a value'} {span}"
+    return f"{'values' if many else 'a value'} {_span(bounds)}"
 
 
 def check_fields(cfg: Any, section: str = "") -> None:
@@ -340,3 +346,101 @@ def check_fields(cfg: Any, section: str = "") -> None:
             if (choices is not None and item not in choices) or not all(
                     _BOUND_TESTS[name][0](item, bound) for name, bound in bounds.items()):
                 raise ConfigError(f"{where}: expected {_expected(bounds, choices, many)}, got {value!r}")
+
+
+# --------------------------------------------------------------------------- describing a config
+def _scalar_yaml(value: Any) -> str:
+    """``value`` as it would be written on the command line / in YAML: ``0.001``, ``true``, ``[0.9, 0.98]``,
+    ``null``, ``''``."""
+    text = yaml.safe_dump(value, default_flow_style=True, width=10**6, allow_unicode=True).strip()
+    return text[:-3].strip() if text.endswith("...") else text
+
+
+def _type_label(tp: Any) -> str:
+    """``int``, ``float``, ``list of str``, ``int or null``: the annotation in words."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join("null" if a is type(None) else _type_label(a) for a in args)
+    if origin in (list, tuple):
+        return f"list of {_type_label(args[0])}" if args else "list"
+    if origin is typing.Literal:
+        return _type_label(type(args[0]))
+    if origin is dict:
+        return "mapping"
+    return _type_name(tp)
+
+
+def field_summary(f: dataclasses.Field, tp: Any) -> str:
+    """What a field accepts, from its annotation and :func:`field` metadata: e.g. ``float > 0``,
+    ``int >= 1``, ``one of: linear, cosine``, ``list of float in [0, 1)``."""
+    choices = f.metadata.get("choices")
+    if choices is None and typing.get_origin(tp) is typing.Literal:
+        choices = typing.get_args(tp)
+    bounds = f.metadata.get("bounds", {})
+    label = _type_label(tp)
+    if choices is not None:
+        return f"one of: {', '.join(str(c) for c in choices)}"
+    return f"{label} {_span(bounds)}" if bounds else label
+
+
+def _walk(cfg: Any, prefix: str = "") -> Iterator[tuple[str, dataclasses.Field, Any, Any, bool]]:
+    """``(dotted key, field, annotation, value, is_section)`` of every field of the dataclass instance ``cfg``,
+    a section's own fields after the section, scalar fields of a level before its sections."""
+    hints = typing.get_type_hints(type(cfg))
+    fields = [f for f in dataclasses.fields(cfg) if f.init]
+    sections = [f for f in fields if dataclasses.is_dataclass(getattr(cfg, f.name))]
+    for f in fields:
+        if f not in sections:
+            yield prefix + f.name, f, hints[f.name], getattr(cfg, f.name), False
+    for f in sections:
+        value = getattr(cfg, f.name)
+        yield prefix + f.name, f, hints[f.name], value, True
+        yield from _walk(value, prefix + f.name + ".")
+
+
+def describe_fields(cls: type, sections: typing.Collection[str] | None = None, width: int | None = None) -> str:
+    """Every field of the config dataclass ``cls`` as help text: ``key=default``, then the field's help and what it
+    accepts (type, bounds, choices), one paragraph per section, wrapped to ``width`` (default: the terminal's).
+    ``sections``: list only these top-level sections (and the top-level scalar fields)."""
+    import shutil
+    import textwrap
+
+    width = width or max(70, shutil.get_terminal_size().columns - 2)
+    column = 34
+    lines: list[str] = []
+    for key, f, tp, value, is_section in _walk(cls()):
+        if sections is not None and (is_section or "." in key) and key.split(".", 1)[0] not in sections:
+            continue
+        if is_section:
+            lines += ["", f"{key}: {f.metadata.get('help', '')}".rstrip(": ")]
+            continue
+        head = f"  {key}={_scalar_yaml(value)}"
+        summary = field_summary(f, tp).replace(" ", "\xa0")  # wrapped as one word
+        body = f"{f.metadata.get('help', '')} ({summary})".strip()
+        wrapped = [line.replace("\xa0", " ") for line in textwrap.wrap(body, max(30, width - column))] or [""]
+        if len(head) + 2 <= column:
+            lines.append(head.ljust(column) + wrapped[0])
+            wrapped = wrapped[1:]
+        else:
+            lines.append(head)
+        lines += [" " * column + line for line in wrapped]
+    return "\n".join(lines).lstrip("\n") + "\n"
+
+
+def to_yaml(cfg: Any, comments: bool = False) -> str:
+    """The config dataclass instance ``cfg`` as YAML (what :func:`save_config` writes); with ``comments`` every
+    field carries its help and what it accepts as a trailing ``# ...`` comment. Either text loads back to the
+    same config."""
+    if not comments:
+        return yaml.safe_dump(to_dict(cfg), sort_keys=False, allow_unicode=True)
+    lines = []
+    for key, f, tp, value, is_section in _walk(cfg):
+        indent = "  " * key.count(".")
+        name = key.rsplit(".", 1)[-1]
+        note = f.metadata.get("help", "")
+        if is_section:
+            lines.append(f"{indent}{name}:" + (f"  # {note}" if note else ""))
+            continue
+        lines.append(f"{indent}{name}: {_scalar_yaml(to_dict(value) if isinstance(value, tuple) else value)}"
+                     f"  # {note + ' ' if note else ''}({field_summary(f, tp)})")
+    return "\n".join(lines) + "\n"

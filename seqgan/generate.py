@@ -240,13 +240,15 @@ def reply_to_contexts(policy, tokenizer, data_cfg, contexts: list[list[str]],
     return [texts[b * opts.n:(b + 1) * opts.n] for b in range(len(contexts))]
 
 
-GENERATORS = ("auto", "mle", "adv")
-_GENERATOR_DIRS = {"mle": "generator", "adv": "generator_adv"}
+GENERATORS = ("auto", "mle", "adv", "best")
+_GENERATOR_DIRS = {"mle": "generator", "adv": "generator_adv", "best": "generator_best"}
+_WRITTEN_BY = {"adv": "run `seqgan train`", "best": "set mle.best_metric or adversarial.best_metric and train"}
 
 
 def load_chatbot(run_dir: str | Path, generator: str = "auto"):
     """``(policy, tokenizer, cfg)`` of a run for replying: ``generator`` picks ``mle`` (``generator/``), ``adv``
-    (``generator_adv/``, written by adversarial training) or ``auto`` (``adv`` when the run has it, else ``mle``).
+    (``generator_adv/``, written by adversarial training), ``best`` (``generator_best/``, the best evaluation by
+    a chosen metric) or ``auto`` (``adv`` when the run has it, else ``mle``).
     Problems raise :class:`~seqgan.errors.CheckpointError`."""
     import logging
 
@@ -257,16 +259,18 @@ def load_chatbot(run_dir: str | Path, generator: str = "auto"):
         raise ConfigError(f"generator: expected one of {list(GENERATORS)}, got {generator!r}")
     run_dir = Path(run_dir)
     policy, tokenizer, cfg = load_run(run_dir)
-    adv_dir = run_dir / _GENERATOR_DIRS["adv"]
-    if generator == "adv" and not adv_dir.is_dir():
-        raise CheckpointError(f"{run_dir}: no adversarially trained generator (generator_adv/); run `seqgan train`")
-    if generator == "adv" or (generator == "auto" and adv_dir.is_dir()):
+    if generator == "auto":
+        generator = "adv" if (run_dir / _GENERATOR_DIRS["adv"]).is_dir() else "mle"
+    other = run_dir / _GENERATOR_DIRS[generator]
+    if generator != "mle" and not other.is_dir():
+        raise CheckpointError(f"{run_dir}: no {other.name}/ ({_WRITTEN_BY[generator]})")
+    if generator != "mle":
         from seqgan.models.generators import load_policy
 
-        policy = load_policy(adv_dir)
+        policy = load_policy(other)
         if policy.vocab_size < len(tokenizer):
-            raise CheckpointError(f"{adv_dir}: vocabulary does not match the run's tokenizer")
-        logging.getLogger(__name__).info("replying with the adversarially trained generator (%s)", adv_dir)
+            raise CheckpointError(f"{other}: vocabulary does not match the run's tokenizer")
+        logging.getLogger(__name__).info("replying with %s", other)
     policy.eval()
     return policy, tokenizer, cfg
 

@@ -28,13 +28,17 @@ def one_thread():
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
-    """A tiny MLE run trained once per session through the real CLI (tests copy it before changing anything)."""
+    """A tiny MLE run trained once per session through the real CLI (tests copy it before changing anything),
+    tracked to TensorBoard when it is installed (the dev extra)."""
     from pathlib import Path
 
     from seqgan import cli
 
+    import importlib.util
+
     out = tmp_path_factory.mktemp("tiny") / "run"
     recipe = Path(__file__).resolve().parents[1] / "recipes" / "tiny.yaml"
+    tracking = ["tracking.report_to=[tensorboard]"] if importlib.util.find_spec("tensorboard") else []
     assert cli.main(["-q", "pretrain", "--config", str(recipe), f"output_dir={out}", "mle.eval_every=0",
-                     "eval.num_pairs=8"]) == 0
+                     "eval.num_pairs=8", *tracking]) == 0
     return out

@@ -194,12 +194,12 @@ def test_disk_full_while_checkpointing_keeps_the_last_checkpoint(capsys, tmp_pat
 
 def test_disk_full_elsewhere_is_one_line_too(capsys, tmp_path, monkeypatch):
     """A full disk outside a checkpoint (here the metrics log) is still one line naming the file, not a traceback."""
-    from seqgan.runs.rundir import RunDir
+    from seqgan.runs.rundir import MetricsLog
 
     def full_disk(self, record):
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self.metrics))
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self.path))
 
-    monkeypatch.setattr(RunDir, "append_metrics", full_disk)
+    monkeypatch.setattr(MetricsLog, "append", full_disk)
     out = tmp_path / "run"
     line = run_cli(capsys, "pretrain", "--config", str(TINY), f"output_dir={out}", *FAST)
     assert line == (f"seqgan: error: {out / 'metrics.jsonl'}: no space left on the device; free space, then run "

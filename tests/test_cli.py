@@ -13,7 +13,7 @@ from seqgan.command import Command
 from seqgan.errors import DataError
 from seqgan.generate import DecodingOptions, read_contexts
 
-CORE_COMMANDS = ("quickstart", "pretrain", "eval", "generate", "chat")
+CORE_COMMANDS = ("quickstart", "pretrain", "eval", "generate", "chat", "config", "serve")
 
 
 def test_help_lists_every_registered_command(capsys):
@@ -34,11 +34,88 @@ def test_each_subcommand_has_help(name, capsys):
     assert out.startswith(f"usage: seqgan {name}") and len(out.splitlines()) > 5
 
 
+@pytest.mark.parametrize("argv, shown, hidden", [
+    (["pretrain"], ["  mle.lr=0.001", "peak AdamW learning rate (float > 0)", "discriminator: "], []),
+    (["train"], ["  adversarial.rounds=30", "  compare.", "  seed=0"], ["  mle.lr="]),
+    (["oracle"], ["  adv.rounds=", "  disc.model.encoder="], []),
+    (["image", "train"], ["  train.steps=", "  variant=gan", "one of: gan, cgan"], []),
+])
+def test_command_help_lists_the_config_keys_from_the_field_metadata(argv, shown, hidden, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    with pytest.raises(SystemExit):
+        cli.main([*argv, "--help"])
+    out = capsys.readouterr().out
+    assert "config keys" in out
+    for text in shown:
+        assert text in out, text
+    for text in hidden:
+        assert text not in out, text
+
+
+def test_config_show_prints_the_resolved_config(tmp_path, capsys):
+    import yaml
+
+    from seqgan.chatbot import ChatbotConfig
+    from seqgan.config import load_config, to_dict
+
+    recipe = str(cli.find_recipe("chat_cpu.yaml"))
+    assert cli.main(["config", "show", "--config", recipe, "mle.lr=3e-4", "seed=5"]) == 0
+    shown = yaml.safe_load(capsys.readouterr().out)
+    assert shown == to_dict(load_config(ChatbotConfig, recipe, ["mle.lr=3e-4", "seed=5"]))
+    assert shown["mle"]["lr"] == 3e-4 and shown["discriminator"]["encoder"] == "minilm"
+
+    run = tmp_path / "run"  # a run directory stands for its config.yaml; --comments still loads back
+    run.mkdir()
+    (run / "config.yaml").write_text(yaml.safe_dump(shown))
+    assert cli.main(["config", "show", "--config", str(run), "--comments"]) == 0
+    out = capsys.readouterr().out
+    assert "  lr: 0.0003  # peak AdamW learning rate (float > 0)" in out and yaml.safe_load(out) == shown
+
+    assert cli.main(["config", "show", "--config", str(cli.find_recipe("oracle_tiny.yaml"))]) == 0  # kind: auto
+    assert "adv" in yaml.safe_load(capsys.readouterr().out)
+    assert cli.main(["config", "show", "mle.lr=-1"]) == 2
+    assert capsys.readouterr().err == "seqgan: error: command line: mle.lr: expected a value > 0, got -1.0\n"
+
+
 def test_overrides_may_follow_options():
     parser = cli.build_parser()
     args = cli.parse_args(parser, ["pretrain", "--config", "x.yaml", "mle.lr=1e-3", "--resume", "seed=3"])
     assert args.resume and args.config == "x.yaml"
     assert args.overrides == ["mle.lr=1e-3", "seed=3"]
+
+
+def test_resume_takes_an_optional_checkpoint_and_leaves_overrides_and_run_dirs_alone(tmp_path):
+    parser = cli.build_parser()
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text("seed: 0\n")
+    kept = str(run / "checkpoints" / "round-000002")
+    cases = [(["pretrain", "--config", "x.yaml", "--resume"], True, []),
+             (["pretrain", "--config", "x.yaml", "--resume", "mle.lr=1e-3", "seed=3"], True, ["mle.lr=1e-3", "seed=3"]),
+             (["pretrain", "--config", "x.yaml", "--resume", "runs/x/checkpoints/step-000500"],
+              "runs/x/checkpoints/step-000500", []),
+             (["train", "--resume", str(run)], True, []),
+             (["train", str(run), "--resume", kept, "adversarial.rounds=9"], kept, ["adversarial.rounds=9"]),
+             (["pretrain", "--config", "x.yaml"], False, [])]
+    for argv, resume, overrides in cases:
+        args = cli.parse_args(parser, argv)
+        assert (args.resume, args.overrides) == (resume, overrides), argv
+    assert cli.parse_args(parser, ["train", "--resume", str(run)]).run_dir == run
+    assert cli.parse_args(parser, ["oracle", "--recipe", "r.yaml", "--resume", "adv.rounds=2"]).resume is True
+
+
+def test_generator_best_is_chosen_by_name_and_missing_ones_say_how_to_get_them(tiny_run, tmp_path, capsys):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    contexts = tmp_path / "in.txt"
+    contexts.write_text("hi there\n")
+    argv = ["generate", str(run), "--input", str(contexts), "--mode", "greedy", "--generator", "best"]
+    assert cli.main(argv) == 2
+    assert "no generator_best/ (set mle.best_metric or adversarial.best_metric and train)" in capsys.readouterr().err
+    shutil.copytree(run / "generator", run / "generator_best")
+    assert cli.main(argv) == 0 and json.loads(capsys.readouterr().out)["reply"] is not None
 
 
 def test_unknown_argument_is_a_usage_error(capsys):

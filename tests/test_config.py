@@ -171,3 +171,83 @@ def test_every_default_is_inside_its_declared_bounds(path):
     cfg = getattr(importlib.import_module(module), name)()
     check_fields(cfg)
     cfg.validate()
+
+
+def test_configs_saved_before_a_rename_still_load():
+    """A run directory's config.yaml from before ``adversarial.advantage_norm`` said ``normalise``."""
+    from seqgan.adversarial.config import AdversarialConfig
+    from seqgan.config import from_dict
+
+    assert from_dict(AdversarialConfig, {"normalise": True}).advantage_norm == "whiten"
+    assert from_dict(AdversarialConfig, {"normalise": False}).advantage_norm == "none"
+    assert from_dict(AdversarialConfig, {"normalise": True, "advantage_norm": "std"}).advantage_norm == "std"
+    from seqgan.adversarial.compare import CompareConfig
+
+    assert from_dict(CompareConfig, {"temperature_adversuc": True}).temperatures == CompareConfig().temperatures
+
+
+def test_describe_fields_gives_default_help_type_and_bounds_from_the_metadata():
+    from dataclasses import dataclass
+
+    from seqgan.config import describe_fields, field
+
+    @dataclass
+    class Inner:
+        rate: float = field(0.5, ge=0, lt=1, help="a rate")
+
+    @dataclass
+    class Outer:
+        steps: int = field(1, ge=1, help="steps")
+        mode: str = field("x", choices=("x", "y"), help="mode")
+        temps: list[float] = field([1.0], gt=0, help="temperatures")
+        limit: int | None = field(None, help="optional")
+        inner: Inner = field(Inner, help="a section")
+
+    text = describe_fields(Outer, width=100)
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    assert "steps=1 steps (int >= 1)" in lines
+    assert "mode=x mode (one of: x, y)" in lines
+    assert "temps=[1.0] temperatures (list of float > 0)" in lines
+    assert "limit=null optional (int or null)" in lines
+    assert "inner: a section" in lines and "inner.rate=0.5 a rate (float in [0, 1))" in lines
+    assert lines.index("inner: a section") > lines.index("limit=null optional (int or null)")
+    assert "inner" not in describe_fields(Outer, sections=()) and "steps=1" in describe_fields(Outer, sections=())
+
+
+CONFIG_CLASSES = ["seqgan.chatbot:ChatbotConfig", "seqgan.oracle.config:OracleConfig",
+                  "seqgan.image.config:ImageConfig"]
+
+
+def _flat_keys(data: dict, prefix: str = "") -> list[str]:
+    keys = []
+    for key, value in data.items():
+        if isinstance(value, dict) and value:
+            keys += _flat_keys(value, f"{prefix}{key}.")
+        else:
+            keys.append(prefix + key)
+    return keys
+
+
+@pytest.mark.parametrize("path", CONFIG_CLASSES)
+def test_describe_fields_lists_every_key_of_the_real_configs(path):
+    from seqgan.command import load_object
+    from seqgan.config import describe_fields, to_dict
+
+    cls = load_object(path)
+    listed = {line.split("=", 1)[0].strip() for line in describe_fields(cls).splitlines() if line.startswith("  ")
+              and "=" in line.split()[0]}
+    assert set(_flat_keys(to_dict(cls()))) <= listed
+
+
+@pytest.mark.parametrize("path", CONFIG_CLASSES)
+def test_to_yaml_loads_back_to_the_same_config_with_and_without_comments(path, tmp_path):
+    from seqgan.command import load_object
+    from seqgan.config import to_dict, to_yaml
+
+    cls = load_object(path)
+    cfg = load_config(cls, None, ["seed=7"])
+    for comments in (False, True):
+        file = tmp_path / f"c{comments}.yaml"
+        file.write_text(to_yaml(cfg, comments=comments))
+        assert to_dict(load_config(cls, file)) == to_dict(cfg)
+    assert "seed: 7  # seed" in to_yaml(cfg, comments=True)

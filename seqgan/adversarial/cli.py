@@ -2,8 +2,8 @@
 adversarial comparison table.
 
 The run's own resolved ``config.yaml`` gives the data, tokenizer and generator settings; ``--config FILE`` (for
-example ``recipes/chat_adv_prefix.yaml``) contributes only its ``adversarial``, ``discriminator``, ``d_pretrain``
-and ``compare`` sections; ``key=value`` overrides come last.
+example ``recipes/chat_adv_prefix.yaml``) contributes only its ``adversarial``, ``discriminator``, ``d_pretrain``,
+``compare`` and ``tracking`` sections; ``key=value`` overrides come last.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from seqgan.command import Command
+from seqgan.command import Command, add_resume_argument, list_config_fields
 
-ADVERSARIAL_SECTIONS = ("adversarial", "discriminator", "d_pretrain", "compare")
+ADVERSARIAL_SECTIONS = ("adversarial", "discriminator", "d_pretrain", "compare", "tracking")
 
 
 def load_train_config(run_dir: Path, config: str | None, overrides: list[str]):
@@ -37,14 +37,17 @@ def load_train_config(run_dir: Path, config: str | None, overrides: list[str]):
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_dir", metavar="RUN_DIR", type=Path, help="a run directory written by `seqgan pretrain`")
     p.add_argument("--config", metavar="FILE", default=None,
-                   help="recipe whose adversarial/discriminator/d_pretrain/compare sections to use "
+                   help="recipe whose adversarial/discriminator/d_pretrain/compare/tracking sections to use "
                         "(e.g. recipes/chat_adv_prefix.yaml); default: the run's own config")
-    p.add_argument("--resume", action="store_true", help="continue an interrupted adversarial stage exactly")
+    add_resume_argument(p, "RUN_DIR/checkpoints/adversarial", "RUN_DIR/checkpoints/round-NNNNNN, kept by "
+                                                               "adversarial.save_total_limit")
     p.add_argument("--no-compare", action="store_true", help="skip the MLE vs adversarial comparison")
     p.add_argument("overrides", nargs="*", metavar="key=value",
                    help="overrides, e.g. adversarial.reward=prefix adversarial.rounds=50")
     p.add_argument("--rank-report", default=None, metavar="FILE", help=argparse.SUPPRESS)  # multi-process tests
     p.set_defaults(handler=_run_train, accepts_overrides=True)
+    list_config_fields(p, "seqgan.chatbot:ChatbotConfig", sections=ADVERSARIAL_SECTIONS,
+                       note="The other sections come from RUN_DIR/config.yaml (key=value overrides them too).")
 
 
 COMMAND = Command(

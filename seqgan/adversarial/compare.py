@@ -19,6 +19,7 @@ import torch
 from seqgan.config import check_fields, field
 from seqgan.data import decode_ids, iter_batches
 from seqgan.errors import ConfigError
+from seqgan.metrics.judge import sample_reply_rows
 from seqgan.metrics.likelihood import held_out_nll
 from seqgan.models.discriminator import DiscriminatorConfig
 from seqgan.models.policy import Context, Policy, eval_mode
@@ -33,30 +34,37 @@ QUALITY_DIVERSITY_PNG = "quality_diversity.png"
 class CompareConfig:
     """How the MLE and adversarial generators are compared (section ``compare``)."""
 
-    num_pairs: int = field(300, ge=1, help="held-out test pairs used for every metric (first N of the test split)")
+    num_pairs: int = field(1000, ge=1, help="held-out test pairs used for every metric (first N of the test split)")
     decodes: list[str] = field(["greedy", "sample"], choices=("greedy", "sample"),
                                help="decodings to report: greedy and/or sample")
     temperature: float = field(1.0, gt=0, help="sampling temperature of the 'sample' decoding")
     batch_size: int = field(64, ge=1, help="contexts per generation batch")
     examples: int = field(5, ge=0, help="test contexts shown with both models' replies")
-    adversuc: bool = field(True, help="train a fresh evaluator D per model and report adversarial success")
-    adversuc_split: str = field("valid", choices=("valid", "train"), help="split whose pairs train the evaluator: "
+    adversuc: bool = field(True, help="train one judge (a fresh evaluator D) on human replies vs every model's and "
+                                      "report each model's AUC with a bootstrap interval and AdverSuc")
+    adversuc_split: str = field("valid", choices=("valid", "train"), help="split whose pairs train the judge: "
                                                                           "valid (seen by neither G nor the "
                                                                           "adversarial D) or train")
-    adversuc_train_pairs: int = field(2000, ge=1, help="pairs of that split (disjoint from the test pairs) it trains "
-                                                       "on")
-    adversuc_steps: int = field(300, ge=1, help="updates of that evaluator")
-    adversuc_batch_size: int = field(32, ge=2, help="pairs per evaluator update")
-    adversuc_lr: float = field(1e-4, gt=0, help="evaluator learning rate (Adam)")
-    evaluator: DiscriminatorConfig = field(DiscriminatorConfig, help="the AdverSuc evaluator D (fresh per model; "
-                                                                     "encoder generator: a copy of the first "
-                                                                     "model, the MLE generator)")
+    adversuc_train_pairs: int = field(1000, ge=1, help="pairs of that split (disjoint from the test pairs) it "
+                                                       "trains on")
+    adversuc_steps: int = field(300, ge=1, help="updates of the judge")
+    adversuc_batch_size: int = field(64, ge=2, help="pairs per judge update")
+    adversuc_lr: float = field(1e-3, gt=0, help="judge learning rate (Adam)")
+    evaluator: DiscriminatorConfig = field(DiscriminatorConfig, help="the judge's D design (encoder generator: a copy "
+                                                                     "of the first model, the MLE generator)")
+    bootstrap: int = field(1000, ge=0, help="bootstrap resamples of the test pairs for the judge's 95 % intervals")
     temperatures: list[float] = field([0.5, 0.7, 0.9, 1.0, 1.2], gt=0,
-                                      help="quality-diversity view: BLEU and distinct-2 of sampled replies at each "
-                                           "temperature (empty list: off)")
-    temperature_adversuc: bool = field(False, help="AdverSuc at every temperature of that view too (one evaluator "
-                                                   "per model and temperature)")
+                                      help="quality-diversity view: BLEU, distinct-2 and the judge's AUC of sampled "
+                                           "replies at each temperature (empty list: off); the judge trains on "
+                                           "every model at every one of them")
     seed: int = field(0, help="seed of sampling and of the evaluator")
+
+    @staticmethod
+    def upgrade_keys(data: dict) -> dict:
+        """Configs saved before the one judge asked for per-temperature evaluators (``temperature_adversuc``);
+        the judge now reports every temperature."""
+        data.pop("temperature_adversuc", None)
+        return data
 
     def validate(self) -> None:
         check_fields(self, "compare")
@@ -78,21 +86,23 @@ class Comparison:
     def to_markdown(self) -> str:
         def cell(name: str, model: str) -> str:
             value = self.metrics[name].get(model)
+            if value is None:
+                return "-"
             text = f"{value:.4g}" if isinstance(value, float) and math.isfinite(value) else str(value)
-            acc = self.metrics.get(_evaluator_key(name), {}).get(model)
-            return text if acc is None or name == _evaluator_key(name) else f"{text} (evaluator {acc:.2f})"
+            low, high = (self.metrics.get(f"{name}{s}", {}).get(model) for s in INTERVAL_SUFFIXES)
+            return text if low is None or high is None else f"{text} [{low:.3g}, {high:.3g}]"
 
         head = "| metric | " + " | ".join(self.models) + " |"
         lines = [head, "|---|" + "---:|" * len(self.models)]
         for name in self.metrics:
-            if name.startswith(QD_PREFIXES):
+            if name.startswith(QD_PREFIXES) or name.endswith(INTERVAL_SUFFIXES):
                 continue
             lines.append(f"| {name} | " + " | ".join(cell(name, m) for m in self.models) + " |")
         out = [f"# {self.title}", "", *lines, ""]
         out += [f"- {note}" for note in self.notes]
         temps = quality_diversity_temperatures(self.metrics)
         if temps:
-            kinds = [k for k in ("bleu", "distinct2", "adversuc") if any(
+            kinds = [k for k in ("bleu", "distinct2", "judge_auc") if any(
                 _qd_key(k, t, self.metrics) in self.metrics for t in temps)]
             out += ["", "## Quality-diversity view (sampled replies at each temperature)", "",
                     "| temperature | " + " | ".join(f"{k} {m}" for k in kinds for m in self.models) + " |",
@@ -118,20 +128,13 @@ class Comparison:
 
 
 QD_PREFIXES = ("qd_",)
+INTERVAL_SUFFIXES = ("_low", "_high")  # a metric's 95 % interval, shown in its cell
 
 
 def _qd_key(kind: str, temperature: float, metrics: dict) -> str:
     """Name of the quality-diversity metric ``kind`` (bleu / distinct2 / adversuc) at ``temperature``."""
     stem = f"qd_{kind}_t{temperature:g}_"
-    return next((k for k in metrics if k.startswith(stem)), stem)
-
-
-def _evaluator_key(name: str) -> str:
-    """``adversuc_sample_test300`` -> ``adversuc_sample_test300_evaluator_acc`` (the evaluator's balanced accuracy
-    row that goes with an AdverSuc row); other names are returned unchanged."""
-    if "adversuc" not in name or name.endswith(("_evaluator_acc", "_evaluator_acc_human", "_evaluator_auc")):
-        return name
-    return f"{name}_evaluator_acc"
+    return next((k for k in metrics if k.startswith(stem) and not k.endswith(INTERVAL_SUFFIXES)), stem)
 
 
 def quality_diversity_temperatures(metrics: dict) -> list[float]:
@@ -161,13 +164,35 @@ def human_perplexity(policy: Policy, tokenizer, ds, cfg: CompareConfig, device="
     return nll, math.exp(min(nll, 50.0))
 
 
+def mean_token_kl(policy: Policy, reference: Policy, tokenizer, test_ds, rows: list[list[int]],
+                  cfg: CompareConfig, device="cpu") -> float:
+    """Mean per-token KL(policy || reference) in nats: ``log p(x_t) - log p_ref(x_t)`` averaged over the tokens of
+    ``rows``, ``policy``'s own replies (sampled at temperature 1) to the contexts of ``test_ds`` (an unbiased
+    estimate of the KL of the two next-token distributions along the policy's replies)."""
+    from seqgan.data import pad_rows
+
+    total, count = 0.0, 0
+    contexts = list(test_ds["context_ids"])
+    with torch.no_grad(), eval_mode(policy), eval_mode(reference):
+        for start in range(0, len(rows), cfg.batch_size):
+            ctx_ids, ctx_mask = pad_rows(contexts[start:start + cfg.batch_size], tokenizer.pad_token_id)
+            ids, mask = pad_rows([r or [tokenizer.pad_token_id] for r in rows[start:start + cfg.batch_size]],
+                                 tokenizer.pad_token_id)
+            ctx = Context(ctx_ids.to(device), ctx_mask.to(device))
+            ids, mask = ids.to(device), mask.to(device)
+            diff = policy.score(ctx, ids, mask) - reference.score(ctx, ids, mask)
+            total += float((diff * mask).sum())
+            count += int(mask.sum())
+    return total / max(count, 1)
+
+
 def compare_policies(models: dict[str, Policy], tokenizer, test_ds, cfg: CompareConfig, train_ds=None,
                      device="cpu", title: str = "MLE vs adversarial generator") -> Comparison:
-    """Every generator of ``models`` (name -> policy, in column order) on the first ``cfg.num_pairs`` pairs of
-    ``test_ds`` (encoded, with ``context``/``reply`` text columns). ``train_ds`` (encoded pairs disjoint from the
-    test pairs, :attr:`CompareConfig.adversuc_split`) trains the AdverSuc evaluators; without it AdverSuc is
-    skipped. The evaluator is ``cfg.evaluator``; one of the ``generator`` design starts from the first model. Every
-    model sees the same contexts and the same sampling seed."""
+    """Every generator of ``models`` (name -> policy, in column order; the first is the reference, e.g. MLE) on
+    the first ``cfg.num_pairs`` pairs of ``test_ds`` (encoded, with ``context``/``reply`` text columns).
+    ``train_ds`` (encoded pairs disjoint from the test pairs, :attr:`CompareConfig.adversuc_split`) trains the one
+    judge (:mod:`seqgan.metrics.judge`); without it the judge is skipped. Every model sees the same contexts and
+    the same sampling seed."""
     from seqgan.metrics.text import corpus_bleu, distinct_n, mean_length, self_bleu
 
     cfg.validate()
@@ -176,17 +201,31 @@ def compare_policies(models: dict[str, Policy], tokenizer, test_ds, cfg: Compare
     refs = [r.strip() for r in test["reply"]]
     metrics: dict[str, dict[str, float]] = {}
     greedy_texts: dict[str, list[str]] = {}
+    sampled: dict[tuple[str, float], list[list[int]]] = {}
+    reference = next(iter(models))
 
     def put(name: str, model: str, value: float) -> None:
         metrics.setdefault(name, {})[model] = float(value)
 
+    def replies(name: str, temperature: float) -> list[list[int]]:
+        """The model's sampled replies to the test contexts (seeded: every model, every temperature alike)."""
+        key = (name, float(temperature))
+        if key not in sampled:
+            sampled[key] = sample_reply_rows(models[name], test, tokenizer.pad_token_id, cfg.batch_size, device,
+                                             temperature, cfg.seed)
+        return sampled[key]
+
+    def texts_of(rows: list[list[int]]) -> list[str]:
+        return decode_ids(tokenizer, rows, [[1] * len(r) for r in rows])
+
     for name, policy in models.items():
         for decode in cfg.decodes:
-            torch.manual_seed(cfg.seed)
-            texts = generate_texts(policy, tokenizer, test, decode, cfg, device)
             if decode == "greedy":
+                texts = generate_texts(policy, tokenizer, test, decode, cfg, device)
                 greedy_texts[name] = texts
                 put(f"top_reply_share_greedy_test{n}", name, _top_share(texts))
+            else:
+                texts = texts_of(replies(name, cfg.temperature))
             put(f"bleu_{decode}_test{n}", name, corpus_bleu(texts, refs))
             put(f"self_bleu_{decode}_test{n}", name, self_bleu(texts, seed=cfg.seed))
             put(f"distinct1_{decode}_test{n}", name, distinct_n(texts, 1))
@@ -195,48 +234,27 @@ def compare_policies(models: dict[str, Policy], tokenizer, test_ds, cfg: Compare
         nll, ppl = human_perplexity(policy, tokenizer, test, cfg, device)
         put(f"nll_human_test{n}", name, nll)
         put(f"ppl_human_test{n}", name, ppl)
+        put(f"kl_to_{reference}_sample_t1_test{n}", name,
+            mean_token_kl(policy, models[reference], tokenizer, test, replies(name, 1.0), cfg, device))
+        if name in greedy_texts and reference in greedy_texts:
+            put(f"greedy_changed_test{n}", name,
+                sum(a != b for a, b in zip(greedy_texts[name], greedy_texts[reference])) / max(n, 1))
     notes = [f"{n} held-out test pairs; sampling at temperature {cfg.temperature}, seed {cfg.seed}; "
-             "top_reply_share: share of the contexts that get the most frequent greedy reply (lower = less generic).",
+             "top_reply_share: share of the contexts that get the most frequent greedy reply (lower = less generic); "
+             f"kl_to_{reference}: mean per-token KL(model || {reference}) in nats along the model's own replies "
+             f"sampled at temperature 1; greedy_changed: share of the test contexts whose greedy reply differs from "
+             f"{reference}'s.",
              f"human replies: mean length {mean_length(refs):.2f} words, distinct-1 {distinct_n(refs, 1):.3f}, "
              f"distinct-2 {distinct_n(refs, 2):.3f}, self-BLEU {self_bleu(refs, seed=cfg.seed):.2f}."]
 
-    for name, policy in models.items():
+    for name in models:
         for t in cfg.temperatures:
-            torch.manual_seed(cfg.seed)
-            texts = generate_texts(policy, tokenizer, test, "sample", cfg, device, temperature=t)
+            texts = texts_of(replies(name, t))
             put(f"qd_bleu_t{t:g}_test{n}", name, corpus_bleu(texts, refs))
             put(f"qd_distinct2_t{t:g}_test{n}", name, distinct_n(texts, 2))
 
     if cfg.adversuc and train_ds is not None:
-        from seqgan.metrics.adversuc import MIN_EVALUATOR_ACC, adversarial_success
-
-        evaluator_cfg = cfg.evaluator
-        init = next(iter(models.values()))
-        train = train_ds.select(range(min(cfg.adversuc_train_pairs, len(train_ds))))
-        runs = [(f"adversuc_sample_test{n}", cfg.temperature)]
-        if cfg.temperature_adversuc:
-            runs += [(f"qd_adversuc_t{t:g}_test{n}", t) for t in cfg.temperatures]
-        for key, temperature in runs:
-            for name, policy in models.items():
-                res = adversarial_success(policy, train, test, evaluator_cfg, seed=cfg.seed,
-                                          steps=cfg.adversuc_steps, batch_size=cfg.adversuc_batch_size,
-                                          lr=cfg.adversuc_lr, temperature=temperature, init_policy=init,
-                                          tokenizer=tokenizer)
-                put(key, name, res["adversuc"])
-                put(f"{key}_evaluator_acc", name, res["evaluator_acc"])
-                put(f"{key}_evaluator_acc_human", name, res["evaluator_acc_human"])
-                put(f"{key}_evaluator_auc", name, res["evaluator_auc"])
-        notes.append(f"AdverSuc: a fresh evaluator D ({evaluator_cfg.encoder}"
-                     f"{', initialised from ' + next(iter(models)) if evaluator_cfg.encoder == 'generator' else ''})"
-                     f" per model, trained {cfg.adversuc_steps} steps on {len(train)} pairs of the "
-                     f"{cfg.adversuc_split} split vs that model's replies; the fraction of its replies to the test "
-                     "contexts judged human (higher = better); in brackets the evaluator's balanced accuracy on "
-                     "the test pairs (human vs that model). *_evaluator_auc: how well that evaluator ranks human "
-                     "above generated replies whatever its threshold (lower = harder to tell apart); AdverSuc "
-                     "rising while this AUC stays put means the evaluator's threshold moved.")
-        warning = evaluator_warning(metrics, MIN_EVALUATOR_ACC)
-        if warning:
-            notes.append(warning)
+        notes += _judge_section(models, train_ds, test, cfg, replies, put, metrics, n, tokenizer, device)
 
     examples = []
     if "greedy" not in cfg.decodes:
@@ -250,14 +268,57 @@ def compare_policies(models: dict[str, Policy], tokenizer, test_ds, cfg: Compare
     return Comparison(list(models), metrics, examples, notes, title=title)
 
 
-def evaluator_warning(metrics: dict[str, dict[str, float]], threshold: float) -> str | None:
-    """The table's warning when an AdverSuc evaluator's balanced accuracy is below ``threshold``, else None."""
-    weak = [f"{key.removesuffix('_evaluator_acc')} of {model}: {value:.2f}" for key, vals in metrics.items()
-            if key.endswith("_evaluator_acc") for model, value in vals.items() if value < threshold]
-    if not weak:
-        return None
-    return (f"**warning: evaluator at chance: AdverSuc is noise** (evaluator balanced accuracy below {threshold:.2f}: "
-            + "; ".join(weak) + ")")
+def _judge_section(models, train_ds, test, cfg: CompareConfig, replies, put, metrics, n: int, tokenizer,
+                   device) -> list[str]:
+    """Train the one judge, put its metrics (AUC with intervals per model and temperature, AdverSuc, the AUC
+    difference to the first model, each model's best temperature); returns the notes that explain them."""
+    from seqgan.metrics.judge import MIN_JUDGE_ACC, judge_models
+
+    reference = next(iter(models))
+    train = train_ds.select(range(min(cfg.adversuc_train_pairs, len(train_ds))))
+    temps = sorted(set(float(t) for t in cfg.temperatures) | {float(cfg.temperature)})
+    report = judge_models(models, train, test, cfg.evaluator, temperatures=temps, temperature=cfg.temperature,
+                          steps=cfg.adversuc_steps, batch_size=cfg.adversuc_batch_size, lr=cfg.adversuc_lr,
+                          seed=cfg.seed, n_boot=cfg.bootstrap, device=device, tokenizer=tokenizer,
+                          sample_batch_size=cfg.batch_size,
+                          test_replies={(m, t): replies(m, t) for m in models for t in temps})
+    key = f"judge_auc_sample_test{n}"
+    for name in models:
+        auc, low, high = report.auc[(name, float(cfg.temperature))]
+        put(key, name, auc)
+        put(f"{key}_low", name, low)
+        put(f"{key}_high", name, high)
+        if name in report.auc_diff:
+            diff, dlow, dhigh = report.auc_diff[name]
+            put(f"judge_auc_minus_{reference}_sample_test{n}", name, diff)
+            put(f"judge_auc_minus_{reference}_sample_test{n}_low", name, dlow)
+            put(f"judge_auc_minus_{reference}_sample_test{n}_high", name, dhigh)
+        put(f"adversuc_sample_test{n}", name, report.adversuc[(name, float(cfg.temperature))])
+        put(f"judge_balanced_acc_sample_test{n}", name, report.balanced_accuracy(name))
+        best_t = min(temps, key=lambda t: report.auc[(name, t)][0])
+        put(f"judge_auc_best_temperature_test{n}", name, report.auc[(name, best_t)][0])
+        put(f"judge_best_temperature_test{n}", name, best_t)
+        for t in cfg.temperatures:
+            auc, low, high = report.auc[(name, float(t))]
+            put(f"qd_judge_auc_t{t:g}_test{n}", name, auc)
+            put(f"qd_judge_auc_t{t:g}_test{n}_low", name, low)
+            put(f"qd_judge_auc_t{t:g}_test{n}_high", name, high)
+    design = cfg.evaluator.encoder + (f", initialised from {reference}" if cfg.evaluator.encoder == "generator"
+                                      else "")
+    notes = [f"One judge ({design}) trained {cfg.adversuc_steps} steps on {report.num_train} pairs of the "
+             f"{cfg.adversuc_split} split: human replies vs the replies of every model at temperatures "
+             f"{', '.join(f'{t:g}' for t in temps)} in equal numbers. judge_auc: how well it tells human replies from "
+             f"that model's on the {report.num_test} test pairs (0.5 = it cannot; lower is better), with a "
+             f"{cfg.bootstrap}-resample bootstrap 95 % interval; judge_auc_minus_{reference}: the difference, paired "
+             "bootstrap interval; adversuc: share of the model's replies it judges human at its one threshold "
+             f"(it accepts {report.acc_human:.2f} of the human replies); judge_auc_best_temperature: the model's "
+             "lowest AUC over the temperatures of the quality-diversity view (Caccia et al. 2020: a model beats "
+             f"another only if it beats it at that one's best temperature)."]
+    weak = [f"{m}: {report.balanced_accuracy(m):.2f}" for m in models if report.balanced_accuracy(m) < MIN_JUDGE_ACC]
+    if len(weak) == len(models):
+        notes.append(f"**warning: the judge is near chance on every model** (balanced accuracy below "
+                     f"{MIN_JUDGE_ACC:.2f}: {'; '.join(weak)}): its AUCs and AdverSuc are mostly noise")
+    return notes
 
 
 def _top_share(texts: list[str]) -> float:

@@ -9,6 +9,7 @@ negatives for every update; SeqGAN instead trains D several epochs on each set o
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import islice
 
@@ -65,9 +66,11 @@ def heldout_metrics(disc, policy, dataset, cfg: DPretrainConfig, device="cpu") -
     return {f"valid_{k}": v for k, v in evaluate_discriminator(disc, batches, cfg).items()}
 
 
-def pretrain_discriminator(policy, disc, train, cfg: DPretrainConfig, device="cpu", valid=None) -> dict:
+def pretrain_discriminator(policy, disc, train, cfg: DPretrainConfig, device="cpu", valid=None,
+                           callback: Callable[[int, dict[str, float]], None] | None = None) -> dict:
     """Train ``disc`` for ``cfg.steps`` updates against the fixed ``policy``; returns the last terms and, with
-    ``valid`` (an encoded dataset), held-out accuracies per term.
+    ``valid`` (an encoded dataset), held-out accuracies per term. ``callback(step, metrics)`` (optional) gets the
+    loss and terms of every update (live tracking).
 
     ``train``/``valid``: encoded pair datasets (``context_ids``/``reply_ids``). G is sampled in eval mode without
     gradient; negatives come from the pool described in the module docstring. Returns ``train_*`` (the last
@@ -92,6 +95,8 @@ def pretrain_discriminator(policy, disc, train, cfg: DPretrainConfig, device="cp
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        if callback is not None:
+            callback(step + 1, {"d_loss": float(loss.detach()), **terms})
         bar.update(1)
         bar.set_postfix(acc_real=f"{terms['acc_real']:.2f}", acc_fake=f"{terms['acc_fake']:.2f}")
     bar.close()

@@ -7,11 +7,18 @@ discriminator (``discriminator/``, pretrained here if absent), alternates D and 
 - ``generator_adv/``  the adversarially fine-tuned generator (``save_pretrained``; load with
   :func:`seqgan.models.generators.load_policy`, or plain transformers), ``discriminator_adv/`` the final D,
 - ``checkpoints/adversarial/`` everything a resumed run needs (G, D, the rollout policy's lagging copy as
-  safetensors; optimisers, baseline, data positions, counters, RNG states in ``state.pt``),
+  safetensors; optimisers, baseline, data positions, counters, RNG states in ``state.pt``), also kept as
+  ``checkpoints/round-NNNNNN/`` (the newest ``save_total_limit``; ``--resume PATH`` continues any of them),
+- ``generator_best/`` G of the best round by ``best_metric`` (with ``best.json``), when one is chosen,
 - one ``metrics.jsonl`` line per round (``"stage": "adversarial"``) and ``adversarial.png`` with the curves.
 
 Resuming continues exactly: N rounds + resume to 2N gives the same metrics and weights as 2N rounds straight.
 Ctrl-C writes the checkpoint before exiting.
+
+Mixed precision (``adversarial.mixed_precision``, else the launcher's ``--mixed_precision``): each round runs under
+the accelerator's autocast (fp16 / bf16 forward passes; the backward pass outside it) and, for fp16, its gradient
+scaler (:func:`~seqgan.adversarial.routes.make_update` unscales before clipping and skips inf / NaN steps; the
+scale is logged as ``grad_scale`` and saved in the checkpoint). D pretraining runs in fp32.
 
 Several processes (``accelerate launch`` / ``torchrun``): data parallelism. Each rank takes its own shard of the
 training pairs and its own sampling seed, gradients are averaged over the ranks after every backward pass
@@ -33,8 +40,10 @@ from seqgan.data import PairStream, iter_batches
 from seqgan.errors import CheckpointError, ConfigError
 from seqgan.adversarial.config import AdversarialConfig
 from seqgan.adversarial.trainer import AdversarialTrainer
-from seqgan.runs.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
+from seqgan.runs.checkpoint import capture_rng, check_complete, load_checkpoint, restore_rng, save_checkpoint
+from seqgan.runs.retention import BestTracker, keep_checkpoint, newer_checkpoints, save_best
 from seqgan.runs.rundir import RunDir
+from seqgan.tracking import Tracker
 
 logger = logging.getLogger(__name__)
 
@@ -101,18 +110,25 @@ def plot_adversarial(run_dir: str | Path) -> Path | None:
 
 
 def data_parallel_backward(accelerator, modules: list[torch.nn.Module]):
-    """The trainer's ``backward``: ``accelerator.backward(loss)``, then, with several processes, the gradients of
-    every trainable parameter of ``modules`` averaged over the processes in one all-reduce. The models stay plain
-    modules (no DDP wrapper), so the Policy's own methods (sample, score, rollout) are called as they are."""
+    """The trainer's ``backward``: ``accelerator.backward(loss)`` (which scales the loss under fp16) outside the
+    round's autocast, then, with several processes, the gradients of every trainable parameter of ``modules``
+    averaged over the processes in one all-reduce. The models stay plain modules (no DDP wrapper), so the Policy's
+    own methods (sample, score, rollout) are called as they are."""
+    device_type = accelerator.device.type
+
+    def plain(loss: torch.Tensor) -> None:
+        with torch.autocast(device_type, enabled=False):  # autocast wraps the forward passes only
+            accelerator.backward(loss)
+
     world = accelerator.num_processes
     if world == 1:
-        return accelerator.backward
+        return plain
     import torch.distributed as dist
 
     params = [p for m in modules for p in m.parameters()]
 
     def backward(loss: torch.Tensor) -> None:
-        accelerator.backward(loss)
+        plain(loss)
         grads = [p.grad for p in params if p.requires_grad and p.grad is not None]  # the same set on every rank
         if not grads:
             return
@@ -150,8 +166,10 @@ def _modules(trainer: AdversarialTrainer) -> dict[str, torch.nn.Module]:
     return modules
 
 
-def _save_checkpoint(trainer: AdversarialTrainer, path: Path, accelerator=None) -> None:
-    """Atomic checkpoint of the whole adversarial state (collective when several processes run)."""
+def _save_checkpoint(trainer: AdversarialTrainer, path: Path, accelerator=None, keep: int = 0,
+                     best: BestTracker | None = None) -> None:
+    """Atomic checkpoint of the whole adversarial state (collective when several processes run); ``keep``: the
+    ``save_total_limit`` of kept copies ``round-NNNNNN``; ``best``: the best-round tracker, saved with it."""
     world = accelerator.num_processes if accelerator is not None else 1
     ranks = None
     if world > 1:
@@ -165,14 +183,25 @@ def _save_checkpoint(trainer: AdversarialTrainer, path: Path, accelerator=None) 
     state = {"trainer": _cpu(trainer.state_dict()), "rng": capture_rng()}
     if ranks is not None:
         state["ranks"] = ranks
-    save_checkpoint(path, _modules(trainer), state, label=f"round {trainer.round}")
+    if best is not None:
+        state["best"] = best.state_dict()
+    if accelerator is not None and accelerator.scaler is not None:
+        state["scaler"] = accelerator.scaler.state_dict()  # fp16: the loss scale a resumed run continues with
+    label = f"round {trainer.round}"
+    save_checkpoint(path, _modules(trainer), state, label=label)
+    keep_checkpoint(path, "round", trainer.round, keep, label)
     if world > 1:
         accelerator.wait_for_everyone()
 
 
-def _load_checkpoint(trainer: AdversarialTrainer, path: Path, accelerator=None) -> None:
+def _load_checkpoint(trainer: AdversarialTrainer, path: Path, accelerator=None,
+                     best: BestTracker | None = None) -> None:
     rank, world = (accelerator.process_index, accelerator.num_processes) if accelerator is not None else (0, 1)
     state = load_checkpoint(path, _modules(trainer))
+    if best is not None and "best" in state:
+        best.load_state_dict(state["best"])
+    if accelerator is not None and accelerator.scaler is not None and "scaler" in state:
+        accelerator.scaler.load_state_dict(state["scaler"])
     saved_world = len(state.get("ranks") or [None])
     if saved_world != world:
         raise CheckpointError(f"{path}: written by {saved_world} process(es); resume it with the same number "
@@ -211,6 +240,23 @@ def _write_rank_report(path: str | Path, trainer: AdversarialTrainer, accelerato
                      f"{shard}\n")
 
 
+@torch.no_grad()
+def sample_rows(policy, tokenizer, batch: dict[str, torch.Tensor], n: int, device) -> list[dict[str, str]]:
+    """G's greedy replies to the first ``n`` contexts of a collated held-out ``batch``, next to the human replies
+    (``{context, reply, human}`` texts for the trackers; greedy decoding draws no random numbers)."""
+    from seqgan.adversarial.trainer import batch_to
+    from seqgan.data import decode_ids
+    from seqgan.models.policy import eval_mode
+
+    rows = {k: v[:n] for k, v in batch.items()}
+    context, human = batch_to(rows, device)
+    with eval_mode(policy):
+        replies = policy.sample(context, greedy=True)
+    return [{"context": c, "reply": r, "human": h} for c, r, h in zip(
+        decode_ids(tokenizer, context.ids, context.mask), decode_ids(tokenizer, replies.ids, replies.mask),
+        decode_ids(tokenizer, human.ids, human.mask))]
+
+
 def _load_data(cfg, tokenizer, splits=None):
     """Encoded training pairs and the held-out pairs for G's NLL (deterministic: seeded split)."""
     from seqgan.data import encode_pairs, prepare_data
@@ -222,7 +268,8 @@ def _load_data(cfg, tokenizer, splits=None):
 
 
 def _discriminator(cfg, run_dir: Path, policy, tokenizer, train, valid, device):
-    """The run's pretrained D; pretrained (and saved as ``discriminator/``) when the run has none."""
+    """The run's pretrained D; pretrained (and saved as ``discriminator/``, tracked as the ``d_pretrain`` stage)
+    when the run has none."""
     from seqgan.models.discriminators import build_discriminator, load_discriminator
 
     disc = load_discriminator(run_dir)
@@ -238,33 +285,66 @@ def _discriminator(cfg, run_dir: Path, policy, tokenizer, train, valid, device):
     logger.info("no discriminator in %s: pretraining one", run_dir)
     disc = build_discriminator(cfg.discriminator, policy.vocab_size, tokenizer.pad_token_id, policy, tokenizer)
     disc = disc.to(device)
-    metrics = pretrain_discriminator(policy, disc, train, cfg.d_pretrain, device, valid=valid)
+    tracker = Tracker(cfg.tracking, run_dir, "d_pretrain", cfg.run_name, cfg)
+    every = max(1, cfg.d_pretrain.steps // 100)  # at most ~100 lines
+
+    def log(step: int, terms: dict[str, float]) -> None:
+        if step % every == 0 and step < cfg.d_pretrain.steps:
+            tracker.log({"stage": "d_pretrain", "step": step, **{f"train_{k}": v for k, v in terms.items()}})
+
+    metrics = pretrain_discriminator(policy, disc, train, cfg.d_pretrain, device, valid=valid, callback=log)
     disc.save_pretrained(run_dir / "discriminator")
-    RunDir(run_dir).append_metrics({"stage": "d_pretrain", **{k: v for k, v in dict(metrics).items()
-                                                         if isinstance(v, (int, float, str))}})
+    tracker.log({"stage": "d_pretrain", "step": cfg.d_pretrain.steps,
+                 **{k: v for k, v in dict(metrics).items() if isinstance(v, (int, float, str))}})
+    tracker.finish()
     return disc
+
+
+def _heldout_d(disc, policy, valid, cfg, device) -> dict[str, float]:
+    """D's held-out accuracy per term against G's current replies (``d_valid_acc_real`` ...), with the global RNG
+    left as it was, so logging it does not change the run."""
+    from seqgan.adversarial.d_pretrain import heldout_metrics
+
+    with torch.random.fork_rng(devices=[]):
+        metrics = heldout_metrics(disc, policy, valid, cfg.d_pretrain, device)
+    return {f"d_{k}": float(v) for k, v in metrics.items() if k.startswith("valid_acc")}
 
 
 def _d_loss(cfg):
     from seqgan.objectives.discriminator_loss import discriminator_loss
 
-    return lambda disc, context, human, generated, perm: discriminator_loss(
-        disc, context, human, generated, cfg.d_pretrain, mismatch_perm=perm)
+    return lambda disc, context, human, generated, perm, generated_context=None: discriminator_loss(
+        disc, context, human, generated, cfg.d_pretrain, mismatch_perm=perm, generated_context=generated_context)
 
 
-def train_adversarial(cfg, run_dir: str | Path, resume: bool = False,
+D_REWARD = ("reward_final", "g_d_prob")
+"""What ``best_metric: d_reward`` reads: D's probability of G's sampled reply (policy gradient) or of G's relaxed
+reply (the relaxed routes)."""
+
+
+def round_metric(log: dict[str, float], metric: str) -> float | None:
+    """The value of ``metric`` in a round's log (``d_reward``: see :data:`D_REWARD`), or None when the round has
+    none."""
+    if metric == "d_reward":
+        return next((log[k] for k in D_REWARD if k in log), None)
+    return log.get(metric)
+
+
+def train_adversarial(cfg, run_dir: str | Path, resume: bool | str | Path = False,
                       rank_report: str | Path | None = None, splits=None) -> Path:
     """Adversarial fine-tuning of the MLE generator in ``run_dir`` with ``cfg.adversarial``; returns the path of
-    ``generator_adv/``. ``resume`` continues from ``checkpoints/adversarial`` (exactly); without it an existing
-    adversarial checkpoint is ignored and the stage starts again from the MLE generator. ``rank_report``: each
+    ``generator_adv/``. ``resume=True`` continues from ``checkpoints/adversarial`` (exactly) when it exists,
+    ``resume=PATH`` from that checkpoint (e.g. ``checkpoints/round-000200``, kept by ``save_total_limit``);
+    without it an existing adversarial checkpoint is ignored and the stage starts again from the MLE generator.
+    ``adversarial.best_metric`` saves G of the best round as ``generator_best/``. ``rank_report``: each
     process appends its rank, the number of processes and checksums of its final weights to that file.
     ``splits``: the run's :func:`~seqgan.data.prepare_data` output (prepared here when not given)."""
-    from accelerate import Accelerator
     from accelerate.utils import set_seed
 
     from seqgan.data import load_tokenizer
     from seqgan.generate import export_decoding
     from seqgan.models.generators import load_policy
+    from seqgan.runs.devices import make_accelerator
     from seqgan.runs.interrupts import between_steps
     from seqgan.runs.paths import check_output_dir
 
@@ -273,8 +353,14 @@ def train_adversarial(cfg, run_dir: str | Path, resume: bool = False,
     acfg.validate()
     if not (run_dir / "generator").is_dir():
         raise CheckpointError(f"{run_dir}: no MLE generator (generator/) to fine-tune; run `seqgan pretrain` first")
+    ckpt = run_dir / CHECKPOINT
+    start = (ckpt if ckpt.exists() else None) if resume is True else Path(resume) if resume else None
+    if start is not None and resume is not True:
+        if not start.is_dir():
+            raise CheckpointError(f"{start}: no checkpoint to resume from")
+        check_complete(start)
     check_output_dir(run_dir, "RUN_DIR")
-    accelerator = Accelerator(cpu=not torch.cuda.is_available())
+    accelerator = make_accelerator(acfg.mixed_precision, "adversarial.mixed_precision")
     device, rank, world, main = (accelerator.device, accelerator.process_index, accelerator.num_processes,
                                  accelerator.is_main_process)
     set_seed(cfg.seed)
@@ -291,35 +377,61 @@ def train_adversarial(cfg, run_dir: str | Path, resume: bool = False,
     shard = train.shard(num_shards=world, index=rank, contiguous=False) if world > 1 else train
     stream = PairStream.from_dataset(shard, tokenizer.pad_token_id, acfg.batch_size, seed=cfg.seed)
     trainer = AdversarialTrainer(policy, disc, acfg, _d_loss(cfg), stream, seed=cfg.seed, device=device,
-                                 backward=data_parallel_backward(accelerator, [policy, disc]))
+                                 backward=data_parallel_backward(accelerator, [policy, disc]),
+                                 mismatch_negatives=cfg.d_pretrain.mismatch_negatives, scaler=accelerator.scaler)
     valid_batches = list(iter_batches(valid, tokenizer.pad_token_id, 64))
-    ckpt = run_dir / CHECKPOINT
     run = RunDir(run_dir)
-    if resume and ckpt.exists():
-        _load_checkpoint(trainer, ckpt, accelerator)
+    best = BestTracker(acfg.best_metric, acfg.greater_is_better) if acfg.best_metric else None
+    if start is not None:
+        _load_checkpoint(trainer, start, accelerator, best)
+    tracker = Tracker(cfg.tracking, run_dir, "adversarial", cfg.run_name, cfg,
+                      resume_step=trainer.round if start is not None else None, main=main)
+
+    def track_best(log: dict[str, float], r: int) -> None:
+        if best is not None and best.update(round_metric(log, acfg.best_metric), r) and main:
+            save_best(policy, run_dir, best, "adversarial", "round")
+
+    def log_round(record: dict[str, float], r: int) -> None:
+        tracker.log({"stage": "adversarial", "step": r, **record})
+        if "valid_nll" in record and tracker.trackers and cfg.tracking.log_samples and valid_batches:
+            tracker.text("samples", sample_rows(policy, tokenizer, valid_batches[0], cfg.eval.num_samples, device),
+                         r)
+
+    if start is not None:
         if main:
             run.truncate_metrics_after("adversarial", trainer.round)  # lines written after that checkpoint
-        logger.info("resumed adversarial training at round %d", trainer.round)
+        logger.info("resumed adversarial training at round %d from %s", trainer.round, start)
     else:
         valid_nll = trainer.held_out_nll(valid_batches)
         if main:
             run.truncate_metrics_after("adversarial", -1)  # a fresh start replaces an earlier attempt's lines
-            RunDir(run_dir).append_metrics({"stage": "adversarial", "round": 0, "step": 0, "valid_nll": valid_nll})
+            log_round({"round": 0, "valid_nll": valid_nll}, 0)
+        track_best({"valid_nll": valid_nll}, 0)  # the MLE generator is round 0's candidate
+    later = newer_checkpoints(ckpt, "round", trainer.round) if main else []
+    if later:
+        logger.warning("starting at round %d: the kept checkpoints after it (%s) are replaced as training reaches "
+                       "them", trainer.round, ", ".join(p.name for p in later))
 
     start = time.perf_counter()
     with between_steps("round", enabled=world == 1) as pending:
         try:
             while trainer.round < acfg.rounds:
-                log = _mean_over_ranks(trainer.run_round(), accelerator)
+                with accelerator.autocast():  # fp16 / bf16 forward passes under mixed precision
+                    log = _mean_over_ranks(trainer.run_round(), accelerator)
+                if accelerator.scaler is not None:
+                    log["grad_scale"] = float(accelerator.scaler.get_scale())
                 r = trainer.round
                 if (acfg.eval_every and r % acfg.eval_every == 0) or r == acfg.rounds:
                     log["valid_nll"] = trainer.held_out_nll(valid_batches)
+                    if acfg.d_steps and cfg.d_pretrain.eval_batches and main:
+                        log.update(_heldout_d(disc, policy, valid, cfg, device))
                 if main:
-                    RunDir(run_dir).append_metrics({"stage": "adversarial", "step": r, **log})
+                    log_round(log, r)
                     logger.info("adversarial round %d/%d: %s", r, acfg.rounds,
                                 ", ".join(f"{k} {v:.3g}" for k, v in log.items() if k != "round"))
+                track_best(log, r)
                 if acfg.save_every and r % acfg.save_every == 0 and r < acfg.rounds:
-                    _save_checkpoint(trainer, ckpt, accelerator)
+                    _save_checkpoint(trainer, ckpt, accelerator, acfg.save_total_limit, best)
                 pending.check()  # Ctrl-C / SIGTERM stop here, between two complete rounds
         except KeyboardInterrupt as err:
             if not getattr(err, "clean", True):  # a second Ctrl-C, mid-round: that state must not be saved
@@ -327,14 +439,18 @@ def train_adversarial(cfg, run_dir: str | Path, resume: bool = False,
                                "(adversarial.save_every)")
                 raise
             if world == 1:
-                _save_checkpoint(trainer, ckpt, accelerator)
+                _save_checkpoint(trainer, ckpt, accelerator, acfg.save_total_limit, best)
                 logger.warning("interrupted: adversarial checkpoint saved at round %d (resume with --resume)",
                                trainer.round)
             elif main:
                 logger.warning("interrupted: a multi-process run resumes from its last periodic checkpoint "
                                "(adversarial.save_every)")
             raise
-    _save_checkpoint(trainer, ckpt, accelerator)
+    _save_checkpoint(trainer, ckpt, accelerator, acfg.save_total_limit, best)
+    tracker.finish()
+    if main and best is not None and best.value is None:
+        logger.warning("adversarial.best_metric %r was never logged: no generator_best/ (round metrics: %s)",
+                       acfg.best_metric, ", ".join(sorted(read_adversarial_metrics(run_dir)[-1])))
     out = run_dir / GENERATOR_ADV
     if main:
         policy.save_pretrained(out, tokenizer, export_decoding(run_dir, policy.max_reply_len))

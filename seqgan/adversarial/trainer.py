@@ -12,6 +12,7 @@ around it.
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable
 from typing import Any
@@ -25,7 +26,7 @@ from seqgan.data.batches import PairStream
 from seqgan.metrics.likelihood import held_out_nll
 from seqgan.models.discriminators import optimizer_groups
 from seqgan.models.policy import Context, Policy, Replies
-from seqgan.objectives.discriminator_loss import mismatch_permutation
+from seqgan.objectives.discriminator_loss import mismatch_permutations
 
 
 def batch_to(batch: dict[str, Tensor], device: torch.device) -> tuple[Context, Replies]:
@@ -42,23 +43,33 @@ class AdversarialTrainer:
     ``d_loss``: ``(disc, context, human, generated, mismatch_perm) -> (loss, terms)`` with ``acc_*`` entries, e.g.
     :func:`seqgan.objectives.discriminator_loss.discriminator_loss` with the weights bound.
     ``human``: the stream of human training pairs (D's real examples, G's contexts and teacher forcing).
+    ``backward`` / ``scaler``: the backward pass and fp16 gradient scaler of the run's accelerator
+    (:func:`~seqgan.adversarial.routes.make_update`).
     """
 
     def __init__(self, policy: Policy, disc: nn.Module, cfg: AdversarialConfig, d_loss: DLossFn,
                  human: PairStream, seed: int = 0, device: torch.device | str = "cpu",
-                 backward: Callable[[Tensor], None] | None = None) -> None:
+                 backward: Callable[[Tensor], None] | None = None, mismatch_negatives: int = 1,
+                 scaler=None) -> None:
         self.policy, self.disc, self.cfg, self.human = policy, disc, cfg, human
         self.device = torch.device(device)
+        self.mismatch_negatives = int(mismatch_negatives)
+        # the KL leash's reference: G as it is now (the MLE generator, before any adversarial step), frozen
+        self.reference = None
+        if not cfg.relaxed and (cfg.kl_coef > 0 or cfg.kl_target > 0):
+            self.reference = copy.deepcopy(policy).requires_grad_(False).eval()
         backward = backward or (lambda loss: loss.backward())
         self.g_params = [p for p in policy.parameters() if p.requires_grad]
         self.d_params = [p for p in disc.parameters() if p.requires_grad]
         self.g_opt = torch.optim.Adam(self.g_params, lr=cfg.g_lr)
         # a D without trainable parameters (a fixed scorer) is allowed when d_steps is 0
         self.d_opt = torch.optim.Adam(optimizer_groups(disc, cfg.d_lr)) if self.d_params else None
-        self.update_g = make_update(self.g_opt, self.g_params, cfg.max_grad_norm, backward)
-        self.update_d = make_update(self.d_opt, self.d_params, cfg.max_grad_norm, backward) if self.d_opt else None
+        self.update_g = make_update(self.g_opt, self.g_params, cfg.max_grad_norm, backward, scaler)
+        self.update_d = (make_update(self.d_opt, self.d_params, cfg.max_grad_norm, backward, scaler)
+                         if self.d_opt else None)
         self.perm_gen = torch.Generator().manual_seed(seed + 7919)
-        self.route = build_route(cfg, policy, disc, d_loss, self.update_g, self.update_d)
+        self.route = build_route(cfg, policy, disc, d_loss, self.update_g, self.update_d, reference=self.reference,
+                                 seed=seed)
         self.round = 0
         self.g_step_count = 0
 
@@ -80,7 +91,7 @@ class AdversarialTrainer:
             raise ValueError("the discriminator has no trainable parameters; set d_steps to 0")
         self._set_trainable(g=False, d=True)
         context, human = batch_to(self.human.next(), self.device)
-        perm = mismatch_permutation(context.batch_size, self.perm_gen).to(self.device)
+        perm = mismatch_permutations(context.batch_size, self.mismatch_negatives, self.perm_gen).to(self.device)
         return self.route.d_step(context, human, perm, self.g_step_count)
 
     def g_step(self) -> dict[str, float]:

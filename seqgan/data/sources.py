@@ -1,6 +1,6 @@
 """Read dialogue sources into one shape: a list of conversations and a list of explicit (context, reply) pairs.
 
-Accepted sources (see the README's data-format table):
+Accepted sources (see docs/data.md):
 
 - ``chitchat``: the embedded corpus of the ``chitchat-dataset`` package (7,168 human chit-chat conversations).
 - JSONL: ``{"context": str | [turns], "reply": str}`` pair records and/or ``{"turns": [...]}`` conversations.

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from seqgan.command import Command
+from seqgan.command import Command, list_config_fields
 
 
 def add_image_arguments(p: argparse.ArgumentParser) -> None:
@@ -33,6 +33,7 @@ def add_subcommands(subparsers) -> None:
     t.add_argument("--resume", action="store_true", help="continue the run in output_dir from its checkpoint")
     t.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. train.steps=500")
     t.set_defaults(handler=_run_train, accepts_overrides=True)
+    list_config_fields(t, "seqgan.image.config:ImageConfig")
 
     s = subparsers.add_parser("sample", help="write a grid of samples of a trained run")
     s.add_argument("run_dir", metavar="RUN_DIR")

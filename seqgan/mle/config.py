@@ -9,6 +9,8 @@ from seqgan.errors import ConfigError
 
 SCHEDULES = ("linear", "cosine", "constant_with_warmup")
 PRECISIONS = ("no", "fp16", "bf16")
+BEST_METRICS = ("", "valid_nll", "valid_ppl", "context_gain", "bleu", "distinct1", "distinct2")
+"""Evaluation metrics that can choose the best MLE generator (``bleu``: the BLEU of the eval's decoding)."""
 
 
 @dataclass
@@ -28,9 +30,18 @@ class MLEConfig:
     max_grad_norm: float = field(1.0, ge=0, help="gradient clipping norm; 0 = no clipping")
     eval_every: int = field(500, ge=0, help="evaluate every N optimizer steps (and at the end); 0 = only at the end")
     save_every: int = field(500, ge=0, help="checkpoint every N optimizer steps (and at the end); 0 = only at the end")
+    save_total_limit: int = field(0, ge=0, help="also keep each checkpoint as checkpoints/step-NNNNNN/ (resume one "
+                                                "with --resume PATH), the newest N of them; 0 = only "
+                                                "checkpoints/last/")
+    best_metric: str = field("", choices=BEST_METRICS, help="save the generator of the best evaluation by this "
+                                                             "metric as generator_best/ ('' = off)")
+    greater_is_better: bool | None = field(None, help="whether a higher best_metric is better (default: lower for "
+                                                      "valid_nll / valid_ppl, higher for the others)")
     log_every: int = field(50, ge=0, help="write a training-loss line to metrics.jsonl every N optimizer steps")
-    mixed_precision: str = field("no", choices=PRECISIONS, help="no | fp16 | bf16 (passed to accelerate; fp16/bf16 "
-                                                                "need a GPU)")
+    mixed_precision: str | None = field(None, choices=PRECISIONS, help="no | fp16 | bf16; unset (null) = the "
+                                                                       "launcher's (accelerate launch "
+                                                                       "--mixed_precision), else no. fp16 needs a "
+                                                                       "GPU; bf16 also runs on CPU")
     cpu_threads: int = field(0, ge=0, help="torch threads per process on CPU; 0 = leave torch's default")
     progress: bool = field(True, help="show a progress bar (only on a TTY and when CI is not set)")
 

@@ -2,9 +2,10 @@
 ``train_mle(cfg, resume=False) -> RunDir``.
 
 The same code runs on CPU, one GPU or several processes (DDP via ``accelerate launch`` / ``torchrun``), in fp32 or
-fp16/bf16 mixed precision. AdamW with warm-up and linear/cosine decay, gradient clipping and accumulation,
-periodic evaluation (:func:`seqgan.mle.evaluate.evaluate_generator`) written to ``metrics.jsonl``, checkpoints
-every ``mle.save_every`` steps and at the end.
+fp16/bf16 mixed precision (``mle.mixed_precision``, else the launcher's ``--mixed_precision``). AdamW with warm-up
+and linear/cosine decay, gradient clipping and accumulation, periodic evaluation
+(:func:`seqgan.mle.evaluate.evaluate_generator`) logged to ``metrics.jsonl`` and the trackers of
+``tracking.report_to`` (:mod:`seqgan.tracking`), checkpoints every ``mle.save_every`` steps and at the end.
 
 Data order: a :class:`seqgan.data.batches.BatchStream` (epoch ``e`` visits the training pairs in a seeded
 ``randperm(N)``; each process takes every ``num_processes``-th index). A checkpoint records (epoch, batches
@@ -31,6 +32,7 @@ from seqgan.runs.checkpoint import (atomic_directory, atomic_write_text, capture
 from seqgan.runs.progress import progress_bar
 from seqgan.runs.interrupts import between_steps
 from seqgan.runs.paths import check_output_dir
+from seqgan.runs.retention import BestTracker, keep_checkpoint, newer_checkpoints, save_best
 from seqgan.runs.rundir import RunDir
 
 logger = logging.getLogger(__name__)
@@ -39,10 +41,11 @@ STAGE = "mle"
 
 
 def make_accelerator(cfg):
-    """An :class:`accelerate.Accelerator` for ``cfg.mle`` (CPU when no GPU is present)."""
-    from accelerate import Accelerator
+    """An :class:`accelerate.Accelerator` for ``cfg.mle`` (CPU when no GPU is present; mixed precision
+    ``mle.mixed_precision``, else the launcher's: :func:`seqgan.runs.devices.make_accelerator`)."""
+    from seqgan.runs.devices import make_accelerator as accelerator_for
 
-    return Accelerator(mixed_precision=cfg.mle.mixed_precision, cpu=not torch.cuda.is_available())
+    return accelerator_for(cfg.mle.mixed_precision, "mle.mixed_precision")
 
 
 _SILENT = logging.getLogger(__name__ + ".other_ranks")
@@ -135,6 +138,7 @@ class _Trainer:
         from seqgan.data import BatchStream, DialogueCollator
 
         self.cfg, self.run, self.acc = cfg, run, accelerator
+        self.tracker = None  # a seqgan.tracking.Tracker, set once the start step is known
         self.policy, self.tokenizer, self.valid = policy, tokenizer, valid
         self.ctx_rows = train["context_ids"]
         self.reply_rows = train["reply_ids"]
@@ -155,6 +159,7 @@ class _Trainer:
         self.snapshot = self.counters() | {"rng": capture_rng()}
         self.last_saved = -1
         self.last_eval = -1
+        self.best = BestTracker(mcfg.best_metric, mcfg.greater_is_better) if mcfg.best_metric else None
 
     # ---------------------------------------------------------------- data / loss
     def batch_plan(self, epoch: int) -> list[list[int]]:
@@ -177,19 +182,27 @@ class _Trainer:
                 "loss_sum": self.loss_sum, "loss_count": self.loss_count}
 
     def save(self) -> None:
-        """Checkpoint of the last completed optimizer step (``self.snapshot``) into checkpoints/last/."""
+        """Checkpoint of the last completed optimizer step (``self.snapshot``) into checkpoints/last/ (and kept as
+        checkpoints/step-NNNNNN/ when ``mle.save_total_limit`` asks)."""
         snap = self.snapshot
         if self.acc.is_main_process:
-            save_checkpoint(self.run.last_checkpoint, {"model": self.acc.unwrap_model(self.model)}, {
-                "counters": {k: v for k, v in snap.items() if k != "rng"},
-                "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
-                "rng": snap["rng"], "world": self.world, "total": self.total,
-            }, label=f"step {snap['step']}")
+            label = f"step {snap['step']}"
+            state = {"counters": {k: v for k, v in snap.items() if k != "rng"},
+                     "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+                     "rng": snap["rng"], "world": self.world, "total": self.total}
+            if self.best is not None:
+                state["best"] = self.best.state_dict()
+            if self.acc.scaler is not None:
+                state["scaler"] = self.acc.scaler.state_dict()  # fp16: the loss scale a resumed run continues with
+            save_checkpoint(self.run.last_checkpoint, {"model": self.acc.unwrap_model(self.model)}, state,
+                            label=label)
+            keep_checkpoint(self.run.last_checkpoint, "step", snap["step"], self.cfg.mle.save_total_limit, label)
         self.acc.wait_for_everyone()
         self.last_saved = snap["step"]
 
-    def load(self) -> None:
-        path = self.run.last_checkpoint
+    def load(self, path: Path | None = None) -> None:
+        """Continue from the checkpoint ``path`` (default: checkpoints/last/)."""
+        path = path or self.run.last_checkpoint
         state = load_checkpoint(path, {"model": self.acc.unwrap_model(self.model)})
         try:
             self.optimizer.load_state_dict(state["optimizer"])
@@ -198,6 +211,10 @@ class _Trainer:
             self.step, self.epoch, self.batch_in_epoch = int(c["step"]), int(c["epoch"]), int(c["batch_in_epoch"])
             self.loss_sum, self.loss_count = float(c["loss_sum"]), int(c["loss_count"])
             restore_rng(state["rng"])
+            if self.best is not None and "best" in state:
+                self.best.load_state_dict(state["best"])
+            if self.acc.scaler is not None and "scaler" in state:
+                self.acc.scaler.load_state_dict(state["scaler"])
         except (KeyError, ValueError, RuntimeError, TypeError) as err:
             raise CheckpointError(f"{path}: training state does not fit this config ({err})") from None
         if int(state.get("world", 1)) != self.world:
@@ -220,7 +237,12 @@ class _Trainer:
                    "distinct1": m["distinct1"],
                    "distinct2": m["distinct2"], "mean_len": m["mean_len"],
                    "eval_s": round(time.perf_counter() - t0, 3)}
-            self.run.append_metrics(rec)
+            self.tracker.log(rec)
+            self.tracker.text("samples", m["samples"], self.step)
+            if self.best is not None:
+                key = f"bleu_{m['tag']}" if self.best.metric == "bleu" else self.best.metric
+                if self.best.update(rec.get(key), self.step):
+                    save_best(self.policy, self.run.path, self.best, STAGE, "step")
             atomic_write_text(self.run.samples, f"step {self.step}\n\n" + format_samples(m["samples"]))
             _log().info("step %d: valid ppl %.2f, context gain %.3f nats/token, bleu %.2f, distinct-1/2 %.3f/%.3f",
                         self.step, m["ppl"], m["context_gain"], m["bleu"], m["distinct1"], m["distinct2"])
@@ -232,21 +254,23 @@ class _Trainer:
         stats = torch.tensor([self.loss_sum, float(self.loss_count)], device=self.acc.device)
         stats = self.acc.reduce(stats, reduction="sum")
         if self.acc.is_main_process and stats[1] > 0:
-            self.run.append_metrics({"stage": STAGE, "step": self.step, "epoch": self.epoch,
-                                     "train_loss": float(stats[0] / stats[1]),
-                                     "lr": float(self.scheduler.get_last_lr()[0]), "time_s": round(elapsed, 2)})
+            self.tracker.log({"stage": STAGE, "step": self.step, "epoch": self.epoch,
+                              "train_loss": float(stats[0] / stats[1]),
+                              "lr": float(self.scheduler.get_last_lr()[0]), "time_s": round(elapsed, 2)})
         self.loss_sum, self.loss_count = 0.0, 0
 
 
-def train_mle(cfg, resume: bool = False, accelerator=None, callback: Callable[[int, dict], None] | None = None,
-              splits=None, rank_report: str | Path | None = None) -> RunDir:
+def train_mle(cfg, resume: bool | str | Path = False, accelerator=None,
+              callback: Callable[[int, dict], None] | None = None, splits=None,
+              rank_report: str | Path | None = None) -> RunDir:
     """Pretrain the chatbot by maximum likelihood into ``cfg.output_dir``; returns its :class:`RunDir`.
 
     ``splits``: :func:`seqgan.data.prepare_data` output for ``cfg.data`` (prepared here when not given).
     ``rank_report``: each process appends ``rank world_size weight_checksum`` to that file at the end (a check that
     a multi-process run kept its ranks in sync).
 
-    ``resume=True`` continues from ``checkpoints/last`` exactly. ``callback(step, record)`` (optional) runs after
+    ``resume=True`` continues from ``checkpoints/last`` exactly; ``resume=PATH`` from that checkpoint (one kept by
+    ``mle.save_total_limit``, e.g. ``checkpoints/step-000500``). ``callback(step, record)`` (optional) runs after
     every optimizer step on every process; an exception raised there stops training like Ctrl-C would (a
     KeyboardInterrupt saves the checkpoint first). Raises ConfigError when ``output_dir`` already holds a run and
     ``resume`` is False, CheckpointError when resuming without a usable checkpoint.
@@ -258,16 +282,20 @@ def train_mle(cfg, resume: bool = False, accelerator=None, callback: Callable[[i
     from seqgan.models.generators import build_policy, model_family, pretrained_source
     from seqgan.mle.curves import plot_mle_curves
 
+    from seqgan.tracking import Tracker
+
     cfg.validate()
+    cfg.tracking.check_installed()
     if cfg.generator.init_from:
         model_family(cfg.generator.init_from)  # a bad path or an unsupported model fails before the run is written
     if cfg.mle.cpu_threads:
         torch.set_num_threads(cfg.mle.cpu_threads)
     run = RunDir(check_output_dir(cfg.output_dir, "output_dir"))
-    if resume:
-        if not run.last_checkpoint.exists():
-            raise CheckpointError(f"{run.last_checkpoint}: no checkpoint to resume from")
-        check_complete(run.last_checkpoint)
+    start = run.last_checkpoint if resume is True else Path(resume) if resume else None
+    if start is not None:
+        if not start.exists():
+            raise CheckpointError(f"{start}: no checkpoint to resume from")
+        check_complete(start)
     elif run.last_checkpoint.exists() or run.generator.exists():
         raise ConfigError(f"output_dir: {run.path} already holds a run; pass --resume to continue it or choose "
                           "another output_dir")
@@ -285,11 +313,17 @@ def train_mle(cfg, resume: bool = False, accelerator=None, callback: Callable[[i
         raise ConfigError("data: the validation split is empty; raise data.valid_fraction or use more data")
     valid = encode_pairs(splits.valid.select(range(n_valid)), tokenizer, cfg.data)
     tr = _Trainer(cfg, run, accelerator, policy, train, valid, tokenizer)
-    if resume:
-        tr.load()
+    if start is not None:
+        tr.load(start)
         if accelerator.is_main_process:
             run.truncate_metrics_after(STAGE, tr.step)
+            later = newer_checkpoints(run.last_checkpoint, "step", tr.step)
+            if later:
+                _log().warning("resuming from step %d: the kept checkpoints after it (%s) are replaced as training "
+                               "reaches them", tr.step, ", ".join(p.name for p in later))
         accelerator.wait_for_everyone()
+    tr.tracker = Tracker(cfg.tracking, run.path, STAGE, cfg.run_name, cfg,
+                         resume_step=tr.step if start is not None else None, main=accelerator.is_main_process)
     mcfg = cfg.mle
     _log().info("mle: %d optimizer steps (%d micro-batches of %d per epoch and process, %d process(es))",
                 tr.total, tr.batches_per_epoch, mcfg.batch_size, tr.world)
@@ -358,6 +392,7 @@ def train_mle(cfg, resume: bool = False, accelerator=None, callback: Callable[[i
         tr.save()
     if tr.last_eval != tr.step:
         tr.evaluate()
+    tr.tracker.finish()  # (every log call flushes: an interrupted run loses nothing)
     if accelerator.is_main_process:
         policy.save_pretrained(run.generator, tokenizer, export_decoding(run.path, policy.max_reply_len))
         plot_mle_curves(run.read_metrics(STAGE), run.curves, title=f"{cfg.run_name}: MLE")

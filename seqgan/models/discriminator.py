@@ -75,6 +75,10 @@ class DiscriminatorConfig:
                                                      "the embedding layer, 6 = the last); lower layers keep more of "
                                                      "the surface form a generator gives itself away by "
                                                      "(BENCHMARKS.md)")
+    minilm_train_layers: int = field(0, ge=0, help="encoder minilm: fine-tune the top k encoder layers at "
+                                                   "body_lr_scale x the head's lr (their input, a text's token "
+                                                   "states below them, is cached, so a D step runs k layers); 0 = "
+                                                   "frozen encoder, only the head trains")
     fold_table_mb: int = field(-1, ge=-1, help="CNN, scoring without gradient (rewards): fold the embedding into each "
                                                "convolution as per-token lookup tables of at most this many MB per "
                                                "encoder (exact in float32, rebuilt after each D update); 0 disables; "

@@ -12,9 +12,14 @@ Why: this encoder was trained on about a billion sentence pairs (Reddit replies 
 what fluent English looks like and which replies go with which message, the two things a D trained from scratch
 on a few thousand pairs of a small chatbot does not learn (see BENCHMARKS.md).
 
-The encoder is frozen (the head alone trains), so each distinct text is embedded once: embeddings are kept in a
-bounded cache keyed by the text (shared by all instances of the process: the D and the AdverSuc evaluators), and
-pretraining that cycles over a pool of pairs pays for the encoder only on the first pass. Prefix rewards decode
+By default the encoder is frozen (the head alone trains), so each distinct text is embedded once: embeddings are
+kept in a bounded cache keyed by the text (shared by all instances of the process: the D and the judge), and
+pretraining that cycles over a pool of pairs pays for the encoder only on the first pass. With
+``minilm_train_layers: k`` the top k encoder layers are a trained copy (saved with D, at ``body_lr_scale`` times the
+head's learning rate): the cache then keeps each text's token states below them (and the frozen layers' pooled
+features), and every call runs only the k trained layers on them. A frozen encoder's features are fixed, so a
+generator can find replies those features cannot tell from human ones and a head cannot catch up; trained top
+layers can move to follow it. Prefix rewards decode
 every prefix and embed them in one batched call; rollout rewards encode each context once (``reward_rows``).
 Distributions over the vocabulary (the relaxed routes) cannot be read as text, so this D serves the
 policy-gradient route only.
@@ -22,6 +27,7 @@ policy-gradient route only.
 
 from __future__ import annotations
 
+import copy
 from collections import OrderedDict
 
 import torch
@@ -38,9 +44,10 @@ from seqgan.runs.pretrained import PretrainedMixin
 KIND = "minilm"
 EXTRA = "minilm"
 
-# (layers, text) -> embedding, shared by every instance in the process: the encoder is the same frozen model for all
-# of them (the adversarial D, the AdverSuc evaluators), so a context or human reply embedded once serves them all
-_CACHE: OrderedDict[tuple[tuple[int, ...], str], Tensor] = OrderedDict()
+# (layers, split, text) -> (pooled features of the frozen layers, token states below the trained layers or None),
+# shared by every instance in the process: the frozen encoder is the same model for all of them (the adversarial D,
+# the judge), so a context or human reply encoded once serves them all
+_CACHE: OrderedDict[tuple, tuple[Tensor, Tensor | None]] = OrderedDict()
 
 
 def load_sentence_encoder():
@@ -82,6 +89,16 @@ class SentenceEncoderDiscriminator(DiscriminatorScoring, PretrainedMixin, nn.Mod
         if max(self.layers) > encoder.config.num_hidden_layers:
             raise ConfigError(f"discriminator.minilm_layers: the encoder has layers "
                               f"0-{encoder.config.num_hidden_layers}, got {list(self.layers)}")
+        depth = int(encoder.config.num_hidden_layers)
+        if cfg.minilm_train_layers > depth:
+            raise ConfigError(f"discriminator.minilm_train_layers: the encoder has {depth} layers, got "
+                              f"{cfg.minilm_train_layers}")
+        self.split = depth - cfg.minilm_train_layers  # layers above this one train (when any)
+        # the trained copy of the top layers (a submodule: saved with D, in its optimiser); None when frozen
+        self.top = None
+        if cfg.minilm_train_layers:
+            self.top = nn.ModuleList(copy.deepcopy(encoder.encoder.layer[self.split:])).requires_grad_(True)
+        self.frozen_layers = [layer for layer in self.layers if layer <= self.split]
         d = int(encoder.config.hidden_size) * len(self.layers)
         self.dropout = nn.Dropout(cfg.dropout)
         self.pair_head = nn.Sequential(nn.Linear(4 * d, 256), nn.GELU(), nn.Linear(256, 1))
@@ -98,29 +115,82 @@ class SentenceEncoderDiscriminator(DiscriminatorScoring, PretrainedMixin, nn.Mod
         return [f" {self.text_tokenizer.sep_token} ".join(turns(row)) for row in rows]
 
     @torch.no_grad()
-    def embed(self, texts: list[str], batch_size: int = 256) -> Tensor:
-        """(N, d x len(minilm_layers)) embeddings of ``texts``: per layer mean-pooled and normalised, concatenated;
-        each distinct text is encoded once (cached)."""
+    def _encode_missing(self, texts: list[str], batch_size: int) -> None:
+        """Run the frozen encoder on the texts not in the cache (longest first, so batches pad little) and cache
+        per text: its pooled, normalised features of the frozen layers and, with trained top layers, its token
+        states below them (float16)."""
         device = self.pair_head[0].weight.device
-        keys = [(self.layers, t) for t in texts]
-        missing = list(dict.fromkeys(k[1] for k in keys if k not in self._cache))
+        missing = sorted(dict.fromkeys(t for t in texts if self._key(t) not in self._cache), key=len, reverse=True)
         for start in range(0, len(missing), batch_size):
             chunk = missing[start:start + batch_size]
             enc = self.text_tokenizer(chunk, padding=True, truncation=True, max_length=128, return_tensors="pt")
             enc = {k: v.to(device) for k, v in enc.items()}
             states = self.encoder.to(device)(**enc, output_hidden_states=True).hidden_states  # layers + 1 x (n, L, d)
             m = enc["attention_mask"].unsqueeze(-1).to(states[0].dtype)
-            vecs = torch.cat([F.normalize((states[layer] * m).sum(1) / m.sum(1).clamp(min=1.0), dim=-1)
-                              for layer in self.layers], -1)
-            for text, vec in zip(chunk, vecs):
-                self._cache[(self.layers, text)] = vec.cpu()
-        width = self.pair_head[0].in_features // 4
-        out = torch.stack([self._cache[k] for k in keys]) if keys else torch.zeros(0, width)
-        for k in keys:
-            self._cache.move_to_end(k)
+            frozen = [F.normalize((states[layer] * m).sum(1) / m.sum(1).clamp(min=1.0), dim=-1)
+                      for layer in self.frozen_layers]
+            vecs = torch.cat(frozen, -1) if frozen else states[0].new_zeros(len(chunk), 0)
+            lengths = enc["attention_mask"].sum(1).tolist()
+            for i, text in enumerate(chunk):
+                below = states[self.split][i, :lengths[i]].to(torch.float16).cpu() if self.top is not None else None
+                self._cache[self._key(text)] = (vecs[i].cpu(), below)
+
+    def _key(self, text: str) -> tuple:
+        return (self.layers, self.split if self.top is not None else None, text)
+
+    def _top_features(self, below: list[Tensor]) -> list[Tensor]:
+        """The trained top layers on cached token states (each (L_i, d)): the pooled, normalised features of the
+        ``minilm_layers`` above the split, each (N, d), with gradient when D trains."""
+        device = self.pair_head[0].weight.device
+        lengths = torch.tensor([len(b) for b in below], device=device)
+        h = torch.nn.utils.rnn.pad_sequence([b.to(device=device, dtype=torch.float32) for b in below],
+                                            batch_first=True)  # (N, L, d)
+        mask = (torch.arange(h.shape[1], device=device)[None, :] < lengths[:, None]).to(h.dtype)  # (N, L)
+        additive = (1.0 - mask)[:, None, None, :] * torch.finfo(h.dtype).min  # (N, 1, 1, L)
+        out = []
+        for index, layer in enumerate(self.top, start=self.split + 1):
+            h = layer(h, additive)
+            h = h[0] if isinstance(h, tuple) else h
+            if index in self.layers:
+                pooled = (h * mask.unsqueeze(-1)).sum(1) / mask.sum(1, keepdim=True).clamp(min=1.0)
+                out.append(F.normalize(pooled, dim=-1))
+        return out
+
+    def embed(self, texts: list[str], batch_size: int = 256) -> Tensor:
+        """(N, d x len(minilm_layers)) features of ``texts``: per layer mean-pooled and normalised, concatenated
+        in ``minilm_layers`` order. Frozen layers' features come from the cache (each distinct text is encoded
+        once while it stays there); trained top layers run on the cached token states, with gradient when
+        enabled."""
+        self._encode_missing(texts, batch_size)
+        device = self.pair_head[0].weight.device
+        entries = [self._cache[self._key(t)] for t in texts]
+        for t in texts:
+            self._cache.move_to_end(self._key(t))
         while len(self._cache) > self.cfg.cache_size:
             self._cache.popitem(last=False)
-        return out.to(device)
+        width = self.pair_head[0].in_features // 4
+        if not entries:
+            return torch.zeros(0, width, device=device)
+        frozen = torch.stack([e[0] for e in entries]).to(device)  # (N, d x len(frozen_layers))
+        if self.top is None:
+            return frozen
+        d = width // len(self.layers)
+        top = iter(self._top_features([e[1] for e in entries]))
+        parts, i = [], 0
+        for layer in self.layers:  # reassemble in minilm_layers order
+            if layer <= self.split:
+                parts.append(frozen[:, i * d:(i + 1) * d])
+                i += 1
+            else:
+                parts.append(next(top))
+        return torch.cat(parts, -1)
+
+    def param_groups(self, lr: float) -> list[dict]:
+        """Adam groups: the head at ``lr``, the trained top encoder layers at ``lr * cfg.body_lr_scale``."""
+        head = [p for n, p in self.named_parameters() if not n.startswith("top.") and p.requires_grad]
+        body = [p for p in self.top.parameters() if p.requires_grad] if self.top is not None else []
+        return [g for g in ({"params": head, "lr": lr}, {"params": body, "lr": lr * self.cfg.body_lr_scale})
+                if g["params"]]
 
     def _logit(self, u: Tensor, v: Tensor) -> Tensor:
         """u, v (..., d) -> (...,) logits."""
@@ -145,6 +215,14 @@ class SentenceEncoderDiscriminator(DiscriminatorScoring, PretrainedMixin, nn.Mod
         self._check(context, reply, reply_mask)
         v = self.embed(self.texts(reply, reply_mask, context=False))
         return DiscOutput(self._logit(self._context_embeddings(context), v), None, None)
+
+    def forward_mismatched(self, context: Context, reply: Tensor, reply_mask: Tensor, rows: Tensor) -> list[DiscOutput]:
+        """The same as ``[self(context.index(r), reply, reply_mask) for r in rows]`` ((k, B) context rows): each
+        context and reply is embedded once and paired k ways (with trained top layers, k + 1 times cheaper)."""
+        self._check(context, reply, reply_mask)
+        u = self._context_embeddings(context)  # (B, d)
+        v = self.embed(self.texts(reply, reply_mask, context=False))  # (B, d)
+        return [DiscOutput(self._logit(u[row.to(u.device)], v), None, None) for row in rows]
 
     def prefix_logits(self, context: Context, reply_ids: Tensor, reply_mask: Tensor) -> Tensor:
         """(B, T): logit of every prefix x_1..x_t (each prefix decoded and embedded; all in one batched call)."""

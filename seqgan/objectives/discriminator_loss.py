@@ -66,19 +66,22 @@ def _acc(logit: Tensor, real: bool) -> float:
 
 
 def discriminator_loss(disc, context: Context, human: Replies, generated: Replies, weights,
-                       mismatch_perm: Tensor | None = None) -> tuple[Tensor, dict[str, float]]:
+                       mismatch_perm: Tensor | None = None,
+                       generated_context: Context | None = None) -> tuple[Tensor, dict[str, float]]:
     """Weighted sum of the real / fake / mismatch terms (+ D's L2 penalty) and a dict of per-term diagnostics.
 
     context: (B, S); human / generated: replies (B, T) and (B, T'); ``weights`` has ``weight_real``,
     ``weight_fake``, ``weight_mismatch`` (a :class:`LossWeights` or any config with those fields).
     ``mismatch_perm`` (B,) pairs each human reply with the context of another row (a derangement; drawn when None);
     (k, B) gives k wrong contexts per reply, and the mismatch term and its accuracy are their mean.
+    ``generated_context`` (B', S): the contexts the generated replies (B', T') answer, when they are not the human
+    pairs' (e.g. G's replies from a replay buffer); default ``context``.
     Returns ``(loss, terms)`` with ``loss_real``, ``loss_fake``, ``loss_mismatch``, ``acc_real``, ``acc_fake``,
     ``acc_mismatch`` (accuracy of the combined logit on each kind of example).
     """
     split = disc.cfg.head == "split"
     real = disc(context, human.ids, human.mask)
-    fake = disc(context, generated.ids, generated.mask)
+    fake = disc(context if generated_context is None else generated_context, generated.ids, generated.mask)
     if split and not context.is_empty:
         loss_real = _bce(real.realism, 1.0) + _bce(real.match, 1.0)
         loss_fake = _bce(fake.realism, 0.0)
@@ -90,8 +93,12 @@ def discriminator_loss(disc, context: Context, human: Replies, generated: Replie
     if weights.weight_mismatch > 0 and not context.is_empty and context.batch_size > 1:
         perm = mismatch_permutation(context.batch_size) if mismatch_perm is None else mismatch_perm
         losses, accs = [], []
-        for row in perm.view(-1, context.batch_size):
-            wrong = disc(context.index(row.to(context.ids.device)), human.ids, human.mask)
+        rows = perm.view(-1, context.batch_size).to(context.ids.device)
+        # a D that can encode the contexts and replies once and pair them k ways says so (forward_mismatched)
+        paired = getattr(disc, "forward_mismatched", None)
+        outputs = (paired(context, human.ids, human.mask, rows) if paired is not None
+                   else [disc(context.index(row), human.ids, human.mask) for row in rows])
+        for wrong in outputs:
             if split:
                 losses.append(_bce(wrong.match, 0.0) + _bce(wrong.realism, 1.0))
             else:

@@ -37,6 +37,7 @@ from seqgan.rewards import MonteCarloReward, PrefixReward, RolloutPolicy
 from seqgan.oracle.scorers import BleuScorer, ConstantScorer, InputFreeRolloutReward, UniformScorer
 from seqgan.runs.checkpoint import atomic_write_text, load_checkpoint, save_checkpoint
 from seqgan.runs.rundir import MetricsLog
+from seqgan.tracking import Tracker
 from seqgan.oracle.config import ROWS, OracleConfig
 from seqgan.oracle.relaxed import RELAXED_ROWS, run_relaxed_row
 
@@ -115,7 +116,7 @@ MLE_CHECKPOINT = "checkpoints/mle"
 DISC_CHECKPOINT = "checkpoints/disc_pretrained"
 PROGRESS_FILE = "progress.json"
 # config keys that do not change any result (a resumed run may differ in them)
-_NOT_FINGERPRINTED = ("run_dir", "threads", "cpu", "rows")
+_NOT_FINGERPRINTED = ("run_dir", "threads", "cpu", "rows", "tracking")
 
 
 def config_fingerprint(cfg: OracleConfig) -> dict:
@@ -141,6 +142,8 @@ class OracleBenchmark:
         self.shape = LSTMShape(cfg.data.vocab_size, cfg.data.embed_dim, cfg.data.hidden_dim, cfg.data.seq_len)
         self.metrics = MetricsLog(self.dir / "metrics.jsonl")
         self.progress = {"config": config_fingerprint(cfg), "rows": {}}
+        self.resume = resume
+        self.trackers: dict[str, Tracker] = {}  # one per logged stage (MLE, frontier, D, each row)
         if resume:
             self._load_progress()
         else:
@@ -171,7 +174,22 @@ class OracleBenchmark:
         atomic_write_text(self.dir / PROGRESS_FILE, json.dumps(self.progress, indent=1))
 
     def log(self, **record) -> None:
-        self.metrics.append(record)
+        """Append ``record`` (its ``stage``: mle, frontier, d_pretrain or a row) to metrics.jsonl and send it to the
+        trackers of ``tracking.report_to`` as ``oracle/<stage>/<metric>`` at its round or epoch."""
+        stage = str(record.get("stage", "benchmark"))
+        tracker = self.trackers.get(stage)
+        if tracker is None:  # a row that runs again after --resume replaces what it logged before
+            tracker = self.trackers[stage] = Tracker(self.cfg.tracking, self.dir, f"oracle/{stage}",
+                                                     self.dir.name, self.cfg,
+                                                     resume_step=0 if self.resume else None)
+        count = sum(1 for _ in self.metrics.read(stage)) if "round" not in record and "epoch" not in record else 0
+        tracker.log(record, step=int(record.get("round", record.get("epoch", count))))
+
+    def finish_tracking(self) -> None:
+        """Close every stage's trackers."""
+        for tracker in self.trackers.values():
+            tracker.finish()
+        self.trackers = {}
 
     def evaluate(self, policy: LSTMPolicy) -> tuple[float, float]:
         return (nll_oracle(self.oracle, policy, self.cfg.data.n_eval),
@@ -509,6 +527,7 @@ def run_oracle_benchmark(cfg: OracleConfig, resume: bool = False) -> dict:
     ``run_dir/progress.json`` are reused (the config must match the saved one, except run_dir / threads / cpu /
     rows). Results are rewritten after every row, so an interrupted run (Ctrl-C included) keeps all finished rows.
     """
+    cfg.tracking.check_installed()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     device = pick_device(cfg)
@@ -539,6 +558,8 @@ def run_oracle_benchmark(cfg: OracleConfig, resume: bool = False) -> dict:
         bench.save_progress()
         logger.warning("interrupted: finished rows are saved in %s; continue with --resume", bench.dir)
         raise
+    finally:
+        bench.finish_tracking()
     result = _write_outputs(bench, cfg, t0)
     if not math.isfinite(sum(r["nll_oracle"] for r in result["rows"])):
         raise ConfigError("the benchmark produced a non-finite NLL (diverged training: lower mle.lr)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from seqgan.command import Command
+from seqgan.command import Command, list_config_fields
 
 
 def add_oracle_arguments(p: argparse.ArgumentParser) -> None:
@@ -16,6 +16,7 @@ def add_oracle_arguments(p: argparse.ArgumentParser) -> None:
                         "already finished (the config must match the saved one)")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="overrides, e.g. adv.rounds=50 run_dir=runs/x")
     p.set_defaults(handler=_run_oracle, accepts_overrides=True)
+    list_config_fields(p, "seqgan.oracle.config:OracleConfig")
 
 
 COMMAND = Command(

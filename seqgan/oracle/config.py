@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from seqgan.config import check_fields, field
 from seqgan.errors import ConfigError
+from seqgan.tracking import TrackingConfig
 from seqgan.models.discriminator import DiscriminatorConfig
 
 ROWS = ("random", "mle", "mle_continued", "scheduled_sampling", "pg_bleu", "seqgan", "prefix", "constant",
@@ -88,9 +89,12 @@ class OracleConfig:
     disc: OracleDiscConfig = field(OracleDiscConfig, help="discriminator and its training")
     adv: OracleAdvConfig = field(OracleAdvConfig, help="adversarial / policy-gradient continuation")
     frontier: OracleFrontierConfig = field(OracleFrontierConfig, help="MLE's temperature frontier (the verdict)")
+    tracking: TrackingConfig = field(TrackingConfig, help="live experiment tracking (TensorBoard, W&B, trackio ...) "
+                                                          "besides metrics.jsonl")
 
     def validate(self) -> None:
         check_fields(self)
+        self.tracking.validate()
         self.disc.model.validate()
         if self.disc.model.encoder == "cnn" and max(self.disc.model.filter_sizes) > self.data.seq_len:
             raise ConfigError(f"disc.model.filter_sizes: widest filter {max(self.disc.model.filter_sizes)} exceeds "

@@ -3,19 +3,26 @@
 
 from seqgan.rewards.base import Reward, Scorer
 from seqgan.rewards.baselines import (
+    ADVANTAGE_NORMS,
     BASELINES,
+    AdvantageScaler,
     Baseline,
     BatchMeanBaseline,
+    GroupBaseline,
     LengthMovingAverageBaseline,
     MovingAverageBaseline,
     NoBaseline,
+    PrefixValueBaseline,
     SelfCriticBaseline,
     build_baseline,
-    compute_advantages,
+    leave_one_out_mean,
+    sequence_values,
 )
+from seqgan.rewards.length import remove_length_trend
 from seqgan.rewards.prefix import PrefixReward
 from seqgan.rewards.rollout import MonteCarloReward, RolloutPolicy
 from seqgan.rewards.sequence import SequenceReward
+from seqgan.rewards.transform import REWARD_TRANSFORMS, TransformedScorer, inverse_transform, transform_probability
 
 REWARDS = ("sequence", "rollout", "prefix")
 
@@ -35,7 +42,9 @@ def build_reward(kind: str, disc: Scorer, rollout_policy: RolloutPolicy | None =
 
 
 __all__ = [
-    "BASELINES", "REWARDS", "Baseline", "BatchMeanBaseline", "LengthMovingAverageBaseline", "MonteCarloReward",
-    "MovingAverageBaseline", "NoBaseline", "PrefixReward", "Reward", "RolloutPolicy", "Scorer", "SelfCriticBaseline",
-    "SequenceReward", "build_baseline", "build_reward", "compute_advantages",
+    "ADVANTAGE_NORMS", "BASELINES", "REWARDS", "REWARD_TRANSFORMS", "AdvantageScaler", "Baseline", "BatchMeanBaseline",
+    "GroupBaseline", "LengthMovingAverageBaseline", "MonteCarloReward", "MovingAverageBaseline", "NoBaseline",
+    "PrefixReward", "PrefixValueBaseline", "Reward", "RolloutPolicy", "Scorer", "SelfCriticBaseline",
+    "SequenceReward", "TransformedScorer", "build_baseline", "build_reward",
+    "inverse_transform", "leave_one_out_mean", "remove_length_trend", "sequence_values", "transform_probability",
 ]

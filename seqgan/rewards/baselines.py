@@ -2,8 +2,8 @@
 
 Each baseline maps (context, replies, rewards (B, T)) to baseline values (B, T) (0 where the mask is 0) and may
 update internal state afterwards, so the value used for a batch never depends on that batch's own rewards except
-where noted (batch mean). :func:`compute_advantages` turns rewards and baseline values into advantages, optionally
-whitened per batch.
+where noted (batch mean). :class:`AdvantageScaler` scales the advantages (rewards minus baseline values): by their standard
+deviation, or whitened (which replaces the baseline).
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from torch import Tensor
 from seqgan.models.policy import Context, Policy, Replies, eval_mode
 from seqgan.rewards.base import Reward, last_position
 
-BASELINES = ("none", "moving_average", "length_moving_average", "batch_mean", "self_critic")
+BASELINES = ("none", "moving_average", "length_moving_average", "batch_mean", "self_critic", "group",
+             "prefix_value")
 
 
 class Baseline(ABC):
@@ -170,10 +171,80 @@ class SelfCriticBaseline(Baseline):
         return out
 
 
+def sequence_values(rewards: Tensor, mask: Tensor) -> Tensor:
+    """(B, T) per-token rewards -> (B,) each reply's value: its reward at the last real token, which is D(c, x)
+    for every reward (sequence, rollout, prefix)."""
+    return rewards.gather(1, last_position(mask).unsqueeze(1)).squeeze(1)
+
+
+def leave_one_out_mean(values: Tensor, group_size: int) -> Tensor:
+    """(B*K,) values of groups of K consecutive rows -> (B*K,) for each row the mean of the other K-1 rows of its
+    group (RLOO); 0 when K is 1."""
+    if group_size <= 1:
+        return torch.zeros_like(values)
+    if values.shape[0] % group_size:
+        raise ValueError(f"{values.shape[0]} rows do not form groups of {group_size}")
+    groups = values.view(-1, group_size)
+    return ((groups.sum(1, keepdim=True) - groups) / (group_size - 1)).reshape(-1)
+
+
+class GroupBaseline(Baseline):
+    """Leave-one-out group baseline (RLOO, Kool et al. 2019; TRL's RLOOTrainer): the batch holds K sampled replies
+    per context (rows b*K .. b*K+K-1 share a context), and each reply's baseline, on every one of its tokens, is
+    the mean value of the other K-1 replies to the same context (value = the reward at the last real token,
+    D(c, x)). It depends on the context, not on the reply's own tokens, so it is unbiased; it removes what the
+    context alone explains (an easy context makes every reply look good)."""
+
+    name = "group"
+
+    def __init__(self, group_size: int) -> None:
+        if group_size < 2:
+            raise ValueError(f"the group baseline needs at least 2 replies per context, got {group_size}")
+        self.group_size = int(group_size)
+
+    def __call__(self, context: Context, replies: Replies, rewards: Tensor) -> Tensor:
+        values = sequence_values(rewards, replies.mask)  # (B*K,)
+        out = leave_one_out_mean(values, self.group_size).unsqueeze(1) * replies.mask.to(rewards.dtype)
+        self._last = float(out.sum() / replies.mask.sum().clamp(min=1))
+        return out
+
+
+class PrefixValueBaseline(Baseline):
+    """Per-token advantages ``Q_t - V(prefix)`` from the reward's own estimates: the baseline of token t is the
+    value of the prefix before it, ``rewards[:, t-1]`` (for the Monte Carlo reward, the mean D score of completions
+    of x_1..x_{t-1}, whose rollouts are drawn independently of the token x_t they judge; for the prefix reward,
+    D's score of x_1..x_{t-1}). Token t is then credited with how much it changed the expected outcome, not with the
+    outcome itself. The first token's baseline is ``first`` (the group baseline with K replies per context, else a
+    moving average). Only for per-token rewards (rollout, prefix): with the sequence reward every Q_t is the same
+    number and the differences would be 0."""
+
+    name = "prefix_value"
+
+    def __init__(self, first: Baseline) -> None:
+        self.first = first
+
+    def __call__(self, context: Context, replies: Replies, rewards: Tensor) -> Tensor:
+        mask = replies.mask.to(rewards.dtype)
+        out = torch.zeros_like(rewards)
+        out[:, 1:] = rewards[:, :-1]
+        out[:, 0] = self.first(context, replies, rewards)[:, 0]
+        out = out * mask
+        self._last = float(out.sum() / mask.sum().clamp(min=1))
+        return out
+
+    def state_dict(self) -> dict[str, Tensor]:
+        return {f"first.{k}": v for k, v in self.first.state_dict().items()}
+
+    def load_state_dict(self, state: dict[str, Tensor]) -> None:
+        self.first.load_state_dict({k.removeprefix("first."): v for k, v in state.items() if k.startswith("first.")})
+
+
 def build_baseline(kind: str, decay: float = 0.9, policy: Policy | None = None,
-                   reward: Reward | None = None) -> Baseline:
-    """Baseline by config name: ``none | moving_average | length_moving_average | batch_mean | self_critic`` (the last
-    needs policy and a reward to score greedy replies)."""
+                   reward: Reward | None = None, group_size: int = 1) -> Baseline:
+    """Baseline by config name: ``none | moving_average | length_moving_average | batch_mean | self_critic | group |
+    prefix_value`` (self_critic needs the policy and a reward to score greedy replies; group needs
+    ``group_size`` >= 2 replies per context; prefix_value starts from the group baseline when ``group_size`` >= 2,
+    else from a moving average)."""
     if kind == "none":
         return NoBaseline()
     if kind == "moving_average":
@@ -186,18 +257,52 @@ def build_baseline(kind: str, decay: float = 0.9, policy: Policy | None = None,
         if policy is None or reward is None:
             raise ValueError("the self_critic baseline needs the policy and a reward")
         return SelfCriticBaseline(policy, reward)
+    if kind == "group":
+        return GroupBaseline(group_size)
+    if kind == "prefix_value":
+        return PrefixValueBaseline(GroupBaseline(group_size) if group_size > 1 else MovingAverageBaseline(decay))
     raise ValueError(f"unknown baseline {kind!r}; expected one of {list(BASELINES)}")
 
 
-def compute_advantages(rewards: Tensor, baseline: Tensor, mask: Tensor, normalise: bool = False,
-                       eps: float = 1e-6) -> Tensor:
-    """(rewards - baseline) on real tokens (B, T); with ``normalise`` whitened to mean 0, std 1 over the batch's
-    real tokens (a batch whose advantages are all equal becomes all 0)."""
-    m = mask.to(rewards.dtype)
-    adv = (rewards - baseline) * m
-    if normalise:
+ADVANTAGE_NORMS = ("none", "std", "running_std", "whiten")
+
+
+class AdvantageScaler:
+    """How advantages are scaled before the policy-gradient step (``adversarial.advantage_norm``):
+
+    - ``none``: as they are (reward units);
+    - ``std``: divided by the batch's standard deviation over real tokens, *not* centred, so the baseline's work is
+      kept (REINFORCE's step size then no longer depends on the reward's scale);
+    - ``running_std``: divided by a moving average (``decay``) of that standard deviation: steadier than one batch's;
+    - ``whiten``: centred on the batch mean and divided by the std. Subtracting the batch mean *replaces* the
+      chosen baseline: any baseline that is constant over the batch (moving averages) is cancelled exactly.
+    """
+
+    def __init__(self, kind: str = "std", decay: float = 0.9, eps: float = 1e-6) -> None:
+        if kind not in ADVANTAGE_NORMS:
+            raise ValueError(f"unknown advantage_norm {kind!r}; expected one of {list(ADVANTAGE_NORMS)}")
+        self.kind, self.decay, self.eps = kind, float(decay), float(eps)
+        self.std: Tensor | None = None  # () float64, running_std only
+
+    def __call__(self, advantages: Tensor, mask: Tensor) -> Tensor:
+        """(B, T) advantages (0 off the mask) -> (B, T) scaled, detached."""
+        m = mask.to(advantages.dtype)
+        adv = advantages * m
+        if self.kind == "none":
+            return adv.detach()
         count = m.sum().clamp(min=1)
         mean = adv.sum() / count
-        var = (((adv - mean) * m) ** 2).sum() / count
-        adv = (adv - mean) / (var.sqrt() + eps) * m
-    return adv.detach()
+        std = ((((adv - mean) * m) ** 2).sum() / count).sqrt()
+        if self.kind == "whiten":
+            return ((adv - mean) / (std + self.eps) * m).detach()
+        if self.kind == "running_std":
+            current = std.detach().double().cpu()
+            self.std = current if self.std is None else self.decay * self.std + (1 - self.decay) * current
+            std = self.std.to(adv.dtype).to(adv.device)
+        return (adv / (std + self.eps)).detach()
+
+    def state_dict(self) -> dict[str, Tensor]:
+        return {} if self.std is None else {"std": self.std.clone()}
+
+    def load_state_dict(self, state: dict[str, Tensor]) -> None:
+        self.std = state["std"].clone().double() if "std" in state else None

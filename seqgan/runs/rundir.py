@@ -6,6 +6,8 @@ Layout::
     RUN_DIR/tokenizer/           the BPE tokenizer trained on the training split (save_pretrained)
     RUN_DIR/generator/           the final MLE generator (Seq2SeqPolicy.save_pretrained, safetensors), atomic
     RUN_DIR/checkpoints/last/    model + optimizer + scheduler + counters/data position + RNG (atomic)
+    RUN_DIR/checkpoints/step-NNNNNN/  the newest mle.save_total_limit saves kept (seqgan.runs.retention)
+    RUN_DIR/generator_best/      the generator of the best evaluation by mle/adversarial.best_metric (+ best.json)
     RUN_DIR/metrics.jsonl        one JSON object per log/eval event, append-only (:class:`MetricsLog`)
     RUN_DIR/curves.png           training/validation curves
     RUN_DIR/samples.txt          sample replies of the latest evaluation

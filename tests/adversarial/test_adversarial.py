@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
@@ -211,8 +212,9 @@ def test_train_adversarial_writes_outputs_and_resume_is_exact(mle_run, tmp_path)
     from seqgan.adversarial.stage import train_adversarial
 
     run, dcfg = mle_run
+    keep = dict(save_total_limit=2, best_metric="valid_nll")
     straight = _copy_run(run, tmp_path / "straight")
-    out = train_adversarial(_run_cfg(dcfg, 4), straight)
+    out = train_adversarial(_run_cfg(dcfg, 4, **keep), straight)
     assert out == straight / "generator_adv"
     for name in ("generator_adv", "discriminator", "discriminator_adv", "adversarial.png", "metrics.jsonl",
                  "checkpoints/adversarial/state.pt"):
@@ -228,12 +230,116 @@ def test_train_adversarial_writes_outputs_and_resume_is_exact(mle_run, tmp_path)
     assert "valid_nll" in lines[2] and "valid_nll" in lines[4]
 
     resumed = _copy_run(run, tmp_path / "resumed")
-    train_adversarial(_run_cfg(dcfg, 2), resumed)
-    train_adversarial(_run_cfg(dcfg, 4), resumed, resume=True)
+    train_adversarial(_run_cfg(dcfg, 2, **keep), resumed)
+    train_adversarial(_run_cfg(dcfg, 4, **keep), resumed, resume=True)
     assert _adv_lines(resumed) == lines
     adv2 = Seq2SeqPolicy.from_pretrained(resumed / "generator_adv")
     for (k, a), b in zip(adv.state_dict().items(), adv2.state_dict().values()):
         assert torch.equal(a, b), k
+
+    # the newest two rounds are kept beside checkpoints/adversarial and resume exactly; the best round is kept
+    assert sorted(p.name for p in (straight / "checkpoints").iterdir()) == ["adversarial", "round-000003",
+                                                                           "round-000004"]
+    best = min((r for r in lines if "valid_nll" in r), key=lambda r: r["valid_nll"])
+    info = json.loads((straight / "generator_best" / "best.json").read_text())
+    assert (info["stage"], info["round"], info["value"]) == ("adversarial", best["round"], best["valid_nll"])
+    again = _copy_run(straight, tmp_path / "again")
+    train_adversarial(_run_cfg(dcfg, 4, **keep), again, resume=again / "checkpoints" / "round-000003")
+    assert _adv_lines(again) == lines
+    adv3 = Seq2SeqPolicy.from_pretrained(again / "generator_adv")
+    assert all(torch.equal(a, b) for a, b in zip(adv.state_dict().values(), adv3.state_dict().values()))
+
+
+def test_the_stage_is_tracked_live_and_a_resume_replaces_what_came_after_its_checkpoint(mle_run, tmp_path):
+    pytest.importorskip("tensorboard", reason="reads TensorBoard files: pip install 'seqgan[dev]'")
+    from seqgan.adversarial.stage import read_adversarial_metrics, train_adversarial
+    from seqgan.tracking import TrackingConfig
+    from tb_events import events, scalars, texts
+
+    run = _copy_run(mle_run[0], tmp_path / "run")
+    cfg = _run_cfg(mle_run[1], 3, eval_every=1, save_total_limit=3)
+    cfg.tracking = TrackingConfig(report_to=["tensorboard"])
+    train_adversarial(cfg, run)
+    train_adversarial(cfg, run, resume=run / "checkpoints" / "round-000001")  # rounds 2 and 3 logged again
+    lines = read_adversarial_metrics(run)
+    reader = events(run, "adversarial")
+    assert scalars(reader, "adversarial/valid_nll") == [(r["round"], pytest.approx(r["valid_nll"])) for r in lines]
+    assert scalars(reader, "adversarial/reward_mean") == [(r["round"], pytest.approx(r["reward_mean"]))
+                                                          for r in lines[1:]]
+    samples = texts(reader, "adversarial/samples")  # G's greedy replies at every evaluation, rounds 0 to 3
+    assert len(samples) == 4 and all(s.startswith("| context | reply | human |") for s in samples)
+    d = events(run, "d_pretrain")
+    steps = cfg.d_pretrain.steps
+    assert [s for s, _ in scalars(d, "d_pretrain/train_d_loss")] == list(range(1, steps))
+    assert [s for s, _ in scalars(d, "d_pretrain/valid_acc_real")] == [steps]
+
+
+def test_make_update_unscales_before_clipping_and_skips_inf_steps_with_a_grad_scaler():
+    """fp16's loss scaling: the update equals the unscaled one (clipping sees the true gradients) and a step with
+    an inf gradient is skipped while the scale drops (torch's GradScaler, on the CPU here)."""
+    import copy
+
+    from seqgan.adversarial.routes import make_update
+
+    torch.manual_seed(0)
+    ref = torch.nn.Linear(4, 3)
+    amp, initial = copy.deepcopy(ref), copy.deepcopy(ref)
+    x = torch.randn(8, 4)
+    scaler = torch.amp.GradScaler("cpu", init_scale=2.0 ** 16)
+    update_ref = make_update(torch.optim.SGD(ref.parameters(), lr=0.1), list(ref.parameters()), max_grad_norm=0.01)
+    update_amp = make_update(torch.optim.SGD(amp.parameters(), lr=0.1), list(amp.parameters()), max_grad_norm=0.01,
+                             backward=lambda loss: scaler.scale(loss).backward(), scaler=scaler)
+    update_ref((ref(x) ** 2).sum())
+    update_amp((amp(x) ** 2).sum())
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(ref.parameters(), amp.parameters()))
+    assert all(not torch.equal(a, b) for a, b in zip(amp.parameters(), initial.parameters()))  # clipped, not zero
+    before = [p.detach().clone() for p in amp.parameters()]
+    update_amp(amp(x).sum() * float("inf"))
+    assert all(torch.equal(a, b) for a, b in zip(before, amp.parameters()))  # skipped
+    assert scaler.get_scale() == 2.0 ** 15
+
+
+def test_trainer_steps_through_a_grad_scaler():
+    policy = tiny_policy()
+    start = [p.detach().clone() for p in policy.parameters()]
+    scaler = torch.amp.GradScaler("cpu", init_scale=2.0 ** 10)
+    cfg = AdversarialConfig(rounds=2, d_steps=1, g_steps=1, reward="sequence", batch_size=8, g_lr=1e-2)
+    trainer = AdversarialTrainer(policy, BagDisc(V), cfg, bag_loss, PairStream(pairs(), PAD, 8, 0),
+                                 backward=lambda loss: scaler.scale(loss).backward(), scaler=scaler)
+    logs = [trainer.run_round() for _ in range(cfg.rounds)]
+    assert all(math.isfinite(v) for log in logs for v in log.values())
+    assert any(not torch.equal(a, b) for a, b in zip(start, policy.parameters()))
+    assert scaler.get_scale() == 2.0 ** 10  # no inf gradient: no step skipped
+
+
+def test_bf16_mixed_precision_runs_each_round_under_autocast(mle_run, tmp_path, monkeypatch):
+    from seqgan.adversarial.stage import read_adversarial_metrics, train_adversarial
+    from seqgan.runs.devices import make_accelerator
+
+    original = AdversarialTrainer.run_round
+    seen, dtypes = [], []
+
+    def spy(self):
+        seen.append((torch.is_autocast_enabled("cpu"), torch.get_autocast_dtype("cpu")))
+        hook = self.policy.model.get_output_embeddings().register_forward_hook(
+            lambda module, args, out: dtypes.append(out.dtype))
+        try:
+            return original(self)
+        finally:
+            hook.remove()
+
+    monkeypatch.setattr(AdversarialTrainer, "run_round", spy)
+    run = _copy_run(mle_run[0], tmp_path / "run")
+    try:
+        train_adversarial(_run_cfg(mle_run[1], 2, mixed_precision="bf16"), run)
+    finally:
+        make_accelerator("no")  # the rest of the suite runs in fp32
+    assert seen == [(True, torch.bfloat16)] * 2 and torch.bfloat16 in dtypes
+    lines = read_adversarial_metrics(run)
+    assert [r["round"] for r in lines] == [0, 1, 2]
+    assert all(math.isfinite(v) for r in lines for v in r.values() if isinstance(v, float))
+    adv, mle = (Seq2SeqPolicy.from_pretrained(run / name) for name in ("generator_adv", "generator"))
+    assert any(not torch.equal(a, b) for a, b in zip(adv.state_dict().values(), mle.state_dict().values()))
 
 
 def interrupt_at_round(monkeypatch, stop: int):

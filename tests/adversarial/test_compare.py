@@ -58,41 +58,38 @@ def test_compare_policies_any_number_of_models_in_order(task):
         assert math.isclose(pair.metrics[name]["adversarial"], comp.metrics[name]["pg"])
 
 
-def test_adversuc_next_to_its_evaluator_and_the_quality_diversity_view(task, tmp_path):
+def test_one_judge_for_both_models_and_the_quality_diversity_view(task, tmp_path):
     from seqgan.adversarial.compare import CompareConfig, compare_models, write_comparison
 
     tok, enc, (mle, adv, _) = task
     from seqgan.models.discriminator import DiscriminatorConfig
 
     cfg = CompareConfig(num_pairs=6, examples=1, batch_size=4, adversuc_steps=3, adversuc_batch_size=4,
-                        adversuc_train_pairs=8, temperatures=[0.5, 1.0],
+                        adversuc_train_pairs=8, temperatures=[0.5, 1.0], bootstrap=50,
                         evaluator=DiscriminatorConfig(encoder="generator", dropout=0.0))
     comp = compare_models(mle, adv, tok, enc, cfg, train_ds=enc)
     m = comp.metrics
-    for key in ("adversuc_sample_test6", "adversuc_sample_test6_evaluator_acc", "qd_bleu_t0.5_test6",
-                "qd_distinct2_t1_test6", "top_reply_share_greedy_test6"):
+    for key in ("judge_auc_sample_test6", "judge_auc_sample_test6_low", "adversuc_sample_test6",
+                "judge_balanced_acc_sample_test6", "qd_bleu_t0.5_test6", "qd_judge_auc_t0.5_test6",
+                "qd_distinct2_t1_test6", "top_reply_share_greedy_test6", "kl_to_mle_sample_t1_test6",
+                "greedy_changed_test6", "judge_auc_best_temperature_test6", "judge_best_temperature_test6"):
         assert set(m[key]) == {"mle", "adversarial"}, key
+    assert set(m["judge_auc_minus_mle_sample_test6"]) == {"adversarial"}
+    assert m["kl_to_mle_sample_t1_test6"]["mle"] == 0.0 and m["greedy_changed_test6"]["mle"] == 0.0
+    for model in ("mle", "adversarial"):
+        low, auc, high = (m[f"judge_auc_sample_test6{s}"][model] for s in ("_low", "", "_high"))
+        assert low <= auc <= high
+        assert m["judge_auc_best_temperature_test6"][model] <= auc
     # the quality-diversity view at temperature 1 is the main sampled decoding (same seed, same contexts)
     assert m["qd_distinct2_t1_test6"] == m["distinct2_sample_test6"]
+    assert m["qd_judge_auc_t1_test6"] == m["judge_auc_sample_test6"]
     text = comp.to_markdown()
-    acc = m["adversuc_sample_test6_evaluator_acc"]["mle"]
-    assert f"(evaluator {acc:.2f})" in text
+    auc = m["judge_auc_sample_test6"]["mle"]
+    assert f"{auc:.4g} [" in text and "judge_auc_sample_test6_low" not in text
     assert "## Quality-diversity view" in text and "| 0.5 |" in text
     assert "qd_bleu" not in text.split("## Quality-diversity view")[0]  # not repeated in the main table
     write_comparison(comp, tmp_path)
     assert (tmp_path / "quality_diversity.png").stat().st_size > 1000
-
-
-def test_evaluator_warning_names_the_weak_evaluators():
-    from seqgan.adversarial.compare import evaluator_warning
-
-    metrics = {"adversuc_sample_test6": {"mle": 0.5, "adv": 0.6},
-               "adversuc_sample_test6_evaluator_acc": {"mle": 0.55, "adv": 0.9}}
-    warning = evaluator_warning(metrics, 0.70)
-    assert "evaluator at chance: AdverSuc is noise" in warning and "of mle: 0.55" in warning
-    assert "of adv" not in warning
-    metrics["adversuc_sample_test6_evaluator_acc"]["mle"] = 0.8
-    assert evaluator_warning(metrics, 0.70) is None
 
 
 def test_compare_config_errors():

@@ -150,7 +150,8 @@ def test_corrupt_or_incomplete_checkpoint_is_a_checkpoint_error(tiny_run, tmp_pa
 def test_ctrl_c_saves_and_resume_matches_an_uninterrupted_run(tmp_path):
     from seqgan.mle.trainer import train_mle
 
-    extra = ("mle.grad_accum_steps=2", "mle.save_every=5", "mle.eval_every=5")
+    extra = ("mle.grad_accum_steps=2", "mle.save_every=5", "mle.eval_every=5", "mle.save_total_limit=2",
+             "mle.best_metric=valid_nll")
     straight = train_mle(tiny_cfg(tmp_path / "straight", *extra))
 
     def interrupt(step, _counters):
@@ -172,3 +173,19 @@ def test_ctrl_c_saves_and_resume_matches_an_uninterrupted_run(tmp_path):
     assert final_eval(straight)["valid_nll"] == final_eval(resumed)["valid_nll"]
     wa, wb = weights(straight.generator / "model.safetensors"), weights(resumed.generator / "model.safetensors")
     assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
+
+    # the newest two checkpoints are kept beside last/ and resume exactly too; the best evaluation is kept
+    kept = sorted(p.name for p in (straight.checkpoints).iterdir())
+    assert kept == ["last", "step-000015", "step-000020"], kept
+    evals = [r for r in a if "valid_nll" in r]
+    best = min(evals, key=lambda r: r["valid_nll"])
+    info = json.loads((straight.path / "generator_best" / "best.json").read_text())
+    assert (info["stage"], info["metric"], info["step"], info["value"]) == ("mle", "valid_nll", best["step"],
+                                                                             best["valid_nll"])
+    again = tmp_path / "again"
+    shutil.copytree(straight.path, again)
+    shutil.rmtree(again / "generator")
+    rerun = train_mle(tiny_cfg(again, *extra), resume=again / "checkpoints" / "step-000015")
+    assert strip(rerun.read_metrics("mle")) == strip(a)
+    wc = weights(rerun.generator / "model.safetensors")
+    assert all(torch.equal(wa[k], wc[k]) for k in wa)

