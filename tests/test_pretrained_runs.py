@@ -77,3 +77,49 @@ def test_from_scratch_run_exports_a_plain_transformers_chatbot(tiny_run, tmp_pat
     template and its decoding defaults: plain transformers gives `seqgan generate`'s replies."""
     assert (tiny_run / "generator" / "tokenizer.json").is_file()
     assert seqgan_replies(tiny_run, tmp_path, 5) == plain_transformers_replies(tiny_run / "generator", CONTEXTS, 5)
+
+
+@pytest.mark.slow
+def test_lora_runs_resume_exactly_and_export_merged_weights(tmp_path, one_thread):
+    """generator.lora in MLE and in the adversarial stage: Ctrl-C + --resume gives the uninterrupted run's weights,
+    only the adapters move, and generator/ / generator_adv/ hold plain merged weights."""
+    pytest.importorskip("peft", reason="the lora extra (pip install 'seqgan[lora]') is not installed")
+    import shutil
+
+    from safetensors.torch import load_file
+
+    from seqgan.adversarial.stage import train_adversarial
+    from seqgan.chatbot import ChatbotConfig
+    from seqgan.config import load_config
+    from seqgan.mle.trainer import train_mle
+
+    model = save_toy("llama", tmp_path / "model", layers=2)
+
+    def cfg(out: Path, *extra: str):
+        return load_config(ChatbotConfig, RECIPE, [f"output_dir={out}", f"generator.init_from={model}", *FAST,
+                                                   "generator.lora.rank=4", "mle.max_steps=4", "mle.save_every=2",
+                                                   *extra])
+
+    straight = train_mle(cfg(tmp_path / "straight")).path
+
+    def interrupt(step, _counters):
+        if step == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_mle(cfg(tmp_path / "resumed"), callback=interrupt)
+    resumed = train_mle(cfg(tmp_path / "resumed"), resume=True).path
+    weights = [load_file(str(run / "generator" / "model.safetensors")) for run in (straight, resumed)]
+    assert weights[0].keys() == weights[1].keys() and all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+    assert not any("lora" in k for k in weights[0])
+    base = load_file(str(model / "model.safetensors"))
+    changed = {k for k in base if not torch.equal(base[k], weights[0][k])}
+    assert changed and all(k.endswith(("q_proj.weight", "v_proj.weight")) for k in changed)  # PEFT's Llama targets
+
+    adv = [shutil.copytree(straight, tmp_path / name) for name in ("adv_straight", "adv_resumed")]
+    train_adversarial(cfg(adv[0], "adversarial.rounds=2", "adversarial.save_every=1"), adv[0])
+    train_adversarial(cfg(adv[1], "adversarial.rounds=1", "adversarial.save_every=1"), adv[1])
+    train_adversarial(cfg(adv[1], "adversarial.rounds=2", "adversarial.save_every=1"), adv[1], resume=True)
+    final = [load_file(str(run / "generator_adv" / "model.safetensors")) for run in adv]
+    assert all(torch.equal(final[0][k], final[1][k]) for k in final[0])
+    assert any(not torch.equal(final[0][k], weights[0][k]) for k in final[0])

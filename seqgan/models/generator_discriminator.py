@@ -64,7 +64,7 @@ class GeneratorDiscriminator(DiscriminatorScoring, PretrainedMixin, nn.Module):
 
     @classmethod
     def from_policy(cls, cfg: DiscriminatorConfig, policy) -> GeneratorDiscriminator:
-        """A D whose encoder-decoder is a copy of ``policy.model`` (a :class:`Seq2SeqPolicy`), weights included
+        """A D whose encoder-decoder is a copy of ``policy.model`` (an encoder-decoder generator), weights included
         (LoRA adapters merged)."""
         model = policy.merged_model() if hasattr(policy, "merged_model") else copy.deepcopy(policy.model)
         model.train()
