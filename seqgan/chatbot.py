@@ -18,7 +18,7 @@ from seqgan.data.config import DataConfig
 from seqgan.errors import CheckpointError, ConfigError
 from seqgan.mle.config import EvalConfig, MLEConfig
 from seqgan.models.discriminator import DiscriminatorConfig
-from seqgan.models.seq2seq import GeneratorConfig
+from seqgan.models.generator_config import GeneratorConfig
 from seqgan.runs.rundir import RunDir
 from seqgan.tracking import TrackingConfig
 
@@ -31,7 +31,9 @@ class ChatbotConfig:
     output_dir: str = field("runs/chatbot", help="the run directory")
     run_name: str = field("chatbot", help="name shown in logs and plots")
     data: DataConfig = field(default_factory=DataConfig, help="dialogue data")
-    generator: GeneratorConfig = field(default_factory=GeneratorConfig, help="the seq2seq generator")
+    generator: GeneratorConfig = field(default_factory=GeneratorConfig, help="the generator: a from-scratch "
+                                                                             "encoder-decoder or a local pretrained "
+                                                                             "model (init_from)")
     mle: MLEConfig = field(default_factory=MLEConfig, help="MLE pretraining")
     eval: EvalConfig = field(default_factory=EvalConfig, help="evaluation")
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig, help="the conditional D(c, x)")
@@ -58,6 +60,8 @@ class ChatbotConfig:
         self.tracking.validate()
         if not self.output_dir:
             raise ConfigError("output_dir: expected a directory path")
+        if self.generator.init_from:  # the model's own positions are checked when it is loaded
+            return
         if self.data.max_reply_tokens + 1 > self.generator.max_positions:
             raise ConfigError(f"generator.max_positions: {self.generator.max_positions} is too small for "
                               f"data.max_reply_tokens={self.data.max_reply_tokens} (needs at least "
@@ -73,7 +77,7 @@ def load_run(run_dir: str | Path):
     A directory without a config, tokenizer or generator raises :class:`CheckpointError` with one line.
     """
     from seqgan.data import load_tokenizer
-    from seqgan.models.seq2seq import Seq2SeqPolicy
+    from seqgan.models.generators import load_policy
 
     run = RunDir(Path(run_dir))
     if not run.path.is_dir():
@@ -85,9 +89,9 @@ def load_run(run_dir: str | Path):
                               "or resume the run)")
     cfg = load_config(ChatbotConfig, run.config)
     tokenizer = load_tokenizer(run.tokenizer)
-    policy = Seq2SeqPolicy.from_pretrained(run.generator)
-    if policy.model.config.vocab_size != len(tokenizer):
-        raise CheckpointError(f"{run.generator}: vocabulary of {policy.model.config.vocab_size} does not match "
-                              f"the run's tokenizer ({len(tokenizer)})")
+    policy = load_policy(run.generator)
+    if policy.vocab_size < len(tokenizer):
+        raise CheckpointError(f"{run.generator}: vocabulary of {policy.vocab_size} does not match the run's "
+                              f"tokenizer ({len(tokenizer)})")
     policy.eval()
     return policy, tokenizer, cfg

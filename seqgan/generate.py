@@ -151,7 +151,7 @@ class DecodingOptions:
         return opts
 
     def generate_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments of ``Seq2SeqPolicy.generate_replies``."""
+        """Keyword arguments of the policies' ``generate_replies`` (:class:`~seqgan.models.hf_policy.HFPolicy`)."""
         sample = self.mode == "sample"
         return {
             "do_sample": sample,
@@ -174,6 +174,14 @@ def save_decoding(run_dir: str | Path, opts: DecodingOptions | None = None, over
     if overwrite or not path.is_file():
         atomic_write_text(path, (opts or DecodingOptions()).to_generation_config().to_json_string())
     return path
+
+
+def export_decoding(run_dir: str | Path, max_reply_len: int):
+    """The run's decoding defaults as the ``GenerationConfig`` a saved generator carries (its
+    ``generation_config.json``), the reply length filled in (``max_new_tokens``), so that plain transformers'
+    ``generate`` decodes as ``seqgan chat`` / ``seqgan generate`` do."""
+    opts = load_decoding(run_dir)
+    return dataclasses.replace(opts, max_len=opts.max_len or max_reply_len).to_generation_config()
 
 
 def load_decoding(run_dir: str | Path) -> DecodingOptions:
@@ -200,12 +208,12 @@ def normalize_turn(text: str) -> str:
 
 def encode_batch(contexts: list[list[str]], tokenizer, data_cfg):
     """Contexts (each a list of turns, oldest first) -> :class:`~seqgan.models.policy.Context` with right-padded
-    ids and mask of shape (B, S); each context is its last ``max_context_turns`` turns, left-truncated to
-    ``max_context_tokens`` tokens by :func:`seqgan.data.encode_context`."""
-    from seqgan.data import encode_context, pad_rows
+    ids and mask of shape (B, S), each rendered as in training (:func:`seqgan.data.encode_contexts`: the last
+    ``max_context_turns`` turns by the tokenizer's chat template, at most ``max_context_tokens`` tokens)."""
+    from seqgan.data import encode_contexts, pad_rows
     from seqgan.models.policy import Context
 
-    rows = [encode_context([normalize_turn(t) for t in turns], tokenizer, data_cfg) for turns in contexts]
+    rows = encode_contexts([[normalize_turn(t) for t in turns] for turns in contexts], tokenizer, data_cfg)
     ids, mask = pad_rows(rows, tokenizer.pad_token_id)
     return Context(ids=ids, mask=mask)
 
@@ -221,7 +229,7 @@ def reply_to_contexts(policy, tokenizer, data_cfg, contexts: list[list[str]],
                       opts: DecodingOptions) -> list[list[str]]:
     """``opts.n`` replies to each context: a list (len B) of lists (len n) of strings.
 
-    ``policy`` is a :class:`~seqgan.models.seq2seq.Seq2SeqPolicy`; one ``generate_replies`` call for the batch.
+    ``policy`` is any generator of :mod:`seqgan.models.generators`; one ``generate_replies`` call for the batch.
     """
     opts.validate()
     if not contexts:
@@ -257,10 +265,10 @@ def load_chatbot(run_dir: str | Path, generator: str = "auto"):
     if generator != "mle" and not other.is_dir():
         raise CheckpointError(f"{run_dir}: no {other.name}/ ({_WRITTEN_BY[generator]})")
     if generator != "mle":
-        from seqgan.models.seq2seq import Seq2SeqPolicy
+        from seqgan.models.generators import load_policy
 
-        policy = Seq2SeqPolicy.from_pretrained(other)
-        if policy.model.config.vocab_size != len(tokenizer):
+        policy = load_policy(other)
+        if policy.vocab_size < len(tokenizer):
             raise CheckpointError(f"{other}: vocabulary does not match the run's tokenizer")
         logging.getLogger(__name__).info("replying with %s", other)
     policy.eval()

@@ -256,3 +256,92 @@ def test_a_missing_optional_extra_names_itself(tmp_path, monkeypatch):
                                                      r"pip install 'seqgan\[image\]'$"):
         save_grid(torch.zeros(4, 1, 8, 8), tmp_path / "grid.png")
     assert not (tmp_path / "grid.png").exists()
+
+
+# --------------------------------------------------------------------------- pretrained generators (generator.init_from)
+def init_from_error(capsys, tmp_path: Path, model: Path, *overrides: str) -> str:
+    return pretrain_error(capsys, tmp_path, f"generator.init_from={model}", *overrides)
+
+
+def test_init_from_a_path_that_is_not_a_model(capsys, tmp_path):
+    line = init_from_error(capsys, tmp_path, tmp_path / "nope")
+    assert "generator.init_from:" in line and "nope not found" in line and "never downloads" in line
+    (tmp_path / "notes.txt").write_text("hello")
+    assert "notes.txt is not a model" in init_from_error(capsys, tmp_path, tmp_path / "notes.txt")
+    (tmp_path / "folder").mkdir()
+    assert "folder is not a model directory (no config.json" in init_from_error(capsys, tmp_path, tmp_path / "folder")
+
+
+def test_init_from_an_encoder_only_model(capsys, tmp_path):
+    from pretrained_toys import toy_tokenizer
+    from transformers import BertConfig, BertForMaskedLM
+
+    BertForMaskedLM(BertConfig(vocab_size=64, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                               intermediate_size=32)).save_pretrained(tmp_path / "bert")
+    toy_tokenizer("bart").save_pretrained(str(tmp_path / "bert"))
+    line = init_from_error(capsys, tmp_path, tmp_path / "bert")
+    assert "holds a 'bert' model, an encoder-only model" in line and "AutoModelForCausalLM" in line
+
+
+def test_init_from_corrupt_truncated_or_pickled_weights(capsys, tmp_path):
+    from pretrained_toys import save_toy
+
+    model = save_toy("llama", tmp_path / "model")
+    weights = model / "model.safetensors"
+    good = weights.read_bytes()
+    weights.write_bytes(good[: len(good) // 2])
+    assert "cannot read the weights of" in init_from_error(capsys, tmp_path, model)
+    weights.write_bytes(b"not safetensors at all")
+    assert "cannot read the weights of" in init_from_error(capsys, tmp_path, model)
+    weights.unlink()
+    (model / "pytorch_model.bin").write_bytes(b"pickle")
+    line = init_from_error(capsys, tmp_path, model)
+    assert "only pytorch_model.bin (a pickle, which seqgan does not load)" in line
+
+
+def test_init_from_a_corrupt_gguf(capsys, tmp_path):
+    pytest.importorskip("gguf", reason="the gguf extra (pip install 'seqgan[gguf]') is not installed")
+    (tmp_path / "model.gguf").write_bytes(b"GGUF" + bytes(range(256)) * 8)
+    line = init_from_error(capsys, tmp_path, tmp_path / "model.gguf")
+    assert "generator.init_from: cannot read the config of" in line and "model.gguf" in line
+
+
+def test_init_from_a_tokenizer_without_eos(capsys, tmp_path):
+    from pretrained_toys import save_toy
+
+    model = save_toy("t5", tmp_path / "model")
+    config = json.loads((model / "tokenizer_config.json").read_text())
+    (model / "tokenizer_config.json").write_text(json.dumps({**config, "eos_token": None}))
+    assert "the tokenizer has no eos token" in init_from_error(capsys, tmp_path, model)
+
+
+def test_lora_on_modules_the_model_lacks(capsys, tmp_path):
+    pytest.importorskip("peft", reason="the lora extra (pip install 'seqgan[lora]') is not installed")
+    from pretrained_toys import save_toy
+
+    model = save_toy("llama", tmp_path / "model")
+    line = init_from_error(capsys, tmp_path, model, "generator.lora.rank=4", "generator.lora.target_modules=[wq]")
+    assert "generator.lora.target_modules: ['wq'] not in the llama model" in line and "q_proj" in line
+
+
+def test_lora_without_its_extra(capsys, tmp_path, monkeypatch):
+    from pretrained_toys import save_toy
+
+    model = save_toy("gpt2", tmp_path / "model")
+    monkeypatch.setitem(sys.modules, "peft", None)  # as if peft were not installed
+    line = init_from_error(capsys, tmp_path, model, "generator.lora.rank=4")
+    assert "peft is not installed (needed for generator.lora (LoRA adapters)); pip install 'seqgan[lora]'" in line
+
+
+def test_gguf_without_its_extra(capsys, tmp_path, monkeypatch):
+    (tmp_path / "model.gguf").write_bytes(b"GGUF")
+    monkeypatch.setitem(sys.modules, "gguf", None)
+    line = init_from_error(capsys, tmp_path, tmp_path / "model.gguf")
+    assert "gguf is not installed" in line and "pip install 'seqgan[gguf]'" in line
+
+
+def test_decoding_length_beyond_the_model_positions(capsys, tmp_path, run_dir):
+    contexts = tmp_path / "contexts.txt"
+    contexts.write_text("hi there\n")
+    line = run_cli(capsys, "generate", str(run_dir), "-i", str(contexts), "--max-len", "100000")
+    assert "max_len: a reply of 100000 tokens" in line and "the generator has 48" in line

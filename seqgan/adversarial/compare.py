@@ -380,15 +380,15 @@ def run_comparison(cfg, run_dir: str | Path, echo: bool = True, splits=None) -> 
     comparison.json / quality_diversity.png and prints the markdown when ``echo``."""
     from seqgan.data import encode_pairs, load_tokenizer, prepare_data
     from seqgan.errors import CheckpointError
-    from seqgan.models.seq2seq import Seq2SeqPolicy
+    from seqgan.models.generators import load_policy
 
     run_dir = Path(run_dir)
     if not (run_dir / "generator_adv").is_dir():
         raise CheckpointError(f"{run_dir}: no adversarial generator (generator_adv/); run `seqgan train` first")
     device = "cuda" if torch.cuda.is_available() else "cpu"
     tokenizer = load_tokenizer(run_dir / "tokenizer")
-    mle = Seq2SeqPolicy.from_pretrained(run_dir / "generator").to(device)
-    adv = Seq2SeqPolicy.from_pretrained(run_dir / "generator_adv").to(device)
+    mle = load_policy(run_dir / "generator").to(device)
+    adv = load_policy(run_dir / "generator_adv").to(device)
     ccfg: CompareConfig = cfg.compare
     splits = splits if splits is not None else prepare_data(cfg.data)
     test = encode_pairs(splits.test.select(range(min(ccfg.num_pairs, len(splits.test)))), tokenizer, cfg.data)

@@ -5,7 +5,7 @@ discriminator (``discriminator/``, pretrained here if absent), alternates D and 
 (:class:`~seqgan.adversarial.trainer.AdversarialTrainer`) and writes into the run directory:
 
 - ``generator_adv/``  the adversarially fine-tuned generator (``save_pretrained``; load with
-  ``Seq2SeqPolicy.from_pretrained``), ``discriminator_adv/`` the final D,
+  :func:`seqgan.models.generators.load_policy`, or plain transformers), ``discriminator_adv/`` the final D,
 - ``checkpoints/adversarial/`` everything a resumed run needs (G, D, the rollout policy's lagging copy as
   safetensors; optimisers, baseline, data positions, counters, RNG states in ``state.pt``), also kept as
   ``checkpoints/round-NNNNNN/`` (the newest ``save_total_limit``; ``--resume PATH`` continues any of them),
@@ -283,7 +283,7 @@ def _discriminator(cfg, run_dir: Path, policy, tokenizer, train, valid, device):
     from seqgan.adversarial.d_pretrain import pretrain_discriminator
 
     logger.info("no discriminator in %s: pretraining one", run_dir)
-    disc = build_discriminator(cfg.discriminator, len(tokenizer), tokenizer.pad_token_id, policy, tokenizer)
+    disc = build_discriminator(cfg.discriminator, policy.vocab_size, tokenizer.pad_token_id, policy, tokenizer)
     disc = disc.to(device)
     tracker = Tracker(cfg.tracking, run_dir, "d_pretrain", cfg.run_name, cfg)
     every = max(1, cfg.d_pretrain.steps // 100)  # at most ~100 lines
@@ -342,7 +342,8 @@ def train_adversarial(cfg, run_dir: str | Path, resume: bool | str | Path = Fals
     from accelerate.utils import set_seed
 
     from seqgan.data import load_tokenizer
-    from seqgan.models.seq2seq import Seq2SeqPolicy
+    from seqgan.generate import export_decoding
+    from seqgan.models.generators import load_policy
     from seqgan.runs.devices import make_accelerator
     from seqgan.runs.interrupts import between_steps
     from seqgan.runs.paths import check_output_dir
@@ -364,7 +365,7 @@ def train_adversarial(cfg, run_dir: str | Path, resume: bool | str | Path = Fals
                                  accelerator.is_main_process)
     set_seed(cfg.seed)
     tokenizer = load_tokenizer(run_dir / "tokenizer")
-    policy = Seq2SeqPolicy.from_pretrained(run_dir / "generator").to(device)
+    policy = load_policy(run_dir / "generator", lora=cfg.generator.lora).to(device)
     train, valid = _load_data(cfg, tokenizer, splits)
     if main:  # pretrains and saves D when the run has none; the other ranks then load that D
         disc = _discriminator(cfg, run_dir, policy, tokenizer, train, valid, device)
@@ -452,7 +453,7 @@ def train_adversarial(cfg, run_dir: str | Path, resume: bool | str | Path = Fals
                        acfg.best_metric, ", ".join(sorted(read_adversarial_metrics(run_dir)[-1])))
     out = run_dir / GENERATOR_ADV
     if main:
-        policy.save_pretrained(out)
+        policy.save_pretrained(out, tokenizer, export_decoding(run_dir, policy.max_reply_len))
         disc.save_pretrained(run_dir / DISCRIMINATOR_ADV)
         plot_adversarial(run_dir)
         logger.info("adversarial stage: %d rounds in %.1f s on %d process(es); generator saved to %s",

@@ -9,26 +9,20 @@ from datasets import Dataset
 from torch.utils.data import DataLoader
 
 from seqgan.data.config import DataConfig
+from seqgan.models.chat_format import ChatFormat
 from seqgan.models.policy import Context, Replies
 
 
-def _join_context(turn_ids: list[list[int]], sep_id: int, cfg: DataConfig) -> list[int]:
-    ids: list[int] = []
-    for i, turn in enumerate(turn_ids[-cfg.max_context_turns:]):
-        if i:
-            ids.append(sep_id)
-        ids.extend(turn)
-    return ids[-cfg.max_context_tokens:] or [sep_id]
+def encode_contexts(contexts: list[list[str]], tokenizer, cfg: DataConfig) -> list[list[int]]:
+    """Ids of each context (a list of turns, oldest first): its last ``max_context_turns`` non-blank turns rendered
+    by the tokenizer's chat template (:class:`~seqgan.models.chat_format.ChatFormat`; seqgan's own tokenizer joins
+    them by the sep token), at most ``max_context_tokens`` tokens (the oldest dropped), never empty."""
+    return ChatFormat.of(tokenizer).encode(contexts, cfg.max_context_turns, cfg.max_context_tokens)
 
 
 def encode_context(turns: list[str], tokenizer, cfg: DataConfig) -> list[int]:
-    """Last ``max_context_turns`` turns joined by the sep token, left-truncated to ``max_context_tokens``.
-
-    An empty context becomes ``[sep]`` so the encoder always sees at least one token.
-    """
-    turns = [t for t in turns if t.strip()]
-    turn_ids = [tokenizer.encode(t, add_special_tokens=False) for t in turns[-cfg.max_context_turns:]]
-    return _join_context(turn_ids, tokenizer.sep_token_id, cfg)
+    """The ids of one context (see :func:`encode_contexts`)."""
+    return encode_contexts([turns], tokenizer, cfg)[0]
 
 
 def encode_reply(reply: str, tokenizer, cfg: DataConfig) -> list[int]:
@@ -41,20 +35,14 @@ def encode_pairs(ds: Dataset, tokenizer, cfg: DataConfig) -> Dataset:
     """Add ``context_ids`` and ``reply_ids`` columns (lists of ints) to a pairs dataset.
 
     Same result as :func:`encode_context` / :func:`encode_reply` per row, but each batch of texts goes through the
-    fast tokenizer in one call.
+    chat template and the fast tokenizer in one call.
     """
-    sep, eos, cap = tokenizer.sep_token_id, tokenizer.eos_token_id, cfg.max_reply_tokens - 1
+    eos, cap = tokenizer.eos_token_id, cfg.max_reply_tokens - 1
 
     def encode(batch):
-        contexts = [[t for t in turns if t.strip()][-cfg.max_context_turns:] for turns in batch["context"]]
-        flat = [t for turns in contexts for t in turns]
-        flat_ids = tokenizer(flat, add_special_tokens=False)["input_ids"] if flat else []
-        context_ids, start = [], 0
-        for turns in contexts:
-            context_ids.append(_join_context(flat_ids[start:start + len(turns)], sep, cfg))
-            start += len(turns)
         replies = tokenizer(list(batch["reply"]), add_special_tokens=False)["input_ids"]
-        return {"context_ids": context_ids, "reply_ids": [r[:cap] + [eos] for r in replies]}
+        return {"context_ids": encode_contexts([list(turns) for turns in batch["context"]], tokenizer, cfg),
+                "reply_ids": [r[:cap] + [eos] for r in replies]}
 
     return ds.map(encode, batched=True, batch_size=1000, load_from_cache_file=False)
 

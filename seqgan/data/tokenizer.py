@@ -1,4 +1,5 @@
-"""A byte-level BPE tokenizer trained on the training split, wrapped as a transformers fast tokenizer."""
+"""The run's tokenizer: a byte-level BPE tokenizer trained on the training split (a from-scratch generator), or the
+pretrained model's own (``generator.init_from``); saved in the run directory with its chat template."""
 
 from __future__ import annotations
 
@@ -9,13 +10,15 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
 from seqgan.errors import CheckpointError
+from seqgan.models.chat_format import default_chat_template
 
 SPECIAL_TOKENS = {"pad_token": "<pad>", "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>",
                   "sep_token": "<sep>"}
 
 
 def train_tokenizer(texts: Iterable[str], vocab_size: int, min_frequency: int = 2) -> PreTrainedTokenizerFast:
-    """Train byte-level BPE on ``texts`` (deterministic for the same input) with pad/bos/eos/unk/sep tokens."""
+    """Train byte-level BPE on ``texts`` (deterministic for the same input) with pad/bos/eos/unk/sep tokens and
+    seqgan's chat template (a context's turns joined by the sep token)."""
     core = Tokenizer(models.BPE(unk_token=SPECIAL_TOKENS["unk_token"]))
     core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     core.decoder = decoders.ByteLevel()
@@ -27,19 +30,24 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int, min_frequency: int = 
         show_progress=False,
     )
     core.train_from_iterator(texts, trainer=trainer)
-    return PreTrainedTokenizerFast(tokenizer_object=core, **SPECIAL_TOKENS)
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, **SPECIAL_TOKENS)
+    tokenizer.chat_template = default_chat_template(tokenizer, generation_prompt=False)
+    return tokenizer
 
 
-def load_tokenizer(directory: str | Path) -> PreTrainedTokenizerFast:
-    """Load a tokenizer saved with ``save_pretrained``; a missing or corrupt one is a CheckpointError."""
+def load_tokenizer(directory: str | Path):
+    """Load a run's tokenizer saved with ``save_pretrained`` (local files only); a missing or corrupt one, or one
+    without eos / pad tokens, is a CheckpointError."""
+    from transformers import AutoTokenizer
+
     directory = Path(directory)
     if not (directory / "tokenizer.json").is_file():
         raise CheckpointError(f"{directory}: no tokenizer found (expected tokenizer.json)")
     try:
-        tokenizer = PreTrainedTokenizerFast.from_pretrained(str(directory), local_files_only=True)
+        tokenizer = AutoTokenizer.from_pretrained(str(directory), local_files_only=True, trust_remote_code=False)
     except Exception as err:
         raise CheckpointError(f"{directory}: corrupt tokenizer ({type(err).__name__})") from None
-    missing = [name for name in SPECIAL_TOKENS if getattr(tokenizer, name) is None]
+    missing = [name for name in ("eos_token", "pad_token") if getattr(tokenizer, name) is None]
     if missing:
         raise CheckpointError(f"{directory}: tokenizer lacks special tokens {missing}")
     return tokenizer

@@ -1,4 +1,5 @@
-"""MLE pretraining of the seq2seq chatbot on ``accelerate``: ``train_mle(cfg, resume=False) -> RunDir``.
+"""MLE pretraining of the chatbot (any generator family, :mod:`seqgan.models.generators`) on ``accelerate``:
+``train_mle(cfg, resume=False) -> RunDir``.
 
 The same code runs on CPU, one GPU or several processes (DDP via ``accelerate launch`` / ``torchrun``), in fp32 or
 fp16/bf16 mixed precision (``mle.mixed_precision``, else the launcher's ``--mixed_precision``). AdamW with warm-up
@@ -66,23 +67,41 @@ def tokenizer_texts(train) -> list[str]:
 
 
 def prepare_run(cfg, run: RunDir, resume: bool, accelerator, splits=None):
-    """Write config.yaml and train the tokenizer (main process, once per run); return (splits, tokenizer).
-    ``splits``: :func:`seqgan.data.prepare_data` output for ``cfg.data`` (prepared here when not given)."""
+    """Write config.yaml and the run's tokenizer (main process, once per run); return (splits, tokenizer).
+
+    The tokenizer is trained on the data for a from-scratch generator, or is the pretrained model's own
+    (``generator.init_from``; a GGUF model is first de-quantised into ``base_model/``). ``splits``:
+    :func:`seqgan.data.prepare_data` output for ``cfg.data`` (prepared here when not given)."""
     from seqgan.config import save_config
     from seqgan.data import load_tokenizer, prepare_data, train_tokenizer
     from seqgan.generate import save_decoding
+    from seqgan.models.generators import load_pretrained_tokenizer, prepare_base_model
 
     splits = splits if splits is not None else prepare_data(cfg.data)
     if accelerator.is_main_process:
         run.path.mkdir(parents=True, exist_ok=True)
         save_config(cfg, run.config)
         save_decoding(run.path)  # the chat / generate defaults, a GenerationConfig (kept if already there)
+        if cfg.generator.init_from:
+            source = prepare_base_model(cfg.generator, run.path)
         if not (resume and (run.tokenizer / "tokenizer.json").is_file()):
-            tok = train_tokenizer(tokenizer_texts(splits.train), cfg.data.vocab_size, cfg.data.min_frequency)
+            if cfg.generator.init_from:
+                tok = load_pretrained_tokenizer(source)
+            else:
+                tok = train_tokenizer(tokenizer_texts(splits.train), cfg.data.vocab_size, cfg.data.min_frequency)
             with atomic_directory(run.tokenizer) as staging:
                 tok.save_pretrained(str(staging))
     accelerator.wait_for_everyone()
     return splits, load_tokenizer(run.tokenizer)
+
+
+def check_positions(policy, cfg) -> None:
+    """ConfigError when the data's longest context and reply do not fit the generator's positions."""
+    limit = policy.max_positions
+    need = policy.positions_needed(cfg.data.max_context_tokens, cfg.data.max_reply_tokens)
+    if limit is not None and need > limit:
+        raise ConfigError(f"data.max_context_tokens ({cfg.data.max_context_tokens}) and data.max_reply_tokens "
+                          f"({cfg.data.max_reply_tokens}) need {need} positions; the generator has {limit}")
 
 
 def _no_decay(name: str) -> bool:
@@ -259,13 +278,16 @@ def train_mle(cfg, resume: bool | str | Path = False, accelerator=None,
     from accelerate.utils import set_seed
 
     from seqgan.data import encode_pairs
-    from seqgan.models.seq2seq import Seq2SeqPolicy
+    from seqgan.generate import export_decoding
+    from seqgan.models.generators import build_policy, model_family, pretrained_source
     from seqgan.mle.curves import plot_mle_curves
 
     from seqgan.tracking import Tracker
 
     cfg.validate()
     cfg.tracking.check_installed()
+    if cfg.generator.init_from:
+        model_family(cfg.generator.init_from)  # a bad path or an unsupported model fails before the run is written
     if cfg.mle.cpu_threads:
         torch.set_num_threads(cfg.mle.cpu_threads)
     run = RunDir(check_output_dir(cfg.output_dir, "output_dir"))
@@ -282,8 +304,9 @@ def train_mle(cfg, resume: bool | str | Path = False, accelerator=None,
     _log().info("data: %s", splits.summary())
 
     set_seed(cfg.seed)
-    policy = Seq2SeqPolicy.build(cfg.generator, len(tokenizer), tokenizer.pad_token_id, tokenizer.bos_token_id,
-                                 tokenizer.eos_token_id, cfg.data.max_reply_tokens).to(accelerator.device)
+    policy = build_policy(cfg.generator, tokenizer, cfg.data.max_reply_tokens,
+                          source=pretrained_source(cfg.generator, run.path)).to(accelerator.device)
+    check_positions(policy, cfg)
     train = encode_pairs(splits.train, tokenizer, cfg.data)
     n_valid = min(cfg.eval.num_pairs, len(splits.valid))
     if n_valid == 0:
@@ -371,7 +394,7 @@ def train_mle(cfg, resume: bool | str | Path = False, accelerator=None,
         tr.evaluate()
     tr.tracker.finish()  # (every log call flushes: an interrupted run loses nothing)
     if accelerator.is_main_process:
-        policy.save_pretrained(run.generator)
+        policy.save_pretrained(run.generator, tokenizer, export_decoding(run.path, policy.max_reply_len))
         plot_mle_curves(run.read_metrics(STAGE), run.curves, title=f"{cfg.run_name}: MLE")
     if rank_report:
         total = sum(float(p.detach().double().sum()) for p in accelerator.unwrap_model(tr.model).parameters())

@@ -39,7 +39,7 @@ def optimizer_groups(disc: nn.Module, lr: float) -> list[dict]:
 
 def build_discriminator(cfg: DiscriminatorConfig, vocab_size: int, pad_id: int, policy=None,
                         tokenizer=None) -> nn.Module:
-    """A fresh D of the configured design; ``encoder: generator`` copies ``policy`` (a Seq2SeqPolicy),
+    """A fresh D of the configured design; ``encoder: generator`` copies ``policy`` (an encoder-decoder generator),
     ``encoder: minilm`` decodes ids with ``tokenizer`` (the generator's)."""
     cfg.validate()
     if cfg.encoder == "minilm":
@@ -51,6 +51,10 @@ def build_discriminator(cfg: DiscriminatorConfig, vocab_size: int, pad_id: int, 
         if policy is None or not hasattr(policy, "model"):
             raise ConfigError("discriminator.encoder: 'generator' needs the pretrained encoder-decoder generator "
                               "(a seq2seq run); use cnn or transformer here")
+        if not policy.model.config.is_encoder_decoder:
+            raise ConfigError(f"discriminator.encoder: 'generator' copies an encoder-decoder generator, but this "
+                              f"run's is a causal LM ({policy.model.config.model_type}); use minilm, cnn or "
+                              "transformer")
         return GeneratorDiscriminator.from_policy(cfg, policy)
     return Discriminator(cfg, vocab_size, pad_id)
 

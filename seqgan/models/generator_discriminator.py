@@ -64,8 +64,9 @@ class GeneratorDiscriminator(DiscriminatorScoring, PretrainedMixin, nn.Module):
 
     @classmethod
     def from_policy(cls, cfg: DiscriminatorConfig, policy) -> GeneratorDiscriminator:
-        """A D whose encoder-decoder is a copy of ``policy.model`` (a :class:`Seq2SeqPolicy`), weights included."""
-        model = copy.deepcopy(policy.model)
+        """A D whose encoder-decoder is a copy of ``policy.model`` (an encoder-decoder generator), weights included
+        (LoRA adapters merged)."""
+        model = policy.merged_model() if hasattr(policy, "merged_model") else copy.deepcopy(policy.model)
         model.train()
         return cls(cfg, model, policy.pad_id, policy.bos_id)
 

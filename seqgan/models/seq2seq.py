@@ -1,26 +1,20 @@
-"""The dialogue generator: a transformers encoder-decoder (BART or T5, built from a config) seen as a :class:`Policy`.
+"""An encoder-decoder generator seen as a :class:`Policy`: BART or T5 built from a config, or any local pretrained
+``AutoModelForSeq2SeqLM`` (:mod:`seqgan.models.generators`).
 
 Conventions: reply ids are the reply tokens followed by ``eos`` (no ``bos``), ``pad_id`` after it; masks are 1 on
-real tokens including ``eos``. The decoder starts from ``bos``. Sampling and rollouts run their own incremental decode
-loop on the HF decoder with its KV cache (the encoder runs once) and draw tokens with the inverse CDF
-(:mod:`seqgan.models.sampling`). :meth:`Seq2SeqPolicy.generate_replies` wraps HF ``generate`` for beam search and
-top-k/top-p in chat.
-
-``sample``, ``rollout`` and ``generate_replies`` run the model in eval mode (dropout off) and restore its mode after;
-``score`` and ``logits`` use the module's current mode.
+real tokens including ``eos``. The decoder starts from ``bos`` (the model's decoder start token). Sampling, rollouts
+and relaxed decoding are :class:`~seqgan.models.hf_policy.HFPolicy`'s loops on the HF decoder with its KV cache; the
+encoder runs once per call.
 
 Shapes: ``B`` batch, ``S`` context length, ``T`` reply length, ``V`` vocabulary, ``N`` rollouts per prefix.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
-from pathlib import Path
-
 import torch
 from torch import Tensor
 from transformers import (
+    AutoModelForSeq2SeqLM,
     BartConfig,
     BartForConditionalGeneration,
     GenerationConfig,
@@ -31,40 +25,14 @@ from transformers import (
 from transformers.cache_utils import DynamicCache, EncoderDecoderCache
 from transformers.modeling_outputs import BaseModelOutput
 
-from seqgan.config import check_fields, field
-from seqgan.errors import CheckpointError, ConfigError
-from seqgan.models.policy import Context, Policy, Replies, eval_mode
-from seqgan.models.relaxed import RelaxedReplies, check_mode, finish_relaxed, relax
-from seqgan.models.sampling import sample_logits
-from seqgan.runs.checkpoint import atomic_directory
+from seqgan.errors import ConfigError
+from seqgan.models.generator_config import GeneratorConfig
+from seqgan.models.hf_policy import POLICY_FILE, HFPolicy, select_rows
+from seqgan.models.policy import Context, Replies
 
-POLICY_FILE = "seqgan_policy.json"
 _ARCHS = {"bart": BartForConditionalGeneration, "t5": T5ForConditionalGeneration}
 
-
-@dataclass
-class GeneratorConfig:
-    """Size and kind of the encoder-decoder generator (randomly initialised; no hub weights)."""
-
-    arch: str = field("bart", choices=sorted(_ARCHS), help="encoder-decoder architecture: 'bart' or 't5'")
-    d_model: int = field(128, ge=1, help="hidden size of encoder and decoder")
-    encoder_layers: int = field(2, ge=1, help="number of encoder layers")
-    decoder_layers: int = field(2, ge=1, help="number of decoder layers")
-    attention_heads: int = field(4, ge=1, help="attention heads per layer (must divide d_model)")
-    ffn_dim: int = field(512, ge=1, help="inner size of the feed-forward blocks")
-    dropout: float = field(0.1, ge=0, lt=1, help="dropout probability during training")
-    max_positions: int = field(128, ge=1, help="longest context / reply (+1 for the start token) the model accepts")
-    init_std: float = field(0.02, gt=0, help="BART: std of the normal weight init (HF's 0.02 suits d_model ~1,000; "
-                                             "small models learn to read the context faster with ~0.05); T5 ignores it")
-
-    def validate(self) -> None:
-        """Raise :class:`ConfigError` on an unknown arch or inconsistent sizes."""
-        check_fields(self, "generator")
-        if self.d_model % self.attention_heads:
-            raise ConfigError(
-                f"generator.d_model: {self.d_model} is not divisible by generator.attention_heads "
-                f"({self.attention_heads})"
-            )
+__all__ = ["POLICY_FILE", "GeneratorConfig", "Seq2SeqPolicy"]
 
 
 def _hf_config(cfg: GeneratorConfig, vocab_size: int, pad_id: int, bos_id: int, eos_id: int):
@@ -104,43 +72,31 @@ def _hf_config(cfg: GeneratorConfig, vocab_size: int, pad_id: int, bos_id: int, 
 
 def _select_cache(cache: EncoderDecoderCache, rows: Tensor, length: int | None = None) -> EncoderDecoderCache:
     """A new cache holding ``rows`` of ``cache`` (self-attention cut to its first ``length`` positions)."""
-    self_kv = [
-        (layer.keys[rows, :, :length], layer.values[rows, :, :length]) for layer in cache.self_attention_cache.layers
-    ]
-    cross_kv = [(layer.keys[rows], layer.values[rows]) for layer in cache.cross_attention_cache.layers]
-    return EncoderDecoderCache(DynamicCache(self_kv), DynamicCache(cross_kv))
+    return EncoderDecoderCache(select_rows(cache.self_attention_cache, rows, length),
+                               select_rows(cache.cross_attention_cache, rows))
 
 
-def _finish(ids: Tensor, pad_id: int, eos_id: int) -> tuple[Tensor, Tensor]:
-    """Pad everything after the first eos of each row; return (ids, mask) of the same shape (..., T)."""
-    is_eos = ids == eos_id
-    after = (is_eos.long().cumsum(-1) - is_eos.long()) > 0  # strictly after the first eos
-    mask = (~after).long()
-    return ids.masked_fill(after, pad_id), mask
-
-
-class Seq2SeqPolicy(Policy):
+class Seq2SeqPolicy(HFPolicy):
     """A transformers encoder-decoder as a policy ``p(reply | context)``; ``model`` is public (hand it to accelerate).
 
     Args:
-        model: a ``BartForConditionalGeneration`` / ``T5ForConditionalGeneration`` (any seq2seq LM with a KV cache).
-        pad_id, bos_id, eos_id: special ids (``bos`` is the decoder start token).
+        model: any ``AutoModelForSeq2SeqLM`` with a KV cache (BART, T5/mT5, ...).
+        pad_id, eos_id: special ids; bos_id: the decoder start token (``config.decoder_start_token_id``).
         max_reply_len: default number of reply tokens (eos included) that :meth:`sample` produces at most.
     """
 
-    def __init__(self, model: PreTrainedModel, pad_id: int, bos_id: int, eos_id: int, max_reply_len: int):
-        super().__init__()
-        self.model = model
-        self.vocab_size = int(model.config.vocab_size)
-        self.pad_id, self.bos_id, self.eos_id = int(pad_id), int(bos_id), int(eos_id)
-        self.max_reply_len = int(max_reply_len)
+    family = "seq2seq"
+    auto_class = AutoModelForSeq2SeqLM
+
+    def __init__(self, model: PreTrainedModel, pad_id: int, eos_id: int, max_reply_len: int, bos_id: int):
+        super().__init__(model, pad_id, eos_id, max_reply_len, bos_id)
         for cfg in (model.config, model.generation_config):
-            cfg.pad_token_id, cfg.bos_token_id, cfg.eos_token_id = self.pad_id, self.bos_id, self.eos_id
+            cfg.pad_token_id, cfg.eos_token_id = self.pad_id, self.eos_id
             cfg.decoder_start_token_id = self.bos_id
         model.generation_config.forced_eos_token_id = None
         model.generation_config.forced_bos_token_id = None
 
-    # ------------------------------------------------------------------ construction / persistence
+    # ------------------------------------------------------------------ construction
     @classmethod
     def build(
         cls, cfg: GeneratorConfig, vocab_size: int, pad_id: int, bos_id: int, eos_id: int, max_reply_len: int
@@ -159,50 +115,11 @@ class Seq2SeqPolicy(Policy):
         model.generation_config = GenerationConfig(
             pad_token_id=pad_id, bos_token_id=bos_id, eos_token_id=eos_id, decoder_start_token_id=bos_id
         )
-        return cls(model, pad_id, bos_id, eos_id, max_reply_len)
+        return cls(model, pad_id, eos_id, max_reply_len, bos_id)
 
-    def save_pretrained(self, directory: str | Path) -> None:
-        """Atomically write the model (``model.safetensors`` + ``config.json``) and ``seqgan_policy.json`` into
-        ``directory`` (the convention of :mod:`seqgan.runs.pretrained`)."""
-        meta = {
-            "arch": self.model.config.model_type,
-            "pad_id": self.pad_id,
-            "bos_id": self.bos_id,
-            "eos_id": self.eos_id,
-            "max_reply_len": self.max_reply_len,
-        }
-        with atomic_directory(Path(directory)) as staging:
-            self.model.save_pretrained(staging, safe_serialization=True)
-            (staging / POLICY_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-
-    @classmethod
-    def from_pretrained(cls, directory: str | Path) -> Seq2SeqPolicy:
-        """Load a policy written by :meth:`save_pretrained` (local files only; problems -> :class:`CheckpointError`)."""
-        directory = Path(directory)
-        if not directory.is_dir():
-            raise CheckpointError(f"{directory}: generator directory not found")
-        meta_path = directory / POLICY_FILE
-        try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-            arch = meta["arch"]
-            ids = {k: int(meta[k]) for k in ("pad_id", "bos_id", "eos_id", "max_reply_len")}
-        except FileNotFoundError:
-            raise CheckpointError(f"{meta_path}: missing (not a directory written by save_pretrained)") from None
-        except (ValueError, KeyError, TypeError):
-            raise CheckpointError(
-                f"{meta_path}: corrupt (expected JSON with arch, pad/bos/eos ids, max_reply_len)"
-            ) from None
-        if arch not in _ARCHS:
-            raise CheckpointError(f"{meta_path}: unknown arch {arch!r} (expected one of {sorted(_ARCHS)})")
-        weights = directory / "model.safetensors"
-        if not weights.is_file():
-            raise CheckpointError(f"{weights}: missing generator weights")
-        try:
-            model = _ARCHS[arch].from_pretrained(directory, local_files_only=True, use_safetensors=True)
-        except Exception as err:  # safetensors / json / shape errors all mean an unusable checkpoint
-            reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise CheckpointError(f"{directory}: cannot load generator weights ({reason[:200]})") from None
-        return cls(model, ids["pad_id"], ids["bos_id"], ids["eos_id"], ids["max_reply_len"])
+    def positions_needed(self, context_len: int, reply_len: int) -> int:
+        """The encoder reads the context, the decoder the start token and the reply: the longer of the two."""
+        return max(context_len, reply_len + 1)
 
     # ------------------------------------------------------------------ model calls
     def _context_inputs(self, context: Context) -> tuple[Tensor, Tensor]:
@@ -212,11 +129,11 @@ class Seq2SeqPolicy(Policy):
         if ids.shape[1] == 0:
             ids = torch.full((ids.shape[0], 1), self.bos_id, dtype=torch.long, device=device)
             mask = torch.ones_like(ids)
-        limit = getattr(self.model.config, "max_position_embeddings", None)
-        if self.model.config.model_type == "bart" and limit is not None and ids.shape[1] > limit:
+        limit = self.max_positions
+        if limit is not None and ids.shape[1] > limit:
             raise ConfigError(
-                f"context of {ids.shape[1]} tokens exceeds generator.max_positions ({limit}); "
-                "shorten the data's context window or raise max_positions"
+                f"context of {ids.shape[1]} tokens exceeds the generator's {limit} positions; "
+                "shorten the data's context window (data.max_context_tokens)"
             )
         return ids, mask
 
@@ -258,205 +175,55 @@ class Seq2SeqPolicy(Policy):
         ids = ids.to(device).masked_fill(mask.to(device) == 0, self.pad_id)
         return self._forward(enc, enc_mask, self._decoder_inputs(ids), None, use_cache=False).logits
 
-    def score(self, context: Context, ids: Tensor, mask: Tensor, temperature: float = 1.0) -> Tensor:
-        """Per-token ``log p_T(x_t | x_<t, c)`` (B, T) with gradient (``log_softmax(logits / temperature)``);
-        0 where ``mask`` is 0."""
-        mask = mask.to(self.model.device)
-        logits = self.logits(context, ids, mask).float()
-        logp = torch.log_softmax(logits / temperature if temperature != 1.0 else logits, dim=-1)  # (B, T, V)
-        ids = ids.to(logp.device).masked_fill(mask == 0, 0)
-        return logp.gather(-1, ids.unsqueeze(-1)).squeeze(-1) * mask
-
-    # ------------------------------------------------------------------ incremental decoding
-    @torch.no_grad()
-    def _decode(
-        self,
-        enc: Tensor,
-        enc_mask: Tensor,
-        cache: EncoderDecoderCache,
-        last: Tensor,
-        steps: int,
-        temperature: float,
-        greedy: bool,
-    ) -> tuple[Tensor, Tensor]:
-        """Continue N rows for up to ``steps`` tokens from ``cache`` (state before ``last``, (N,), is fed).
-
-        Rows stop at eos; finished rows are dropped from the batch (cache included), so each step costs only the
-        rows still generating. Returns ids (N, steps) padded with ``pad_id`` and their log-probs (N, steps).
-        """
-        n = last.shape[0]
-        ids = torch.full((n, steps), self.pad_id, dtype=torch.long, device=last.device)
-        logps = torch.zeros(n, steps, device=last.device)
-        alive = torch.arange(n, device=last.device)
-        for step in range(steps):
-            out = self._forward(enc, enc_mask, last.unsqueeze(1), cache, use_cache=True)
-            cache = out.cache
-            tok, lp = sample_logits(out.logits[:, -1], temperature, greedy)  # (A, 1)
-            tok, lp = tok.squeeze(1), lp.squeeze(1)
-            ids[alive, step] = tok
-            logps[alive, step] = lp
-            going = tok != self.eos_id
-            if not bool(going.all()):
-                if not bool(going.any()):
-                    break
-                keep = going.nonzero().squeeze(1)
-                alive, tok, enc, enc_mask = alive[keep], tok[keep], enc[keep], enc_mask[keep]
-                cache = _select_cache(cache, keep)
-            last = tok
-        return ids, logps
-
+    # ------------------------------------------------------------------ decoding (the loops are HFPolicy's)
+    # state: (encoder states (N, S, d), encoder mask (N, S), KV cache)
     def _empty_cache(self) -> EncoderDecoderCache:
         return EncoderDecoderCache(DynamicCache(), DynamicCache())
 
-    @torch.no_grad()
-    def sample(
-        self, context: Context, max_len: int | None = None, temperature: float = 1.0, greedy: bool = False
-    ) -> Replies:
-        """One reply per context row (no gradient): Replies with ids/mask/logprobs (B, T'), T' <= max_len.
-
-        Rows stop at eos (padding after it); trailing all-padding columns are trimmed. ``logprobs`` are those of the
-        sampled distribution ``softmax(logits / temperature)``.
-        """
-        max_len = self.max_reply_len if max_len is None else int(max_len)
-        with eval_mode(self.model):
-            enc, enc_mask = self._encode(context)
-            start = torch.full((enc.shape[0],), self.bos_id, dtype=torch.long, device=enc.device)
-            ids, logps = self._decode(enc, enc_mask, self._empty_cache(), start, max_len, temperature, greedy)
-        ids, mask = _finish(ids, self.pad_id, self.eos_id)
-        width = int(mask.sum(-1).max()) if mask.numel() else 0
-        return Replies(ids[:, :width], mask[:, :width], (logps * mask)[:, :width])
-
-    @torch.no_grad()
-    def rollout(self, context: Context, replies: Replies, n: int, temperature: float = 1.0,
-                max_len: int | None = None) -> Replies:
-        """Complete every prefix t = 1..T-1 of every reply n times (no gradient): ids/mask (B, T-1, n, L) with
-        ``L = max(T, max_len)`` (default ``max_reply_len``): completions stop at eos or at L tokens, as
-        :meth:`sample` would, however short the batch's replies are.
-
-        ``out.ids[b, t-1, k, :t] == replies.ids[b, :t]``; prefixes that already hold eos (or padding) are copied.
-
-        Cost: one encoder pass over the contexts and one teacher-forced decoder pass over the full replies (B, T).
-        Causal attention makes the first t+1 cache positions of that pass the cache of prefix t, and its logits at
-        position t the distribution of the first new token, so the n first tokens of each prefix are drawn at once
-        from one shared distribution. Then, per prefix length t (all its rows share cache length and position), the
-        A_t * n unfinished rows decode at most L-t-1 single-token steps together, dropping rows at eos. About L^2/2
-        batched decoder calls in all, touching about B * n * L^2 / 2 token positions: the work of plainly sampling
-        the completions, with no re-encoding and no re-reading of prefixes.
-        """
-        if n < 1:
-            raise ValueError(f"rollout needs n >= 1, got {n}")
-        device = self.model.device
-        mask = replies.mask.to(device)
-        ids = replies.ids.to(device).masked_fill(mask == 0, self.pad_id)
-        b, t_len = ids.shape
-        width = max(t_len, self.max_reply_len if max_len is None else int(max_len))
-        padded_ids = torch.nn.functional.pad(ids, (0, width - t_len), value=self.pad_id)  # (B, L)
-        padded_mask = torch.nn.functional.pad(mask, (0, width - t_len), value=0)
-        out_ids = padded_ids[:, None, None, :].expand(b, max(t_len - 1, 0), n, width).clone()
-        out_mask = padded_mask[:, None, None, :].expand(b, max(t_len - 1, 0), n, width).clone()
-        if t_len < 2:
-            return Replies(out_ids, out_mask)
-        with eval_mode(self.model):
-            enc, enc_mask = self._encode(context)
-            full = self._forward(enc, enc_mask, self._decoder_inputs(ids), self._empty_cache(), use_cache=True)
-            cache, logits = full.cache, full.logits  # logits (B, T, V): position t predicts ids[:, t]
-            open_prefix = (mask == 1) & ((ids == self.eos_id).long().cumsum(-1) == 0)  # (B, T): prefix t+1 open
-            for t in range(1, t_len):
-                rows = open_prefix[:, t - 1].nonzero().squeeze(1)  # (A,)
-                if rows.numel() == 0:
-                    continue
-                first, _ = sample_logits(logits[rows, t], temperature, num_samples=n)  # (A, n)
-                first = first.reshape(-1)  # (A*n,), row a*n+k is rollout k of rows[a]
-                src = rows.repeat_interleave(n)
-                tail = torch.full((first.shape[0], width - t - 1), self.pad_id, dtype=torch.long, device=device)
-                going = (first != self.eos_id).nonzero().squeeze(1)
-                if tail.shape[1] > 0 and going.numel() > 0:
-                    g_src = src[going]
-                    tail[going], _ = self._decode(
-                        enc[g_src], enc_mask[g_src], _select_cache(cache, g_src, t + 1), first[going],
-                        tail.shape[1], temperature, False,
-                    )
-                comp_ids, comp_mask = _finish(torch.cat([first[:, None], tail], dim=1), self.pad_id, self.eos_id)
-                out_ids[rows, t - 1, :, t:] = comp_ids.view(rows.shape[0], n, width - t)
-                out_mask[rows, t - 1, :, t:] = comp_mask.view(rows.shape[0], n, width - t)
-        return Replies(out_ids, out_mask)
-
-    # ------------------------------------------------------------------ relaxed (differentiable) decoding
-    def relaxed_sample(self, context: Context, max_len: int | None = None, tau: float = 1.0,
-                       mode: str = "gumbel_soft", generator: torch.Generator | None = None) -> RelaxedReplies:
-        """Differentiable decoding with the KV cache: y_t = relax(logits_t) (B, V); the next decoder input is the
-        soft embedding ``y_t @ E`` (times BART's ``embed_scale``; T5 uses its shared embedding unscaled).
-
-        All rows decode until every row has produced a hard eos (or ``max_len`` steps); the result is trimmed to
-        the longest reply. Returns probs/logits (B, T, V), ids (B, T) (argmax y_t, ``pad_id`` after the first
-        eos) and mask (B, T) (1 up to and including the first eos). Uses the module's current mode (dropout).
-        """
-        check_mode(mode, tau)
-        max_len = self.max_reply_len if max_len is None else int(max_len)
-        embed = self.model.get_decoder().embed_tokens
-        scale = float(getattr(embed, "embed_scale", None) or 1.0)
+    def _start(self, context: Context):
+        """The encoder runs once; the decoder starts from ``bos``."""
         enc, enc_mask = self._encode(context)
-        B = enc.shape[0]
-        x = embed(torch.full((B, 1), self.bos_id, dtype=torch.long, device=enc.device))  # (B, 1, d), scaled
-        cache, ys, logits_all = self._empty_cache(), [], []
-        done = torch.zeros(B, dtype=torch.bool, device=enc.device)
-        for _ in range(max_len):
-            out = self.model(encoder_outputs=BaseModelOutput(last_hidden_state=enc), attention_mask=enc_mask,
-                             decoder_inputs_embeds=x, cache=cache, use_cache=True)
-            cache, logits = out.cache, out.logits[:, -1]  # (B, V)
-            y = relax(logits, tau, mode, generator)  # (B, V) with gradient
-            ys.append(y)
-            logits_all.append(logits)
-            done |= y.detach().argmax(-1) == self.eos_id
-            if bool(done.all()):
-                break
-            x = ((y.to(embed.weight.dtype) @ embed.weight) * scale).unsqueeze(1)  # (B, 1, d) soft embedding
-        return finish_relaxed(torch.stack(ys, 1), torch.stack(logits_all, 1), self.eos_id, self.pad_id)
+        start = torch.full((enc.shape[0],), self.bos_id, dtype=torch.long, device=enc.device)
+        return (enc, enc_mask, self._empty_cache()), start
 
-    # ------------------------------------------------------------------ chat convenience (HF generate)
-    @torch.no_grad()
-    def generate_replies(
-        self,
-        context: Context,
-        *,
-        do_sample: bool = False,
-        temperature: float = 1.0,
-        top_k: int = 0,
-        top_p: float = 1.0,
-        num_beams: int = 1,
-        num_return_sequences: int = 1,
-        max_len: int | None = None,
-        no_repeat_ngram_size: int = 0,
-        repetition_penalty: float = 1.0,
-    ) -> Replies:
-        """Replies by HF ``generate`` (greedy, beam search, top-k / top-p sampling); ids/mask (B*R, T'), R =
-        ``num_return_sequences`` (rows b*R .. b*R+R-1 answer context row b); ``logprobs`` is None.
+    def _step(self, state, last: Tensor):
+        enc, enc_mask, cache = state
+        out = self._forward(enc, enc_mask, last.unsqueeze(1), cache, use_cache=True)
+        return out.logits[:, -1], (enc, enc_mask, out.cache)
 
-        ``no_repeat_ngram_size`` (0 = off) and ``repetition_penalty`` (1 = off) are HF's n-gram blocking and
-        repetition penalty, the usual guards against a small model looping on one phrase."""
-        if num_return_sequences > num_beams and not do_sample:
-            raise ConfigError(
-                f"num_return_sequences ({num_return_sequences}) must be <= num_beams ({num_beams}) without sampling"
-            )
-        max_len = self.max_reply_len if max_len is None else int(max_len)
+    def _keep(self, state, rows: Tensor):
+        enc, enc_mask, cache = state
+        return enc[rows], enc_mask[rows], _select_cache(cache, rows)
+
+    def _prefixes(self, context: Context, ids: Tensor, mask: Tensor):
+        """One encoder pass and one decoder pass over ``[bos, x_1 .. x_{T-1}]``: position t's logits follow prefix t,
+        and the first t+1 cache positions are prefix t's."""
+        enc, enc_mask = self._encode(context)
+        full = self._forward(enc, enc_mask, self._decoder_inputs(ids), self._empty_cache(), use_cache=True)
+
+        def state_after(rows: Tensor, t: int):
+            return enc[rows], enc_mask[rows], _select_cache(full.cache, rows, t + 1)
+
+        return full.logits[:, 1:], state_after
+
+    def _input_embedding(self) -> torch.nn.Module:
+        """The decoder's token embedding (BART's scales by ``embed_scale``; T5 uses its shared one unscaled)."""
+        return self.model.get_decoder().embed_tokens
+
+    def _relaxed_start(self, context: Context):
+        enc, enc_mask = self._encode(context)
+        bos = torch.full((enc.shape[0], 1), self.bos_id, dtype=torch.long, device=enc.device)
+        logits, state = self._relaxed_step((enc, enc_mask, self._empty_cache()), self._input_embedding()(bos))
+        return state, logits
+
+    def _relaxed_step(self, state, embeds: Tensor):
+        enc, enc_mask, cache = state
+        out = self.model(encoder_outputs=BaseModelOutput(last_hidden_state=enc), attention_mask=enc_mask,
+                         decoder_inputs_embeds=embeds, cache=cache, use_cache=True)
+        return out.logits[:, -1], (enc, enc_mask, out.cache)
+
+    # ------------------------------------------------------------------ HF generate
+    def _generate(self, context: Context, gen: GenerationConfig) -> Tensor:
+        """New tokens (B*R, T') of HF ``generate``: the encoder reads the context (the decoder start is dropped)."""
         ctx_ids, ctx_mask = self._context_inputs(context)
-        gen = GenerationConfig(
-            pad_token_id=self.pad_id,
-            bos_token_id=self.bos_id,
-            eos_token_id=self.eos_id,
-            decoder_start_token_id=self.bos_id,
-            max_new_tokens=max_len,
-            do_sample=do_sample,
-            temperature=temperature if do_sample else None,
-            top_k=top_k if do_sample else None,
-            top_p=top_p if do_sample else None,
-            num_beams=num_beams,
-            num_return_sequences=num_return_sequences,
-            no_repeat_ngram_size=no_repeat_ngram_size or None,
-            repetition_penalty=repetition_penalty if repetition_penalty != 1.0 else None,
-        )
-        with eval_mode(self.model):
-            out = self.model.generate(input_ids=ctx_ids, attention_mask=ctx_mask, generation_config=gen)
-        ids, mask = _finish(out[:, 1:], self.pad_id, self.eos_id)  # drop the decoder start token
-        width = int(mask.sum(-1).max()) if mask.numel() else 0
-        return Replies(ids[:, :width], mask[:, :width])
+        return self.model.generate(input_ids=ctx_ids, attention_mask=ctx_mask, generation_config=gen)[:, 1:]

@@ -1,6 +1,6 @@
 """One save/load convention for every model: ``save_pretrained(directory)`` / ``cls.from_pretrained(directory)``.
 
-The seq2seq generator gets it from 🤗 transformers (:meth:`Seq2SeqPolicy.save_pretrained`); the plain
+The transformers generators get it from 🤗 transformers (:meth:`HFPolicy.save_pretrained`); the plain
 ``nn.Module`` models (the discriminator, the oracle's LSTM) get it from :class:`PretrainedMixin`: a directory with
 ``config.json`` (what the model needs to be rebuilt) and ``model.safetensors``. Unlike huggingface_hub's
 ``PyTorchModelHubMixin``, the directory is written atomically (a crash never leaves half a model where a good one

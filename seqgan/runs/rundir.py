@@ -3,8 +3,11 @@
 Layout::
 
     RUN_DIR/config.yaml          resolved config (load_config(ChatbotConfig, RUN_DIR/config.yaml) gives it back)
-    RUN_DIR/tokenizer/           the BPE tokenizer trained on the training split (save_pretrained)
-    RUN_DIR/generator/           the final MLE generator (Seq2SeqPolicy.save_pretrained, safetensors), atomic
+    RUN_DIR/tokenizer/           the run's tokenizer with its chat template: BPE trained on the training split, or the
+                                 pretrained model's own (generator.init_from) (save_pretrained)
+    RUN_DIR/base_model/          a GGUF init_from de-quantised once (plain safetensors; seqgan.models.generators)
+    RUN_DIR/generator/           the final MLE generator, a self-contained transformers directory (weights, tokenizer,
+                                 chat template, decoding defaults; HFPolicy.save_pretrained), atomic
     RUN_DIR/checkpoints/last/    model + optimizer + scheduler + counters/data position + RNG (atomic)
     RUN_DIR/checkpoints/step-NNNNNN/  the newest mle.save_total_limit saves kept (seqgan.runs.retention)
     RUN_DIR/generator_best/      the generator of the best evaluation by mle/adversarial.best_metric (+ best.json)

@@ -2,9 +2,15 @@
 
 To check another implementation, append a factory to ``FACTORIES``: a function returning ``(policy, context)`` with a
 tiny model in eval mode and a batch of at least 3 contexts that differ (``Context.empty(B)`` for unconditional tasks).
+The factories cover the from-config BART/T5, the oracle LSTM, and every family loaded from a local pretrained
+directory through :mod:`seqgan.models.generators` (GPT-2 with eos as pad, Llama with a chat template, BART, T5).
 """
 
 from __future__ import annotations
+
+import copy
+import tempfile
+from pathlib import Path
 
 import pytest
 import torch
@@ -16,7 +22,7 @@ from seqgan.models.seq2seq import GeneratorConfig, Seq2SeqPolicy
 VOCAB, PAD, BOS, EOS, MAX_LEN = 100, 0, 1, 2, 10
 
 
-def favour_eos(policy: Seq2SeqPolicy, bonus: float = 2.5) -> None:
+def favour_eos(policy, bonus: float = 2.5) -> None:
     """Add ``bonus`` to the eos logit of a random tiny model so replies end at varied lengths (a forward hook, so
     sampling, scoring and HF generate all see the same distribution)."""
     bias = torch.zeros(policy.vocab_size)
@@ -56,6 +62,33 @@ def make_lstm() -> tuple[Policy, Context]:
 
 
 FACTORIES["lstm"] = make_lstm
+
+_TOYS = tempfile.TemporaryDirectory(prefix="seqgan-contract-")  # removed at exit
+_LOADED: dict[str, tuple[Policy, Context]] = {}
+
+
+def make_pretrained(kind: str) -> tuple[Policy, Context]:
+    """A tiny random model of ``kind`` saved with its tokenizer, loaded as a user's pretrained model is (once;
+    each test gets a copy)."""
+    from pretrained_toys import save_toy
+
+    from seqgan.models.generators import load_pretrained_model, load_pretrained_tokenizer, policy_from_model
+
+    if kind not in _LOADED:
+        path = save_toy(kind, Path(_TOYS.name) / kind, seed=5)
+        policy = policy_from_model(load_pretrained_model(path), load_pretrained_tokenizer(path), MAX_LEN).eval()
+        favour_eos(policy)
+        torch.manual_seed(1)
+        ids = torch.randint(3, VOCAB, (4, 7))
+        mask = torch.ones_like(ids)
+        mask[1, 5:] = 0
+        mask[3, 1:] = 0  # a one-token context next to full ones (left padding inside a causal policy)
+        _LOADED[kind] = policy, Context(ids.masked_fill(mask == 0, policy.pad_id), mask)
+    return copy.deepcopy(_LOADED[kind])
+
+
+for _kind in ("gpt2", "llama", "bart", "t5"):
+    FACTORIES[f"pretrained_{_kind}"] = lambda kind=_kind: make_pretrained(kind)
 
 
 def make_relational() -> tuple[Policy, Context]:

@@ -74,6 +74,30 @@ def test_reads_text_and_scores_like_the_other_designs(tok):
         d(ctx, torch.softmax(torch.randn(3, ids.shape[1], len(tok)), -1), mask)
 
 
+@pytest.mark.parametrize("kind", ["llama", "gpt2", "t5"])
+def test_reads_the_turns_of_any_generator_family(kind, tmp_path):
+    """A causal LM's chat-template prompt (system prompt, role headers) or a T5 context reads as the same text as
+    seqgan's own sep-joined one, also after a save / load round trip."""
+    from pretrained_toys import toy_tokenizer
+
+    from seqgan.data import encode_contexts
+    from seqgan.data.config import DataConfig
+    from seqgan.models.chat_format import prepare_tokenizer
+
+    generator_tok = prepare_tokenizer(toy_tokenizer(kind), causal=kind != "t5")
+    turns = [["hi there how are you", "i am fine thanks"], ["what do you do for fun"]]
+    rows = encode_contexts(turns, generator_tok, DataConfig(max_context_tokens=200))
+    ids = torch.full((2, max(map(len, rows))), generator_tok.pad_token_id)
+    mask = torch.zeros_like(ids)
+    for i, r in enumerate(rows):
+        ids[i, :len(r)], mask[i, :len(r)] = torch.tensor(r), 1
+    d = disc(generator_tok)
+    expected = ["hi there how are you [SEP] i am fine thanks", "what do you do for fun"]
+    assert d.texts(ids, mask, context=True) == expected
+    d.save_pretrained(tmp_path / "d")
+    assert load_discriminator(tmp_path, "d").texts(ids, mask, context=True) == expected
+
+
 def test_each_text_is_encoded_once_and_the_cache_is_bounded(tok):
     d = disc(tok)
     d._cache.clear()

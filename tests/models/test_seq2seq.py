@@ -76,7 +76,7 @@ def test_init_std_sets_the_bart_weight_scale():
 
 def test_context_longer_than_positions_is_a_config_error():
     policy = tiny("bart")
-    with pytest.raises(ConfigError, match="max_positions"):
+    with pytest.raises(ConfigError, match="40 tokens exceeds the generator's 32 positions"):
         policy.sample(contexts(2, 40))
 
 

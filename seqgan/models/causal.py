@@ -1,0 +1,153 @@
+"""A decoder-only language model (GPT-2, Llama, SmolLM: any local ``AutoModelForCausalLM``) seen as a
+:class:`Policy`.
+
+The context ids are the rendered prompt (:mod:`seqgan.models.chat_format`: the chat template with its generation
+prompt); the reply follows it and ends with ``eos``; reply log-probabilities are taken over the reply tokens only.
+Prompts arrive right-padded (:class:`Context`) and are left-padded here, so that every row's prompt ends at the same
+column S and reply token t sits at column S + t in every row; position ids count real tokens only (padding is masked
+out of attention), so a row's numbers do not depend on its neighbours' lengths. Sampling, rollouts (one pass over
+prompt + reply gives every prefix's KV cache) and relaxed decoding (soft embeddings fed as ``inputs_embeds``) are
+:class:`~seqgan.models.hf_policy.HFPolicy`'s loops.
+
+Shapes: ``B`` batch, ``S`` prompt length, ``T`` reply length, ``V`` vocabulary, ``N`` rows being decoded.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+from transformers import AutoModelForCausalLM, GenerationConfig, PreTrainedModel
+from transformers.cache_utils import DynamicCache
+
+from seqgan.models.hf_policy import HFPolicy, select_rows
+from seqgan.models.policy import Context, Replies
+
+
+def positions(mask: Tensor) -> Tensor:
+    """(N, L) attention mask -> (N, L) position ids: the number of real tokens before each one (0 on padding)."""
+    return (mask.long().cumsum(-1) - 1).clamp(min=0)
+
+
+class CausalLMPolicy(HFPolicy):
+    """A transformers causal LM as a policy ``p(reply | prompt)``; ``model`` is public (hand it to accelerate).
+
+    Args:
+        model: any ``AutoModelForCausalLM`` with a KV cache (``DynamicCache``).
+        pad_id, eos_id: padding and end-of-reply tokens (equal for tokenizers without a pad token).
+        max_reply_len: default number of reply tokens (eos included) that :meth:`sample` produces at most.
+        bos_id: the prompt of an empty context (``eos`` when None).
+    """
+
+    family = "causal"
+    auto_class = AutoModelForCausalLM
+
+    def __init__(self, model: PreTrainedModel, pad_id: int, eos_id: int, max_reply_len: int,
+                 bos_id: int | None = None):
+        super().__init__(model, pad_id, eos_id, max_reply_len, bos_id)
+        for cfg in (model.config, model.generation_config):
+            cfg.pad_token_id, cfg.eos_token_id = self.pad_id, self.eos_id
+
+    def positions_needed(self, context_len: int, reply_len: int) -> int:
+        """The prompt and the reply share one sequence."""
+        return max(context_len, 1) + reply_len
+
+    # ------------------------------------------------------------------ model calls
+    def _prompt(self, context: Context) -> tuple[Tensor, Tensor]:
+        """Left-padded prompt ids and mask (B, S), every row at least one token (an empty context reads bos)."""
+        device = self.model.device
+        ids, mask = context.ids.to(device), context.mask.to(device).long()
+        start = self.bos_id if self.bos_id is not None else self.eos_id
+        empty = mask.sum(1) == 0
+        if bool(empty.any()):
+            ids = torch.cat([ids, torch.full_like(ids[:, :1], start)], 1)
+            mask = torch.cat([mask, empty.long()[:, None]], 1)
+        order = torch.argsort(mask, dim=1, stable=True)  # padding first, real tokens after it in their order
+        ids, mask = ids.gather(1, order), mask.gather(1, order)
+        width = int(mask.sum(1).max())
+        return ids[:, -width:].masked_fill(mask[:, -width:] == 0, self.pad_id), mask[:, -width:]
+
+    def _forward(self, ids: Tensor | None, mask: Tensor, pos: Tensor, cache: DynamicCache | None = None,
+                 use_cache: bool = True, keep: int = 0, embeds: Tensor | None = None):
+        """One call of the HF model on new tokens ``ids`` (N, L) (or ``embeds`` (N, L, d)) at positions ``pos``
+        (N, L) after those in ``cache`` (None: the model starts a cache of its own kind when ``use_cache``);
+        ``mask`` (N, L_cache + L) covers the cached and the new tokens; ``keep`` > 0 computes the logits of the
+        last ``keep`` positions only."""
+        return self.model(input_ids=ids, inputs_embeds=embeds, attention_mask=mask, position_ids=pos, cache=cache,
+                          use_cache=use_cache, logits_to_keep=keep)
+
+    def _sequence(self, context: Context, ids: Tensor, mask: Tensor) -> tuple[Tensor, Tensor, int]:
+        """Prompt and reply as one left-padded sequence: ids and attention mask (B, S + T), and S."""
+        prompt, prompt_mask = self._prompt(context)
+        device = prompt.device
+        mask = mask.to(device).long()
+        reply = ids.to(device).masked_fill(mask == 0, self.pad_id)
+        return torch.cat([prompt, reply], 1), torch.cat([prompt_mask, mask], 1), prompt.shape[1]
+
+    def teacher_forcing_inputs(self, context: Context, human: Replies) -> dict[str, Tensor]:
+        """Keyword arguments of the HF model's forward whose ``.loss`` is the mean token NLL of the replies
+        ``human`` (B, T) given ``context``: prompt + reply ids, attention mask, position ids, and labels that are
+        the reply tokens (-100 on the prompt and past each reply). The MLE trainer calls the (possibly
+        DDP-wrapped) model with them."""
+        full, mask, s = self._sequence(context, human.ids, human.mask)
+        labels = full.masked_fill(mask == 0, -100)
+        labels[:, :s] = -100
+        return {"input_ids": full, "attention_mask": mask, "position_ids": positions(mask), "labels": labels}
+
+    def logits(self, context: Context, ids: Tensor, mask: Tensor) -> Tensor:
+        """Teacher-forced next-token logits (B, T, V), with gradient: ``logits[b, t]`` scores ``ids[b, t]``."""
+        full, full_mask, _ = self._sequence(context, ids, mask)
+        t = ids.shape[1]
+        inputs, inputs_mask = full[:, :-1], full_mask[:, :-1]  # the last reply token predicts nothing
+        return self._forward(inputs, inputs_mask, positions(inputs_mask), use_cache=False, keep=t).logits
+
+    # ------------------------------------------------------------------ decoding (the loops are HFPolicy's)
+    # state: (KV cache or None, attention mask (N, L) of the cached tokens, position (N,) of the next fed token)
+    def _start(self, context: Context):
+        """Every prompt token but the last goes through the model once; the last is fed first."""
+        prompt, mask = self._prompt(context)
+        head, head_mask = prompt[:, :-1], mask[:, :-1]
+        cache = self._forward(head, head_mask, positions(head_mask), keep=1).cache if head.shape[1] else None
+        return (cache, head_mask, mask.sum(1) - 1), prompt[:, -1]
+
+    def _step(self, state, last: Tensor):
+        cache, mask, pos = state
+        mask = torch.cat([mask, torch.ones_like(mask[:, :1])], 1)
+        out = self._forward(last[:, None], mask, pos[:, None], cache)
+        return out.logits[:, -1], (out.cache, mask, pos + 1)
+
+    def _keep(self, state, rows: Tensor):
+        cache, mask, pos = state
+        return select_rows(cache, rows), mask[rows], pos[rows]
+
+    def _prefixes(self, context: Context, ids: Tensor, mask: Tensor):
+        """One pass over prompt + reply (B, S + T): its logits at column S + t - 1 follow prefix t, its first S + t
+        cache positions are prefix t's (every row's prefix ends at the same column: prompts are left-padded)."""
+        full, full_mask, s = self._sequence(context, ids, mask)
+        t_len = ids.shape[1]
+        whole = self._forward(full, full_mask, positions(full_mask), keep=t_len)
+        prompt_len = full_mask[:, :s].sum(1)  # (B,) real prompt tokens
+
+        def state_after(rows: Tensor, t: int):
+            return select_rows(whole.cache, rows, s + t), full_mask[rows, :s + t], prompt_len[rows] + t
+
+        return whole.logits[:, :t_len - 1], state_after
+
+    def _input_embedding(self) -> torch.nn.Module:
+        return self.model.get_input_embeddings()
+
+    def _relaxed_start(self, context: Context):
+        prompt, mask = self._prompt(context)
+        out = self._forward(prompt, mask, positions(mask), keep=1)
+        return (out.cache, mask, mask.sum(1)), out.logits[:, -1]
+
+    def _relaxed_step(self, state, embeds: Tensor):
+        cache, mask, pos = state
+        mask = torch.cat([mask, torch.ones_like(mask[:, :1])], 1)
+        out = self._forward(None, mask, pos[:, None], cache, embeds=embeds)
+        return out.logits[:, -1], (out.cache, mask, pos + 1)
+
+    # ------------------------------------------------------------------ HF generate
+    def _generate(self, context: Context, gen: GenerationConfig) -> Tensor:
+        """New tokens (B*R, T') of HF ``generate`` after the left-padded prompts."""
+        prompt, mask = self._prompt(context)
+        return self.model.generate(input_ids=prompt, attention_mask=mask, generation_config=gen)[:, prompt.shape[1]:]
