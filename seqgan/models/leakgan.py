@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seqgan.models.discriminator import CNNEncoder, Discriminator
-from seqgan.models.lstm import PositiveSizes
+from seqgan.models.lstm import PositiveSizes, token_logprobs
 from seqgan.models.policy import Context, Policy, Replies, eval_mode
 from seqgan.models.relaxed import RelaxedReplies, check_mode, finish_relaxed, relax
 from seqgan.models.sampling import sample_logits
@@ -184,8 +184,7 @@ class LeakGANPolicy(PretrainedMixin, Policy):
         """(B, T) -> (B, T) log p_T(x_t | x_<t) (``log_softmax(logits / temperature)``), with gradient (worker and
         psi; the goals are constants)."""
         self._check_context(context)
-        logp = torch.log_softmax(self.unroll(ids)[0].float() / temperature, dim=-1)
-        return logp.gather(-1, ids.unsqueeze(-1)).squeeze(-1) * mask.to(logp.dtype)
+        return token_logprobs(self.unroll(ids)[0], ids, mask, temperature)
 
     def logits(self, ids: Tensor) -> Tensor:
         """(B, T) -> (B, T, V) teacher-forced logits (for NLL-test at a temperature)."""

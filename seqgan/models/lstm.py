@@ -31,6 +31,14 @@ from seqgan.runs.pretrained import PretrainedMixin
 SAMPLE_ROWS = 1024  # rows whose (rows, V) logits are formed at once when sampling (4 MB per 1,000 tokens of V)
 
 
+def token_logprobs(logits: Tensor, ids: Tensor, mask: Tensor, temperature: float = 1.0) -> Tensor:
+    """(B, T, V) teacher-forced logits, (B, T) ids / mask -> (B, T) log p_T(ids_t | ids_<t) in float32, 0 where
+    ``mask`` is 0 (``log_softmax(logits / temperature)``; the score of every oracle generator)."""
+    logits = logits.float()
+    logp = torch.log_softmax(logits / temperature if temperature != 1.0 else logits, dim=-1)  # (B, T, V)
+    return logp.gather(-1, ids.unsqueeze(-1)).squeeze(-1) * mask.to(logp.dtype)
+
+
 class PositiveSizes:
     """``validate`` for a dataclass of sizes (this one and the peer GANs' generators): every field a positive int;
     errors name ``where`` (default: the class's ``SECTION``)."""
@@ -126,9 +134,7 @@ class LSTMPolicy(PretrainedMixin, Policy):
     def score(self, context: Context, ids: Tensor, mask: Tensor, temperature: float = 1.0) -> Tensor:
         """(B, T) ids/mask -> (B, T) log p_T(x_t | x_<t) (``log_softmax(logits / temperature)``), with gradient."""
         self._check_context(context)
-        logits = self.logits(ids).float()
-        logp = torch.log_softmax(logits / temperature if temperature != 1.0 else logits, dim=-1)  # (B, T, V)
-        return logp.gather(-1, ids.unsqueeze(-1)).squeeze(-1) * mask.to(logp.dtype)
+        return token_logprobs(self.logits(ids), ids, mask, temperature)
 
     @torch.no_grad()
     def sample(self, context: Context, max_len: int | None = None, temperature: float = 1.0,

@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from seqgan.models.lstm import PositiveSizes
+from seqgan.models.lstm import PositiveSizes, token_logprobs
 from seqgan.models.policy import Context, Policy, Replies
 from seqgan.models.relaxed import RelaxedReplies, check_mode, finish_relaxed, relax
 from seqgan.models.sampling import sample_logits
@@ -125,8 +125,7 @@ class RelationalPolicy(PretrainedMixin, Policy):
     def score(self, context: Context, ids: Tensor, mask: Tensor, temperature: float = 1.0) -> Tensor:
         """(B, T) -> (B, T) log p_T(x_t | x_<t) (``log_softmax(logits / temperature)``), with gradient."""
         self._check_context(context)
-        logp = torch.log_softmax(self.logits(ids).float() / temperature, dim=-1)
-        return logp.gather(-1, ids.unsqueeze(-1)).squeeze(-1) * mask.to(logp.dtype)
+        return token_logprobs(self.logits(ids), ids, mask, temperature)
 
     @torch.no_grad()
     def sample(self, context: Context, max_len: int | None = None, temperature: float = 1.0,
