@@ -5,7 +5,8 @@ The context ids are the rendered prompt (:mod:`seqgan.models.chat_format`: the c
 prompt); the reply follows it and ends with ``eos``; reply log-probabilities are taken over the reply tokens only.
 Prompts arrive right-padded (:class:`Context`) and are left-padded here, so that every row's prompt ends at the same
 column S and reply token t sits at column S + t in every row; position ids count real tokens only (padding is masked
-out of attention), so a row's numbers do not depend on its neighbours' lengths. Sampling, rollouts (one pass over
+out of attention), so a row's numbers do not depend on its neighbours' lengths. MLE's teacher-forcing inputs pack each
+prompt and its reply together instead (:meth:`CausalLMPolicy.teacher_forcing_inputs`). Sampling, rollouts (one pass over
 prompt + reply gives every prefix's KV cache) and relaxed decoding (soft embeddings fed as ``inputs_embeds``) are
 :class:`~seqgan.models.hf_policy.HFPolicy`'s loops.
 
@@ -26,6 +27,16 @@ from seqgan.models.policy import Context, Replies
 def positions(mask: Tensor) -> Tensor:
     """(N, L) attention mask -> (N, L) position ids: the number of real tokens before each one (0 on padding)."""
     return (mask.long().cumsum(-1) - 1).clamp(min=0)
+
+
+def pack(mask: Tensor, *rows: Tensor, left: bool) -> tuple[Tensor, ...]:
+    """Each row's real tokens (``mask`` 1) moved together in their order, the padding to the left (``left``) or to
+    the right of them, and the columns that hold padding in every row cut: ``mask`` and each of ``rows`` (N, L) ->
+    (N, W), W the most real tokens of a row."""
+    order = torch.argsort(mask if left else 1 - mask, dim=1, stable=True)  # a stable sort keeps the tokens' order
+    width = int(mask.sum(1).max())
+    cut = slice(mask.shape[1] - width, None) if left else slice(0, width)
+    return tuple(x.gather(1, order)[:, cut] for x in (mask, *rows))
 
 
 class CausalLMPolicy(HFPolicy):
@@ -52,8 +63,8 @@ class CausalLMPolicy(HFPolicy):
         return max(context_len, 1) + reply_len
 
     # ------------------------------------------------------------------ model calls
-    def _prompt(self, context: Context) -> tuple[Tensor, Tensor]:
-        """Left-padded prompt ids and mask (B, S), every row at least one token (an empty context reads bos)."""
+    def _prompt_tokens(self, context: Context) -> tuple[Tensor, Tensor]:
+        """Right-padded prompt ids and mask (B, S'), every row at least one token (an empty context reads bos)."""
         device = self.model.device
         ids, mask = context.ids.to(device), context.mask.to(device).long()
         start = self.bos_id if self.bos_id is not None else self.eos_id
@@ -61,10 +72,12 @@ class CausalLMPolicy(HFPolicy):
         if bool(empty.any()):
             ids = torch.cat([ids, torch.full_like(ids[:, :1], start)], 1)
             mask = torch.cat([mask, empty.long()[:, None]], 1)
-        order = torch.argsort(mask, dim=1, stable=True)  # padding first, real tokens after it in their order
-        ids, mask = ids.gather(1, order), mask.gather(1, order)
-        width = int(mask.sum(1).max())
-        return ids[:, -width:].masked_fill(mask[:, -width:] == 0, self.pad_id), mask[:, -width:]
+        return ids, mask
+
+    def _prompt(self, context: Context) -> tuple[Tensor, Tensor]:
+        """Left-padded prompt ids and mask (B, S), every row at least one token (an empty context reads bos)."""
+        mask, ids = pack(*self._prompt_tokens(context)[::-1], left=True)
+        return ids.masked_fill(mask == 0, self.pad_id), mask
 
     def _forward(self, ids: Tensor | None, mask: Tensor, pos: Tensor, cache: DynamicCache | None = None,
                  use_cache: bool = True, keep: int = 0, embeds: Tensor | None = None):
@@ -87,11 +100,18 @@ class CausalLMPolicy(HFPolicy):
         """Keyword arguments of the HF model's forward whose ``.loss`` is the mean token NLL of the replies
         ``human`` (B, T) given ``context``: prompt + reply ids, attention mask, position ids, and labels that are
         the reply tokens (-100 on the prompt and past each reply). The MLE trainer calls the (possibly
-        DDP-wrapped) model with them."""
-        full, mask, s = self._sequence(context, human.ids, human.mask)
-        labels = full.masked_fill(mask == 0, -100)
-        labels[:, :s] = -100
-        return {"input_ids": full, "attention_mask": mask, "position_ids": positions(mask), "labels": labels}
+        DDP-wrapped) model with them.
+
+        Each row is its prompt followed directly by its reply, right-padded to the longest prompt + reply (as
+        transformers' trainers pack them): no padding between the two, the fewest positions to compute. Sampling
+        and scoring align the replies instead (left-padded prompts); the numbers are the same."""
+        prompt, prompt_mask = self._prompt_tokens(context)
+        reply_mask = human.mask.to(prompt.device).long()
+        ids, mask = torch.cat([prompt, human.ids.to(prompt.device)], 1), torch.cat([prompt_mask, reply_mask], 1)
+        mask, ids, is_reply = pack(mask, ids, torch.cat([torch.zeros_like(prompt_mask), reply_mask], 1), left=False)
+        ids = ids.masked_fill(mask == 0, self.pad_id)
+        return {"input_ids": ids, "attention_mask": mask, "position_ids": positions(mask),
+                "labels": ids.masked_fill(is_reply == 0, -100)}
 
     def _teacher_forced(self, context: Context, ids: Tensor, mask: Tensor, feed: int, use_cache: bool):
         """One teacher-forced pass over the prompts and the first ``feed`` reply tokens (B, S + feed), with

@@ -319,6 +319,22 @@ def test_rows_sharing_a_context_get_the_numbers_of_rows_alone(setup):
                            rolled.ids[r]), i
 
 
+def test_teacher_forcing_inputs_give_the_mean_nll_of_score(setup):
+    """The MLE trainer's loss (the HF model's own, on :meth:`teacher_forcing_inputs`) is the policy's mean token
+    NLL, whatever layout the family packs the rows in (a causal LM: prompt then reply, no padding between)."""
+    policy, ctx = setup
+    if not hasattr(policy, "teacher_forcing_inputs"):
+        pytest.skip("the oracle LSTM trains through nll directly")
+    torch.manual_seed(8)
+    big = ctx.repeat_interleave(3)
+    human = policy.sample(big)
+    assert len(set(human.lengths.tolist())) > 1
+    inputs = policy.teacher_forcing_inputs(big, human)
+    torch.testing.assert_close(policy.model(**inputs).loss, policy.nll(big, human.ids, human.mask), atol=1e-5, rtol=0)
+    if policy.family == "causal":
+        assert inputs["input_ids"].shape[1] == int((big.mask.sum(1).clamp(min=1) + human.lengths).max())
+
+
 def test_greedy_sample_equals_hf_generate(setup):
     policy, ctx = setup
     if not hasattr(policy, "generate_replies"):
