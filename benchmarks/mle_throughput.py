@@ -13,10 +13,9 @@ first ``steps x batch`` training pairs), the same batches in the same order (the
 and reads it sequentially), the same initial weights (the same seed; the same pretrained checkpoint), AdamW with the
 recipe's learning rate, betas, weight decay (none on biases and norms on both sides), warm-up and schedule, gradient
 clipping, the fused AdamW kernel on both sides (transformers' default ``adamw_torch_fused``), one micro-batch per
-step, the same precision. What differs: seqgan feeds a causal LM each prompt left-padded and its reply right-padded
-(reply tokens in the same columns for every row, as its sampler and policy gradient need), the trainer's collator
-pads prompt + reply on the right (a row is as wide as the longest prompt + reply, seqgan's as the longest prompt +
-the longest reply); the rows, tokens and labels are the same.
+step, the same precision, the same layout (a causal LM reads each prompt followed directly by its reply, the row
+right-padded to the longest prompt + reply, as the trainer's collator pads it): the rows, tokens and labels are the
+same.
 
 Each side's steps are timed from the end of one optimizer step to the end of the next (data loading and
 collation included; the first step, which allocates the optimizer state, is left out); evaluation and saving at the
@@ -40,7 +39,7 @@ enable_offline()
 
 import torch  # noqa: E402
 
-from bench_common import add_model_args, causal_lm_dir, machine, median  # noqa: E402
+from bench_common import add_model_args, causal_lm_dir, command, machine, median  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -185,7 +184,7 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     families = [args.only] if args.only else ["seq2seq", "causal"]
-    print(f"machine: {machine()}; precision {args.precision}", flush=True)
+    print(f"command: {command()}\nmachine: {machine()}; precision {args.precision}", flush=True)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for family in families:

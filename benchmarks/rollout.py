@@ -58,7 +58,7 @@ enable_offline()
 
 import torch  # noqa: E402
 
-from bench_common import add_model_args, causal_lm_dir, chitchat_contexts, machine, peak_rss_mb  # noqa: E402
+from bench_common import add_model_args, causal_lm_dir, chitchat_contexts, command, machine, peak_rss_mb  # noqa: E402
 from seqgan.config import load_config  # noqa: E402
 from seqgan.models.discriminator import Discriminator  # noqa: E402
 from seqgan.models.policy import Context, Replies  # noqa: E402
@@ -178,7 +178,7 @@ def seq2seq_main(args: argparse.Namespace) -> None:
     floor = timed(lambda: projection_floor(policy, b * n, new_tokens), args.repeats)
     rows.append(("(floor) output projection + softmax alone for those tokens", floor))
 
-    print(f"machine: {machine()}")
+    print(f"command: {command()}\nmachine: {machine()}")
     print(f"config {Path(args.config).name}: generator {cfg.generator.arch} d_model {cfg.generator.d_model} "
           f"{cfg.generator.encoder_layers}+{cfg.generator.decoder_layers} layers, vocabulary {vocab}, D "
           f"{cfg.discriminator.encoder}; B {b}, T {t_len}, N {n}, context {args.context_len} tokens; {new_tokens:,} "
@@ -261,7 +261,7 @@ def causal_main(args: argparse.Namespace) -> None:
 
 
 def report(rows: list[tuple[str, float]], new_tokens: int, setting: str) -> None:
-    print(f"machine: {machine()}")
+    print(f"command: {command()}\nmachine: {machine()}")
     print(f"{setting}; {new_tokens:,} new tokens per call\n")
     print("| method | s / call | new tokens / s | time / (a) |")
     print("|---|---:|---:|---:|")

@@ -56,8 +56,8 @@ enable_offline()
 
 import torch  # noqa: E402
 
-from bench_common import RssWatch, add_model_args, causal_lm_dir, chitchat_contexts, machine  # noqa: E402
-from bench_common import median, peak_rss_mb, spread  # noqa: E402
+from bench_common import RssWatch, add_model_args, causal_lm_dir, chitchat_contexts, command  # noqa: E402
+from bench_common import machine, median, peak_rss_mb, spread  # noqa: E402
 
 METHODS = ("seqgan", "seqgan-rollout", "seqgan-fp32", "rloo", "grpo", "rloo-default", "grpo-default")
 LABELS = {
@@ -299,7 +299,7 @@ def run_side_by_side(args: argparse.Namespace) -> dict[str, list[dict]]:
     """Every method built once, warmed up by one step, then ``repeats`` rounds of ``steps`` steps each."""
     setup = Setup(args)
     replies = args.contexts * args.group
-    print(f"machine: {machine()}")
+    print(f"command: {command()}\nmachine: {machine()}")
     print(f"model {setup.model_dir}: {sum(p.numel() for p in setup.load_model().parameters()) / 1e6:.1f} M "
           f"parameters; D {args.disc}; B {args.contexts} contexts x K {args.group} = {replies} replies of "
           f"{'up to ' if args.natural_length else ''}{args.reply_len} tokens per step; context tokens "
@@ -386,7 +386,8 @@ def main(argv: list[str] | None = None) -> None:
         return run_only(args)
     if args.rss:
         rss = run_rss(args, argv)
-        print(f"\nmachine: {machine()}\n\n| method | peak RSS MB (this method alone, its process) |\n|---|---:|")
+        print(f"\ncommand: {command()}\nmachine: {machine()}\n")
+        print("| method | peak RSS MB (this method alone, its process) |\n|---|---:|")
         for m, mb in rss.items():
             print(f"| {LABELS.get(m, 'shared setup only (python, torch, tokenizer, D)')} | {mb:,.0f} |")
         return None
