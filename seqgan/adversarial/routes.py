@@ -60,7 +60,11 @@ def make_update(opt: torch.optim.Optimizer, params: list[nn.Parameter], max_grad
 
     ``scaler``: the ``torch.amp.GradScaler`` of fp16 mixed precision (``accelerator.scaler``), whose scaled loss
     ``backward`` back-propagates: the gradients are unscaled before clipping, and a step whose gradients hold an
-    inf / NaN is skipped (the scaler then lowers its scale)."""
+    inf / NaN is skipped (the scaler then lowers its scale).
+
+    After the step autocast's cache of low-precision weight copies is cleared: the stage runs a whole round under
+    one autocast region, and without this a forward pass after an update (the next G-step, teacher forcing, the
+    next D-step) would read the weights as they were before it."""
     backward = backward or (lambda loss: loss.backward())
 
     def update(loss: Tensor) -> None:
@@ -75,6 +79,7 @@ def make_update(opt: torch.optim.Optimizer, params: list[nn.Parameter], max_grad
         else:
             scaler.step(opt)
             scaler.update()
+        torch.clear_autocast_cache()  # bf16 / fp16 copies of the old weights must not serve the next forward pass
 
     return update
 

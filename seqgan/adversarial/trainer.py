@@ -27,6 +27,7 @@ from seqgan.metrics.likelihood import held_out_nll
 from seqgan.models.discriminators import optimizer_groups
 from seqgan.models.policy import Context, Policy, Replies
 from seqgan.objectives.discriminator_loss import mismatch_permutations
+from seqgan.runs.devices import fused_adam
 
 
 def batch_to(batch: dict[str, Tensor], device: torch.device) -> tuple[Context, Replies]:
@@ -61,8 +62,10 @@ class AdversarialTrainer:
         backward = backward or (lambda loss: loss.backward())
         self.g_params = [p for p in policy.parameters() if p.requires_grad]
         self.d_params = [p for p in disc.parameters() if p.requires_grad]
-        self.g_opt = torch.optim.Adam(self.g_params, lr=cfg.g_lr)
-        # a D without trainable parameters (a fixed scorer) is allowed when d_steps is 0
+        self.g_opt = torch.optim.Adam(self.g_params, lr=cfg.g_lr, **fused_adam(self.g_params))
+        # a D without trainable parameters (a fixed scorer) is allowed when d_steps is 0. D keeps torch's default
+        # Adam: with the fused kernel a resumed run did not end on the uninterrupted run's weights
+        # (tests/test_pretrained_runs.py, LoRA G), though a fused Adam alone saves and resumes exactly
         self.d_opt = torch.optim.Adam(optimizer_groups(disc, cfg.d_lr)) if self.d_params else None
         self.update_g = make_update(self.g_opt, self.g_params, cfg.max_grad_norm, backward, scaler)
         self.update_d = (make_update(self.d_opt, self.d_params, cfg.max_grad_norm, backward, scaler)

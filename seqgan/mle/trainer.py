@@ -29,6 +29,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 from seqgan.errors import CheckpointError, ConfigError
 from seqgan.runs.checkpoint import (atomic_directory, atomic_write_text, capture_rng, check_complete,
                                    load_checkpoint, restore_rng, save_checkpoint)
+from seqgan.runs.devices import fused_adam
 from seqgan.runs.progress import progress_bar
 from seqgan.runs.interrupts import between_steps
 from seqgan.runs.paths import check_output_dir
@@ -109,7 +110,8 @@ def _no_decay(name: str) -> bool:
 
 
 def build_optimizer(model: torch.nn.Module, mcfg) -> torch.optim.AdamW:
-    """AdamW without weight decay on biases and normalisation weights."""
+    """AdamW without weight decay on biases and normalisation weights (torch's fused kernel where it applies:
+    :func:`~seqgan.runs.devices.fused_adam`)."""
     params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     seen: set[int] = set()
     decay, no_decay = [], []
@@ -119,7 +121,7 @@ def build_optimizer(model: torch.nn.Module, mcfg) -> torch.optim.AdamW:
         seen.add(id(p))
         (no_decay if _no_decay(name) else decay).append(p)
     groups = [{"params": decay, "weight_decay": mcfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=mcfg.lr, betas=tuple(mcfg.betas))
+    return torch.optim.AdamW(groups, lr=mcfg.lr, betas=tuple(mcfg.betas), **fused_adam(groups))
 
 
 def total_steps(mcfg, batches_per_epoch: int) -> int:

@@ -55,6 +55,23 @@ def trim(ids: Tensor, mask: Tensor, logprobs: Tensor | None = None) -> Replies:
     return Replies(ids[:, :width], mask[:, :width], None if logprobs is None else (logprobs * mask)[:, :width])
 
 
+def distinct_rows(context: Context) -> tuple[Context, Tensor] | None:
+    """When some rows of ``context`` (B, S) are equal (K replies per context: :meth:`Context.repeat_interleave`),
+    the distinct rows (U, S), each the first row of its kind, and the index of each row's distinct row (B,); None
+    when every row differs. The families read each distinct context once and share its encoding."""
+    b = context.batch_size
+    if b < 2 or context.is_empty:
+        return None
+    key = context.ids.masked_fill(context.mask == 0, -1)  # padding ids do not count
+    kinds, inverse = torch.unique(key, dim=0, return_inverse=True)
+    if kinds.shape[0] == b:
+        return None
+    first = torch.full((kinds.shape[0],), b, dtype=torch.long, device=key.device)
+    first = first.scatter_reduce(0, inverse, torch.arange(b, device=key.device), reduce="amin")  # (U,)
+    order = first.argsort()  # distinct rows in the order they first appear
+    return context.index(first[order]), order.argsort()[inverse]
+
+
 def select_rows(cache: DynamicCache, rows: Tensor, length: int | None = None) -> DynamicCache:
     """A new cache holding ``rows`` of ``cache``, each layer cut to its first ``length`` positions."""
     return DynamicCache([(layer.keys[rows, :, :length], layer.values[rows, :, :length]) for layer in cache.layers])

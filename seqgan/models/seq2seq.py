@@ -27,7 +27,7 @@ from transformers.modeling_outputs import BaseModelOutput
 
 from seqgan.errors import ConfigError
 from seqgan.models.generator_config import GeneratorConfig
-from seqgan.models.hf_policy import POLICY_FILE, HFPolicy, select_rows
+from seqgan.models.hf_policy import POLICY_FILE, HFPolicy, distinct_rows, select_rows
 from seqgan.models.policy import Context, Replies
 
 _ARCHS = {"bart": BartForConditionalGeneration, "t5": T5ForConditionalGeneration}
@@ -138,9 +138,13 @@ class Seq2SeqPolicy(HFPolicy):
         return ids, mask
 
     def _encode(self, context: Context) -> tuple[Tensor, Tensor]:
-        """Run the encoder once: returns hidden states (B, S, d) and the encoder mask (B, S)."""
-        ids, mask = self._context_inputs(context)
+        """Run the encoder once per distinct context (K replies per context share one encoding; gradients flow
+        back through the copies): returns hidden states (B, S, d) and the encoder mask (B, S)."""
+        shared = distinct_rows(context)
+        ids, mask = self._context_inputs(context if shared is None else shared[0])
         hidden = self.model.get_encoder()(input_ids=ids, attention_mask=mask).last_hidden_state
+        if shared is not None:
+            hidden, mask = hidden[shared[1]], mask[shared[1]]
         return hidden, mask
 
     def teacher_forcing_inputs(self, context: Context, human: Replies) -> dict[str, Tensor]:

@@ -204,3 +204,21 @@ def test_relaxed_generator_step_on_the_unconditional_lstm_leaves_d_untouched():
     assert any(not torch.equal(v, d0[k]) for k, v in disc.named_parameters())
     assert {"d_loss_real", "d_loss_fake", "cheat_auc"} <= set(log) and "d_loss_mismatch" not in log
     assert log["cheat_auc"] > 0.9  # softmax vectors vs one-hots
+
+
+def test_an_update_under_autocast_is_seen_by_the_next_forward_pass():
+    """The stage runs a whole round under one autocast region: after update_g, the next forward pass (the next
+    G-step, teacher forcing) must read the new weights, not autocast's cached bf16 copy of the old ones."""
+    from seqgan.adversarial.routes import make_update
+
+    torch.manual_seed(0)
+    net = torch.nn.Linear(4, 4)
+    update = make_update(torch.optim.SGD(net.parameters(), lr=10.0), list(net.parameters()))
+    x = torch.randn(2, 4)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        before = net(x)
+        update(before.float().square().sum())
+        after = net(x)
+    fresh = torch.nn.functional.linear(x.bfloat16(), net.weight.bfloat16(), net.bias.bfloat16())
+    assert not torch.equal(after, before)
+    torch.testing.assert_close(after, fresh)

@@ -319,6 +319,54 @@ def test_first_rollout_token_follows_the_policy_conditional(setup):
     assert chisquare(obs.numpy(), exp.numpy()).pvalue > 1e-3
 
 
+def test_rows_sharing_a_context_get_the_numbers_of_rows_alone(setup):
+    """K replies per context: a policy may read each distinct context once and share the result between its rows
+    (the HF families do); scores, their gradients, greedy replies and near-greedy rollouts must be those of each row
+    on its own."""
+    policy, ctx = setup
+    big = ctx.repeat_interleave(3)
+    torch.manual_seed(7)
+    reply = policy.sample(big)
+    single = [torch.tensor([i]) for i in range(big.batch_size)]
+
+    def score_and_grads(rows):
+        policy.zero_grad()
+        logp = torch.cat([policy.score(big.index(r), reply.ids[r], reply.mask[r]) for r in rows])
+        (logp * torch.linspace(0.5, 1.5, logp.numel()).view_as(logp)).sum().backward()
+        return logp.detach(), [p.grad.clone() for p in policy.parameters() if p.grad is not None]
+
+    together, grads = score_and_grads([torch.arange(big.batch_size)])
+    alone, alone_grads = score_and_grads(single)
+    torch.testing.assert_close(together, alone, atol=1e-5, rtol=0)
+    assert len(grads) == len(alone_grads)
+    for g, h in zip(grads, alone_grads):
+        torch.testing.assert_close(g, h, atol=1e-5, rtol=1e-4)
+    greedy = policy.sample(big, greedy=True)
+    for i, r in enumerate(single):
+        one = policy.sample(big.index(r), greedy=True)
+        assert torch.equal(pad_to(one.ids, MAX_LEN, policy.pad_id), pad_to(greedy.ids[r], MAX_LEN, policy.pad_id))
+    rolled = policy.rollout(big, reply, 2, temperature=1e-4)
+    for i, r in enumerate(single):
+        assert torch.equal(policy.rollout(big.index(r), Replies(reply.ids[r], reply.mask[r]), 2, temperature=1e-4).ids,
+                           rolled.ids[r]), i
+
+
+def test_teacher_forcing_inputs_give_the_mean_nll_of_score(setup):
+    """The MLE trainer's loss (the HF model's own, on :meth:`teacher_forcing_inputs`) is the policy's mean token
+    NLL, whatever layout the family packs the rows in (a causal LM: prompt then reply, no padding between)."""
+    policy, ctx = setup
+    if not hasattr(policy, "teacher_forcing_inputs"):
+        pytest.skip("the oracle LSTM trains through nll directly")
+    torch.manual_seed(8)
+    big = ctx.repeat_interleave(3)
+    human = policy.sample(big)
+    assert len(set(human.lengths.tolist())) > 1
+    inputs = policy.teacher_forcing_inputs(big, human)
+    torch.testing.assert_close(policy.model(**inputs).loss, policy.nll(big, human.ids, human.mask), atol=1e-5, rtol=0)
+    if policy.family == "causal":
+        assert inputs["input_ids"].shape[1] == int((big.mask.sum(1).clamp(min=1) + human.lengths).max())
+
+
 def test_greedy_sample_equals_hf_generate(setup):
     policy, ctx = setup
     if not hasattr(policy, "generate_replies"):
