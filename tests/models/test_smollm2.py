@@ -34,8 +34,8 @@ def test_smollm2_from_its_wheel_is_a_causal_policy_that_chats(tmp_path):
     assert isinstance(policy, CausalLMPolicy) and policy.vocab_size == 49152
     assert sum(p.numel() for p in policy.parameters()) == 134_515_008
 
-    rows = encode_contexts([["Hi! What do you like to do for fun?"], ["I just got a puppy"]], tokenizer,
-                           DataConfig(max_context_tokens=64))
+    contexts = [["Hi! What do you like to do for fun?"], ["I just got a new puppy, he is so cute"]]
+    rows = encode_contexts(contexts, tokenizer, DataConfig(max_context_tokens=64))
     assert tokenizer.decode(rows[0]).startswith("<|im_start|>system\nYou are a helpful AI assistant named SmolLM")
     ids, mask = pad_rows(rows, tokenizer.pad_token_id)
     context = Context(ids, mask)
