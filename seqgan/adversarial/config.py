@@ -18,6 +18,7 @@ from seqgan.objectives.temperature import TemperatureSchedule
 from seqgan.rewards import ADVANTAGE_NORMS, BASELINES, REWARD_TRANSFORMS, REWARDS
 
 ROUTES = ("policy_gradient", "gumbel", "continuous")
+ESTIMATORS = ("reinforce", "best_of_group")
 CRITICS = ("gan", "wgan_gp")
 G_LOSSES = ("non_saturating", "minimax")
 
@@ -86,6 +87,12 @@ class AdversarialConfig(RouteConfig):
     length_neutral: bool = field(False, help="take the batch's linear trend of the reward over reply length out of "
                                              "the rewards: G is rewarded for what D says beyond length (a weak G's "
                                              "short replies look more human to D, and G learns brevity first)")
+    estimator: str = field("reinforce", choices=ESTIMATORS, help="reinforce (the policy gradient with the baseline "
+                                                                "below) | best_of_group (maximum likelihood on the "
+                                                                "best of each context's K replies by reward minus "
+                                                                "kl_coef x its KL: reward-ranked fine-tuning, which "
+                                                                "only raises what D prefers and never pushes "
+                                                                "probability into replies D has not seen)")
     group_size: int = field(1, ge=1, help="K: replies sampled per context in each G step (the G batch is "
                                           "batch_size x K); K >= 2 enables the group baseline")
     rollout_n: int = field(8, ge=1, help="Monte Carlo rollouts per prefix (reward=rollout)")
@@ -104,7 +111,9 @@ class AdversarialConfig(RouteConfig):
                                                                      "baseline) | running_std | whiten (subtract the "
                                                                      "batch mean too: replaces the baseline)")
     kl_coef: float = field(0.0, ge=0, help="beta of the KL leash to the frozen MLE generator: each token is charged "
-                                           "beta x (log pi - log pi_ref) summed to the reply's end (0 = off)")
+                                           "beta x (log pi - log pi_ref) summed to the reply's end, in reward units "
+                                           "(0 = off; with the logit reward of a D trained against that generator, "
+                                           "beta 1 makes the human distribution the optimum)")
     kl_target: float = field(0.0, ge=0, help="adapt kl_coef towards this mean per-token KL in nats (0 = fixed coef)")
     kl_horizon: float = field(10.0, gt=0, help="G steps over which the adaptive coefficient moves by up to 20 %")
     entropy_weight: float = field(0.0, help="entropy bonus weight in the generator loss")
@@ -145,6 +154,9 @@ class AdversarialConfig(RouteConfig):
         if self.baseline == "group" and self.group_size < 2:
             raise ConfigError(f"adversarial.baseline: group needs adversarial.group_size >= 2 replies per context, "
                               f"got {self.group_size}")
+        if self.estimator == "best_of_group" and self.group_size < 2:
+            raise ConfigError(f"adversarial.estimator: best_of_group needs adversarial.group_size >= 2 replies per "
+                              f"context, got {self.group_size}")
         if self.baseline == "prefix_value" and self.reward == "sequence":
             raise ConfigError("adversarial.baseline: prefix_value needs per-prefix values (reward rollout or "
                               "prefix); with reward sequence use group or moving_average")

@@ -36,6 +36,7 @@ from seqgan.objectives.relaxed_gan import discriminator_inputs, fake_input, gene
 from seqgan.objectives.kl import KLController, kl_to_go, mean_token_kl, token_kl
 from seqgan.rewards import (
     AdvantageScaler,
+    best_in_group,
     remove_length_trend,
     MonteCarloReward,
     PrefixReward,
@@ -84,7 +85,7 @@ class ScoredBatch:
 
     context: (N, S), N = contexts x ``group_size``, rows b*K .. b*K+K-1 share a context.
     replies: (N, T) sampled ids/mask and the sampler's log-probabilities.
-    rewards: (N, T) D's transformed per-token reward; baseline: (N, T); advantages: (N, T) scaled, KL charged.
+    rewards: (N, T) D's transformed per-token reward; baseline: (N, T); advantages: (N, T) KL charged, scaled.
     kl: (N, T) per-token ``log pi - log pi_ref`` (None without a KL leash).
     """
 
@@ -162,8 +163,8 @@ class PolicyGradientRoute:
 
     # -- G ---------------------------------------------------------------------------------------------------
     def generate_and_score(self, context: Context) -> ScoredBatch:
-        """Sample ``group_size`` replies per context row, reward them per token, subtract the baseline, scale,
-        charge the KL still to come; no gradient."""
+        """Sample ``group_size`` replies per context row, reward them per token, subtract the baseline, charge
+        the KL still to come, scale; no gradient."""
         cfg = self.cfg
         t0 = time.perf_counter()
         ctx = context.repeat_interleave(cfg.group_size) if cfg.group_size > 1 else context
@@ -175,13 +176,20 @@ class PolicyGradientRoute:
         if cfg.length_neutral:
             rewards, self.length_slope = remove_length_trend(rewards, replies.mask)
         base = self.baseline(ctx, replies, rewards)  # (N, T)
-        adv = self.scaler(rewards - base, replies.mask)
+        adv = rewards - base
         kl = None
-        if self.kl.active:
+        if self.kl.active:  # charged in reward units, before scaling: beta keeps its meaning whatever the scaling
             with torch.no_grad(), eval_mode(self.reference):
                 ref = self.reference.score(ctx, replies.ids, replies.mask, temperature=cfg.temperature)
             kl = token_kl(replies.logprobs, ref, replies.mask)
             adv = adv - self.kl.beta * kl_to_go(kl, replies.mask)
+        if cfg.estimator == "best_of_group":  # maximum likelihood on each group's best reply
+            score = sequence_values(rewards, replies.mask)
+            if kl is not None:
+                score = score - self.kl.beta * (kl * replies.mask).sum(1)
+            adv = best_in_group(score, cfg.group_size).unsqueeze(1) * replies.mask
+        else:
+            adv = self.scaler(adv, replies.mask)
         timings = {"sample_s": t1 - t0, "reward_s": t2 - t1, "score_s": time.perf_counter() - t2}
         return ScoredBatch(ctx, replies, rewards, base, adv.detach(), kl, timings)
 
@@ -198,8 +206,12 @@ class PolicyGradientRoute:
             return logp, token_entropy(logits)
 
     def compute_loss(self, batch: ScoredBatch) -> Tensor:
-        """The REINFORCE loss of a scored batch (scalar, with gradient)."""
+        """The loss of a scored batch (scalar, with gradient): REINFORCE, or (``best_of_group``) the mean NLL of the
+        selected replies' tokens."""
         logp, entropy = self.policy_logprobs(batch)
+        if self.cfg.estimator == "best_of_group":
+            chosen = batch.advantages  # (N, T) 1 on the chosen replies' real tokens
+            return reinforce_loss(logp, chosen, chosen, entropy, self.cfg.entropy_weight)
         return reinforce_loss(logp, batch.advantages, batch.replies.mask, entropy, self.cfg.entropy_weight)
 
     def g_step(self, context: Context, step: int) -> dict[str, float]:

@@ -14,6 +14,7 @@ from seqgan.rewards.baselines import (
     NoBaseline,
     PrefixValueBaseline,
     SelfCriticBaseline,
+    best_in_group,
     build_baseline,
     leave_one_out_mean,
     sequence_values,
@@ -45,6 +46,6 @@ __all__ = [
     "ADVANTAGE_NORMS", "BASELINES", "REWARDS", "REWARD_TRANSFORMS", "AdvantageScaler", "Baseline", "BatchMeanBaseline",
     "GroupBaseline", "LengthMovingAverageBaseline", "MonteCarloReward", "MovingAverageBaseline", "NoBaseline",
     "PrefixReward", "PrefixValueBaseline", "Reward", "RolloutPolicy", "Scorer", "SelfCriticBaseline",
-    "SequenceReward", "TransformedScorer", "build_baseline", "build_reward",
+    "SequenceReward", "TransformedScorer", "best_in_group", "build_baseline", "build_reward",
     "inverse_transform", "leave_one_out_mean", "remove_length_trend", "sequence_values", "transform_probability",
 ]

@@ -188,6 +188,17 @@ def leave_one_out_mean(values: Tensor, group_size: int) -> Tensor:
     return ((groups.sum(1, keepdim=True) - groups) / (group_size - 1)).reshape(-1)
 
 
+def best_in_group(values: Tensor, group_size: int) -> Tensor:
+    """(B*K,) values of groups of K consecutive rows -> (B*K,) 1.0 for each group's best row (the first of ties),
+    0.0 elsewhere."""
+    if values.shape[0] % group_size:
+        raise ValueError(f"{values.shape[0]} rows do not form groups of {group_size}")
+    groups = values.view(-1, group_size)
+    out = torch.zeros_like(groups)
+    out[torch.arange(groups.shape[0]), groups.argmax(1)] = 1.0
+    return out.reshape(-1)
+
+
 class GroupBaseline(Baseline):
     """Leave-one-out group baseline (RLOO, Kool et al. 2019; TRL's RLOOTrainer): the batch holds K sampled replies
     per context (rows b*K .. b*K+K-1 share a context), and each reply's baseline, on every one of its tokens, is

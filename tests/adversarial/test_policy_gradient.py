@@ -154,3 +154,24 @@ def test_resume_is_exact_with_the_whole_toolbox_on():
 def test_config_rejects_inconsistent_toolbox_settings(bad, match):
     with pytest.raises(ConfigError, match=match):
         AdversarialConfig(**bad).validate()
+
+
+def test_best_of_group_is_maximum_likelihood_on_each_groups_best_reply():
+    from test_adversarial import target_rate
+
+    policy = tiny_policy()
+    trainer = trainer_for(policy, reward="sequence", estimator="best_of_group", group_size=4, d_steps=0, g_lr=1e-2,
+                          batch_size=16)
+    context, _ = batch_to(trainer.human.next(), torch.device("cpu"))
+    batch = trainer.route.generate_and_score(context)
+    values = batch.rewards.gather(1, (batch.replies.mask.sum(1, keepdim=True) - 1)).squeeze(1).view(16, 4)
+    chosen = batch.advantages.amax(1).view(16, 4)
+    assert torch.equal(chosen.argmax(1), values.argmax(1)) and torch.equal(chosen.sum(1), torch.ones(16))
+    loss = trainer.route.compute_loss(batch)
+    logp = policy.score(batch.context, batch.replies.ids, batch.replies.mask)
+    sel = batch.advantages
+    torch.testing.assert_close(loss, -(logp * sel).sum() / sel.sum())
+    before = target_rate(policy)
+    for _ in range(8):
+        trainer.run_round()
+    assert target_rate(policy) > before + 0.1
