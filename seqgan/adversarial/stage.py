@@ -279,6 +279,11 @@ def _discriminator(cfg, run_dir: Path, policy, tokenizer, train, valid, device):
             raise ConfigError(
                 f"discriminator: {run_dir / 'discriminator'} holds a {saved[0]}/{saved[1]} D but the config asks for "
                 f"{wanted[0]}/{wanted[1]}; use a copy of the MLE run without discriminator/ (or matching settings)")
+        differ = [f"{k} {v!r} (config: {getattr(cfg.discriminator, k)!r})" for k, v in vars(disc.cfg).items()
+                  if getattr(cfg.discriminator, k, v) != v]
+        if differ:
+            logger.warning("discriminator: the saved D in %s is used as it was built: %s; remove discriminator/ to "
+                           "pretrain one with the config's settings", run_dir / "discriminator", ", ".join(differ))
         return disc.to(device)
     from seqgan.adversarial.d_pretrain import pretrain_discriminator
 

@@ -393,3 +393,15 @@ def test_train_command_config_takes_only_adversarial_sections_from_the_recipe(tm
     assert got.discriminator.head == "split"
     with pytest.raises(CheckpointError, match="no config.yaml"):
         load_train_config(tmp_path / "nowhere", None, [])
+
+
+def test_a_saved_discriminator_with_other_settings_is_named_in_a_warning(mle_run, tmp_path, caplog):
+    from seqgan.adversarial.stage import train_adversarial
+
+    run = _copy_run(mle_run[0], tmp_path / "run")
+    train_adversarial(_run_cfg(mle_run[1], 0, save_every=0), run)  # pretrains and saves discriminator/
+    cfg = _run_cfg(mle_run[1], 0, save_every=0)
+    cfg.discriminator.dropout = 0.3
+    with caplog.at_level("WARNING", logger="seqgan.adversarial.stage"):
+        train_adversarial(cfg, run)
+    assert "dropout" in caplog.text and "(config: 0.3)" in caplog.text

@@ -1,6 +1,7 @@
 """Text metrics against hand-computed values."""
 
 import math
+import random
 
 import pytest
 
@@ -32,6 +33,18 @@ def test_self_bleu_hand_computed():
     assert self_bleu(["a b c d", "e f g h"]) == 0.0
     assert self_bleu(["same words here again"] * 4) == pytest.approx(100.0)
     assert self_bleu(["only one"]) == 0.0
+
+
+def test_self_bleu_equals_sacrebleu_sentence_scores_against_all_others():
+    from sacrebleu.metrics import BLEU
+
+    rng = random.Random(0)
+    words = ["i", "am", "not", "sure", "yes", "the", "dog", "."]
+    texts = [" ".join(rng.choice(words) for _ in range(rng.randint(0, 9))) for _ in range(80)]
+    texts += ["i am not sure ."] * 3 + ["the dog the dog the dog", "The, dog!", ""]  # ties, repeats, empty
+    bleu = BLEU(effective_order=True)
+    loop = [bleu.sentence_score(t, texts[:i] + texts[i + 1:]).score for i, t in enumerate(texts)]
+    assert self_bleu(texts) == pytest.approx(sum(loop) / len(loop), abs=1e-9)
 
 
 def test_self_bleu_subsamples_reproducibly():
