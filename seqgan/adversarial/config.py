@@ -79,7 +79,9 @@ class AdversarialConfig(RouteConfig):
     d_steps: int = field(1, ge=0, help="k: discriminator updates per round (G fixed, fresh G samples each)")
     g_steps: int = field(1, ge=0, help="g: generator policy-gradient updates per round (D fixed)")
     reward: str = field("rollout", choices=REWARDS, help="per-token reward: sequence | rollout (Monte Carlo) | prefix "
-                                                         "(D on prefixes)")
+                                                         "(D on prefixes) | maligan (MaliGAN: D/(1-D) normalised over "
+                                                         "each context's group_size replies, or the batch, minus 1/K; "
+                                                         "use with baseline none and reward_transform prob)")
     reward_transform: str = field("prob", choices=REWARD_TRANSFORMS, help="what D's score becomes as a reward: prob "
                                                                           "(D, saturates) | log (log D) | logit "
                                                                           "(log D - log(1 - D), unbounded; "
@@ -160,6 +162,9 @@ class AdversarialConfig(RouteConfig):
         if self.baseline == "prefix_value" and self.reward == "sequence":
             raise ConfigError("adversarial.baseline: prefix_value needs per-prefix values (reward rollout or "
                               "prefix); with reward sequence use group or moving_average")
+        if self.reward == "maligan" and self.reward_transform != "prob":
+            raise ConfigError(f"adversarial.reward_transform: maligan weights samples by D / (1 - D) of D's "
+                              f"probability; use prob, got {self.reward_transform!r}")
         if self.kl_target > 0 and self.kl_coef <= 0:
             raise ConfigError(f"adversarial.kl_coef: an adaptive KL (kl_target {self.kl_target}) needs a starting "
                               "coefficient > 0")

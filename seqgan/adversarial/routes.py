@@ -115,7 +115,7 @@ class PolicyGradientRoute:
         self.scorer = TransformedScorer(disc, cfg.reward_transform)
         self.rollout_policy = RolloutPolicy(policy, cfg.rollout_rate) if cfg.reward == "rollout" else None
         self.reward = build_reward(cfg.reward, self.scorer, self.rollout_policy, n=cfg.rollout_n,
-                                   temperature=cfg.temperature, chunk_size=cfg.rollout_chunk)
+                                   temperature=cfg.temperature, chunk_size=cfg.rollout_chunk, group_size=cfg.group_size)
         cheap = PrefixReward(self.scorer) if cfg.reward == "prefix" else SequenceReward(self.scorer)
         self.baseline = build_baseline(cfg.baseline, cfg.baseline_decay, policy, cheap, group_size=cfg.group_size)
         self.scaler = AdvantageScaler(cfg.advantage_norm, decay=cfg.baseline_decay)

@@ -379,6 +379,11 @@ class Discriminator(DiscriminatorScoring, PretrainedMixin, nn.Module):
         h_x, h_c = self._features(context, reply_ids, reply_mask, prefixes=True)  # (B, T, F), (B, F) | None
         return self._heads(h_x, None if h_c is None else h_c.unsqueeze(1)).logit
 
+    def prefix_features(self, reply_ids: Tensor, reply_mask: Tensor) -> Tensor:
+        """(B, T) -> (B, T, F): the reply features of every prefix x_1..x_t after the readout (the highway layer),
+        before dropout and the heads: what LeakGAN's D leaks to its generator (:mod:`seqgan.models.leakgan`)."""
+        return self._reply_features(reply_ids, reply_mask, prefixes=True)
+
     def _reward_rows_logits(self, context: Context, rows: Tensor, reply_ids: Tensor, reply_mask: Tensor) -> Tensor:
         """(M,) logits of replies (M, T) whose contexts are rows ``rows`` (M,) of ``context`` (encoded once)."""
         h_x = self._reply_features(reply_ids, reply_mask, prefixes=False)  # (M, F)

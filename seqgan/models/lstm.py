@@ -31,19 +31,35 @@ from seqgan.runs.pretrained import PretrainedMixin
 SAMPLE_ROWS = 1024  # rows whose (rows, V) logits are formed at once when sampling (4 MB per 1,000 tokens of V)
 
 
+def token_logprobs(logits: Tensor, ids: Tensor, mask: Tensor, temperature: float = 1.0) -> Tensor:
+    """(B, T, V) teacher-forced logits, (B, T) ids / mask -> (B, T) log p_T(ids_t | ids_<t) in float32, 0 where
+    ``mask`` is 0 (``log_softmax(logits / temperature)``; the score of every oracle generator)."""
+    logits = logits.float()
+    logp = torch.log_softmax(logits / temperature if temperature != 1.0 else logits, dim=-1)  # (B, T, V)
+    return logp.gather(-1, ids.unsqueeze(-1)).squeeze(-1) * mask.to(logp.dtype)
+
+
+class PositiveSizes:
+    """``validate`` for a dataclass of sizes (this one and the peer GANs' generators): every field a positive int;
+    errors name ``where`` (default: the class's ``SECTION``)."""
+
+    SECTION = "lstm"
+
+    def validate(self, where: str | None = None) -> None:
+        where = where or self.SECTION
+        for name, value in asdict(self).items():
+            if int(value) < 1:
+                raise ConfigError(f"{where}.{name}: expected a positive integer, got {value}")
+
+
 @dataclass
-class LSTMShape:
+class LSTMShape(PositiveSizes):
     """Sizes of an :class:`LSTMPolicy` (SeqGAN oracle: 5,000 / 32 / 32 / 20)."""
 
     vocab_size: int = 5000
     embed_dim: int = 32
     hidden_dim: int = 32
     seq_len: int = 20
-
-    def validate(self, where: str = "lstm") -> None:
-        for name, value in asdict(self).items():
-            if int(value) < 1:
-                raise ConfigError(f"{where}.{name}: expected a positive integer, got {value}")
 
 
 class LSTMPolicy(PretrainedMixin, Policy):
@@ -62,6 +78,17 @@ class LSTMPolicy(PretrainedMixin, Policy):
         self.lstm = nn.LSTM(shape.embed_dim, shape.hidden_dim, batch_first=True)
         self.head = nn.Linear(shape.hidden_dim, shape.vocab_size)
         nn.init.normal_(self.start, std=0.1)
+
+    @torch.no_grad()
+    def init_normal(self, std: float = 0.1, generator: torch.Generator | None = None) -> LSTMPolicy:
+        """Re-draw every parameter from N(0, std) (``bias_hh`` = 0: the recurrent layer then has one bias per gate):
+        the SeqGAN reference code's generator initialisation (``init_matrix``, stddev 0.1). Returns self."""
+        for name, param in self.named_parameters():
+            if name == "lstm.bias_hh_l0":
+                param.zero_()
+            else:
+                param.copy_(torch.randn(param.shape, generator=generator) * std)
+        return self
 
     # ------------------------------------------------------------------ helpers
     def _check_context(self, context: Context) -> None:
@@ -107,9 +134,7 @@ class LSTMPolicy(PretrainedMixin, Policy):
     def score(self, context: Context, ids: Tensor, mask: Tensor, temperature: float = 1.0) -> Tensor:
         """(B, T) ids/mask -> (B, T) log p_T(x_t | x_<t) (``log_softmax(logits / temperature)``), with gradient."""
         self._check_context(context)
-        logits = self.logits(ids).float()
-        logp = torch.log_softmax(logits / temperature if temperature != 1.0 else logits, dim=-1)  # (B, T, V)
-        return logp.gather(-1, ids.unsqueeze(-1)).squeeze(-1) * mask.to(logp.dtype)
+        return token_logprobs(self.logits(ids), ids, mask, temperature)
 
     @torch.no_grad()
     def sample(self, context: Context, max_len: int | None = None, temperature: float = 1.0,

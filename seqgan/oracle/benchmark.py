@@ -22,101 +22,46 @@ from pathlib import Path
 import torch
 
 from seqgan.config import save_config
-from seqgan.data.batches import BatchStream
 from seqgan.oracle.data import (ORACLE_DIR, DATA_FILE, build_oracle, load_data, load_oracle, sample_sequences,
                                 save_data)
 from seqgan.errors import CheckpointError, ConfigError
 from seqgan.oracle.frontier import describe_distance, frontier_distance, plot_frontier, temperature_curve
 from seqgan.oracle.metrics import mean_nll, nll_oracle, nll_test, oracle_entropy
+from seqgan.oracle.reference import load_reference_oracle
 from seqgan.models.discriminator import Discriminator
 from seqgan.models.lstm import LSTMPolicy, LSTMShape
-from seqgan.models.policy import Context, Replies, eval_mode
-from seqgan.objectives.discriminator_loss import LossWeights, discriminator_loss
-from seqgan.objectives.reinforce import reinforce_loss
 from seqgan.rewards import MonteCarloReward, PrefixReward, RolloutPolicy
+from seqgan.rewards.maligan import MaliGANReward
 from seqgan.oracle.scorers import BleuScorer, ConstantScorer, InputFreeRolloutReward, UniformScorer
 from seqgan.runs.checkpoint import atomic_write_text, load_checkpoint, save_checkpoint
 from seqgan.runs.rundir import MetricsLog
 from seqgan.tracking import Tracker
-from seqgan.oracle.config import ROWS, OracleConfig
+from seqgan.oracle.config import ALL_ROWS, PEERS, OracleConfig, row_rounds
+from seqgan.oracle.peers import PEER_ROWS, run_peer_row
 from seqgan.oracle.relaxed import RELAXED_ROWS, run_relaxed_row
+from seqgan.oracle.steps import mle_steps, pg_step, train_discriminator
 
 logger = logging.getLogger(__name__)
-NO_MISMATCH = LossWeights(weight_real=1.0, weight_fake=1.0, weight_mismatch=0.0)
-
-
-# --------------------------------------------------------------------------- generator updates
-def _clip_step(policy: LSTMPolicy, opt: torch.optim.Optimizer, loss: torch.Tensor, clip: float) -> None:
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(policy.parameters(), clip)
-    opt.step()
-
-
-def mle_steps(policy: LSTMPolicy, opt: torch.optim.Optimizer, data: torch.Tensor, steps: int, batch_size: int,
-              clip: float, ss_prob: float = 0.0) -> float:
-    """``steps`` MLE updates on shuffled full batches of (N, T) data (scheduled sampling when ``ss_prob`` > 0),
-    from a fresh epoch; the order comes from torch's global RNG, which the benchmark seeds and checkpoints.
-    Returns the mean training loss."""
-    policy.train()
-    batches = BatchStream(data.shape[0], batch_size, seed=None, last="drop")
-    total = 0.0
-    for _ in range(steps):
-        batch = data[batches.next()]  # (B, T)
-        if ss_prob > 0:
-            loss = policy.scheduled_sampling_nll(batch, ss_prob)
-        else:
-            loss = policy.nll(Context.empty(batch.shape[0]), batch, torch.ones_like(batch))
-        _clip_step(policy, opt, loss, clip)
-        total += loss.item()
-    return total / max(steps, 1)
-
-
-def pg_step(policy: LSTMPolicy, opt: torch.optim.Optimizer, reward, batch_size: int, clip: float) -> dict[str, float]:
-    """One REINFORCE step: sample (B, T), per-token rewards (B, T), loss -sum r * log p / (B*T) (no baseline, as in
-    the reference code). Returns the mean reward and the rollout / scorer seconds."""
-    ctx = Context.empty(batch_size)
-    with eval_mode(policy):
-        replies = policy.sample(ctx)
-    rewards = reward(ctx, replies)  # (B, T)
-    policy.train()
-    logp = policy.score(ctx, replies.ids, replies.mask)  # (B, T) with grad
-    _clip_step(policy, opt, reinforce_loss(logp, rewards, replies.mask), clip)
-    timing = getattr(reward, "last_timing", {})
-    return {"reward": float(rewards.mean()), "rollout_s": timing.get("rollout_s", 0.0),
-            "disc_s": timing.get("disc_s", 0.0)}
-
-
-# --------------------------------------------------------------------------- discriminator
-def train_discriminator(disc: Discriminator, opt: torch.optim.Optimizer, policy: LSTMPolicy, real: torch.Tensor,
-                        refreshes: int, epochs: int, negatives: int, batch_size: int) -> dict[str, float]:
-    """``refreshes`` x (draw ``negatives`` fresh samples of G and as many real rows; ``epochs`` passes of the
-    real/fake loss). Data stay tensors; one batch holds ``batch_size`` real and ``batch_size`` generated rows."""
-    terms: dict[str, float] = {}
-    for _ in range(refreshes):
-        fake = sample_sequences(policy, negatives)  # (n, T)
-        pos = real[torch.randint(0, real.shape[0], (negatives,))]
-        disc.train()
-        for _ in range(epochs):
-            order_p, order_f = torch.randperm(negatives), torch.randperm(negatives)
-            for start in range(0, negatives, batch_size):
-                p, f = pos[order_p[start:start + batch_size]], fake[order_f[start:start + batch_size]]
-                ctx = Context.empty(p.shape[0])
-                loss, terms = discriminator_loss(disc, ctx, Replies(p, torch.ones_like(p)),
-                                                 Replies(f, torch.ones_like(f)), NO_MISMATCH)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-    disc.eval()
-    return terms
-
-
 # --------------------------------------------------------------------------- the benchmark
 MLE_CHECKPOINT = "checkpoints/mle"
 DISC_CHECKPOINT = "checkpoints/disc_pretrained"
 PROGRESS_FILE = "progress.json"
 # config keys that do not change any result (a resumed run may differ in them)
 _NOT_FINGERPRINTED = ("run_dir", "threads", "cpu", "rows", "tracking")
+# what the shared stages (oracle, data, MLE, frontier, D pretraining) depend on: a resumed run must match them
+SHARED_SECTIONS = ("seed", "data", "mle", "disc", "frontier")
+
+
+def row_sections(name: str) -> tuple[str, ...]:
+    """The config sections a row depends on besides the shared ones: a finished row whose sections changed is run
+    again on resume."""
+    if name in ("random", "mle"):
+        return ()
+    return ("adv", name) if name in PEERS else ("adv",)
+
+
+def _sections(fingerprint: dict, names: tuple[str, ...]) -> dict:
+    return {k: fingerprint.get(k) for k in names}
 
 
 def config_fingerprint(cfg: OracleConfig) -> dict:
@@ -162,11 +107,21 @@ class OracleBenchmark:
             saved = json.loads(path.read_text())
         except json.JSONDecodeError as err:
             raise CheckpointError(f"{path}: corrupt progress file ({err.msg})") from None
-        old, new = saved.get("config", {}), self.progress["config"]
-        if old != new:
-            diff = _first_difference(old, new)
+        old = _with_defaults(saved.get("config", {}), config_fingerprint(OracleConfig()))  # keys added since: defaults
+        new = self.progress["config"]
+        shared_old, shared_new = _sections(old, SHARED_SECTIONS), _sections(new, SHARED_SECTIONS)
+        if shared_old != shared_new:
+            diff = _first_difference(shared_old, shared_new)
             raise ConfigError(f"{path}: written with a different config ({diff}); "
                               "drop --resume or use another run_dir")
+        row_configs = saved.setdefault("row_configs", {})
+        for name in list(saved["rows"]):
+            ran_with = row_configs.get(name, _sections(old, row_sections(name)))
+            if ran_with != _sections(new, row_sections(name)):
+                diff = _first_difference(ran_with, _sections(new, row_sections(name)))
+                logger.warning("%s: finished with a different config (%s): running it again", name, diff)
+                del saved["rows"][name]
+        saved["config"] = new
         self.progress = saved
         logger.info("resuming %s: rows done %s", self.dir, sorted(saved["rows"]))
 
@@ -205,8 +160,9 @@ class OracleBenchmark:
             self._load_data(data_file)
             self.entropy = self.progress["entropy"]
             return
-        oracle = build_oracle(self.shape, d.oracle_seed)
-        oracle.save_pretrained(oracle_dir)
+        oracle = (load_reference_oracle(d.oracle_params, self.shape) if d.oracle_params
+                  else build_oracle(self.shape, d.oracle_seed))
+        oracle.save_pretrained(oracle_dir)  # the run keeps its own copy (safetensors): resuming needs no pickle
         self.oracle = oracle.to(self.device)
         train = sample_sequences(self.oracle, d.n_train, seed=d.oracle_seed + 1)
         test = sample_sequences(self.oracle, d.n_test, seed=d.oracle_seed + 2)
@@ -228,7 +184,10 @@ class OracleBenchmark:
         """MLE pretraining of the generator, or its checkpoint when resuming."""
         c = self.cfg
         torch.manual_seed(c.seed)
-        self.random_policy = LSTMPolicy(self.shape).to(self.device)
+        self.random_policy = LSTMPolicy(self.shape)
+        if c.mle.init == "normal":
+            self.random_policy.init_normal(0.1)
+        self.random_policy.to(self.device)
         self.mle = copy.deepcopy(self.random_policy)
         self.mle_opt = torch.optim.Adam(self.mle.parameters(), lr=c.mle.lr)
         ckpt = self.dir / MLE_CHECKPOINT
@@ -243,7 +202,8 @@ class OracleBenchmark:
         best = (math.inf, 0, None)  # (held-out NLL, epoch, (model, optimizer) state) of the best epoch so far
         epoch = 0
         for epoch in range(1, c.mle.epochs + 1):
-            loss = mle_steps(self.mle, self.mle_opt, self.train, steps_per_epoch, c.mle.batch_size, c.mle.grad_clip)
+            loss = mle_steps(self.mle, self.mle_opt, self.train, steps_per_epoch, c.mle.batch_size, c.mle.grad_clip,
+                             shuffle=c.mle.shuffle)
             record = {"stage": "mle", "epoch": epoch, "loss": loss}
             if self.valid.numel():
                 record["nll_valid"] = mean_nll(self.mle, self.valid)
@@ -304,7 +264,7 @@ class OracleBenchmark:
             return
         t0 = time.perf_counter()
         terms = train_discriminator(self.disc, self.disc_opt, self.mle, self.train, c.disc.pretrain_refreshes,
-                                    c.disc.epochs, c.disc.negatives, c.disc.batch_size)
+                                    c.disc.epochs, c.disc.negatives, c.disc.batch_size, c.disc.composition)
         self.disc_wall = time.perf_counter() - t0
         self.log(stage="d_pretrain", wall_s=self.disc_wall, **terms)
         logger.info("D pretrained in %.1fs: %s", self.disc_wall, terms)
@@ -324,6 +284,11 @@ class OracleBenchmark:
             disc_opt.load_state_dict(self.disc_opt.state_dict())
             reward = MonteCarloReward(disc, rollout_policy, a.rollouts) if name == "seqgan" else PrefixReward(disc)
             return reward, disc, disc_opt
+        if name == "maligan":  # the seqgan row's D and its training; the reward: normalised D / (1 - D)
+            disc = copy.deepcopy(self.disc)
+            disc_opt = torch.optim.Adam(disc.parameters(), lr=c.disc.lr)
+            disc_opt.load_state_dict(self.disc_opt.state_dict())
+            return MaliGANReward(disc, group_size=None, baseline=c.maligan.baseline), disc, disc_opt
         if name == "pg_bleu":
             bleu = BleuScorer(self.train[:c.data.bleu_references], c.data.vocab_size)
             return MonteCarloReward(bleu, rollout_policy, a.rollouts), None, None
@@ -335,9 +300,11 @@ class OracleBenchmark:
 
     def run_row(self, name: str) -> dict:
         c, a = self.cfg, self.cfg.adv
-        torch.manual_seed(c.seed + 1000 * (ROWS.index(name) + 1))  # every row alike whatever ran before it
+        torch.manual_seed(c.seed + 1000 * (ALL_ROWS.index(name) + 1))  # every row alike whatever ran before it
         if name in RELAXED_ROWS:
             return run_relaxed_row(self, name)
+        if name in PEER_ROWS:
+            return run_peer_row(self, name)
         if name == "random":
             nll_o, nll_t = self.evaluate(self.random_policy)
             return {"row": name, "nll_oracle": nll_o, "nll_test": nll_t, "wall_s": 0.0, "curve": []}
@@ -355,28 +322,30 @@ class OracleBenchmark:
         t0 = time.perf_counter()
         eval_s = rollout_s = scorer_s = d_s = 0.0
         curve = [(0, self.curve_point(self.mle))]
-        for rnd in range(1, a.rounds + 1):
+        rounds = row_rounds(c, name)
+        for rnd in range(1, rounds + 1):
             info: dict[str, float] = {}
             if mle_rows:
                 ss = a.ss_max_prob * rnd / a.rounds if name == "scheduled_sampling" else 0.0
                 info["loss"] = mle_steps(policy, opt, self.train, mle_steps_per_round, c.mle.batch_size,
-                                         c.mle.grad_clip, ss_prob=ss)
+                                         c.mle.grad_clip, ss_prob=ss, shuffle=c.mle.shuffle)
             else:
                 for _ in range(a.g_steps):
-                    info = pg_step(policy, opt, reward, a.batch_size, c.mle.grad_clip)
+                    info = pg_step(policy, opt, reward, a.batch_size, c.mle.grad_clip, a.pg_reduction)
                     rollout_s += info["rollout_s"]
                     scorer_s += info["disc_s"]
                     rollout_policy.update()
                 if disc is not None:
                     t1 = time.perf_counter()
                     info.update(train_discriminator(disc, disc_opt, policy, self.train, a.d_refreshes, c.disc.epochs,
-                                                    c.disc.negatives, c.disc.batch_size))
+                                                    c.disc.negatives, c.disc.batch_size, c.disc.composition))
                     d_s += time.perf_counter() - t1
-            if rnd % a.eval_every == 0 or rnd == a.rounds:
+            if rnd % a.eval_every == 0 or rnd == rounds:
                 t1 = time.perf_counter()
                 curve.append((rnd, self.curve_point(policy)))
+                test_nll = self.curve_nll_test(policy)
                 eval_s += time.perf_counter() - t1
-                self.log(stage=name, round=rnd, nll_oracle=curve[-1][1], **info)
+                self.log(stage=name, round=rnd, nll_oracle=curve[-1][1], nll_test=test_nll, **info)
                 logger.info("%s round %d: NLL-oracle %.3f", name, rnd, curve[-1][1])
         wall = time.perf_counter() - t0 - eval_s
         nll_o, nll_t = self.evaluate(policy)
@@ -387,6 +356,23 @@ class OracleBenchmark:
     def curve_point(self, policy: LSTMPolicy) -> float:
         """NLL-oracle of ``adv.curve_samples`` samples of ``policy`` (one point of a learning curve)."""
         return nll_oracle(self.oracle, policy, self.cfg.adv.curve_samples)
+
+    def curve_nll_test(self, policy) -> float:
+        """NLL-test of ``policy`` on the first ``adv.curve_samples`` test samples (logged with each curve point, so
+        a row can be placed against the frontier at any logged round)."""
+        return nll_test(policy, self.test[:self.cfg.adv.curve_samples])
+
+
+def _with_defaults(saved: dict, defaults: dict) -> dict:
+    """``saved`` with every (nested) key it lacks taken from ``defaults``: a run written before a config key existed
+    ran with that key's default behaviour, so resuming it with the default is no difference."""
+    out = dict(saved)
+    for key, value in defaults.items():
+        if key not in out:
+            out[key] = value
+        elif isinstance(value, dict) and isinstance(out[key], dict):
+            out[key] = _with_defaults(out[key], value)
+    return out
 
 
 def _first_difference(old: dict, new: dict, prefix: str = "") -> str:
@@ -420,13 +406,14 @@ def write_results(run_dir: Path, cfg: OracleConfig, rows: list[dict], extra: dic
                   "|---|" + "---|" * len(frontier),
                   "| NLL-oracle | " + " | ".join(f"{p['nll_oracle']:.3f}" for p in frontier) + " |",
                   "| NLL-test | " + " | ".join(f"{p['nll_test']:.3f}" for p in frontier) + " |", ""]
-    lines += ["| row | NLL-oracle | NLL-test | vs MLE's temperature frontier | wall s (after MLE) | rollout share |",
-              "|---|---|---|---|---|---|"]
+    lines += ["| row | NLL-oracle | NLL-test | vs MLE's temperature frontier | wall s (after MLE) | CPU s "
+              "| rollout share |", "|---|---|---|---|---|---|---|"]
     for r in rows:
         share = f"{r['rollout_s'] / r['wall_s']:.0%}" if r.get("rollout_s") and r["wall_s"] > 0 else "-"
         where = describe_distance(r.get("frontier_distance")) if frontier else "-"
+        cpu = f"{r['cpu_s']:.0f}" if "cpu_s" in r else "-"
         lines.append(f"| {r['row']} | {r['nll_oracle']:.3f} | {r['nll_test']:.3f} | {where} | {r['wall_s']:.0f} "
-                     f"| {share} |")
+                     f"| {cpu} | {share} |")
     atomic_write_text(run_dir / "results.md", "\n".join(lines) + "\n")
 
 
@@ -453,37 +440,61 @@ def plot_curves(run_dir: Path, rows: list[dict]) -> Path:
     return path
 
 
-def summarize_seeds(results: list[dict]) -> str:
+def summarize_seeds(results: list[dict], details: bool = False) -> str:
     """Markdown table of several seeds' ``results.json`` dicts: one column per seed and mean ± sample std per row
-    (NLL-oracle and NLL-test), rows in the order of the first result."""
+    (NLL-oracle and NLL-test), rows in the order they first appear; a row missing from a seed shows ``-`` there and
+    its statistics cover the seeds that have it. ``details`` adds each row's NLL-oracle minus the same seed's MLE
+    (mean ± std of the per-seed differences) and its CPU seconds."""
     import statistics
 
     seeds = [r["seed"] for r in results]
-    names = [row["row"] for row in results[0]["rows"]]
+    names: list[str] = []
+    for r in results:
+        names += [row["row"] for row in r["rows"] if row["row"] not in names]
     by_seed = [{row["row"]: row for row in r["rows"]} for r in results]
 
-    def cell(values: list[float]) -> str:
+    def cell(values: list[float], sign: str = "") -> str:
         sd = statistics.stdev(values) if len(values) > 1 else 0.0
-        return f"{statistics.fmean(values):.3f} ± {sd:.3f}"
+        return f"{statistics.fmean(values):{sign}.3f} ± {sd:.3f}" if values else "-"
 
     with_frontier = all("frontier_distance" in row for r in results for row in r["rows"])
     head = ["row", *[f"NLL-oracle s{s}" for s in seeds], "NLL-oracle mean ± std", "NLL-test mean ± std",
-            "wall s mean", *(["vs frontier mean ± std (< 0: below)"] if with_frontier else [])]
+            "wall s mean", *(["vs frontier mean ± std (< 0: below)"] if with_frontier else []),
+            *(["minus MLE mean ± std", "CPU s mean"] if details else [])]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name in names:
-        if not all(name in rows for rows in by_seed):
-            continue
-        oracle_v = [rows[name]["nll_oracle"] for rows in by_seed]
-        test_v = [rows[name]["nll_test"] for rows in by_seed]
-        wall = statistics.fmean(rows[name]["wall_s"] for rows in by_seed)
-        line = (f"| {name} | " + " | ".join(f"{v:.3f}" for v in oracle_v)
-                + f" | {cell(oracle_v)} | {cell(test_v)} | {wall:.0f} |")
+        present = [rows[name] for rows in by_seed if name in rows]
+        oracle_v = [row["nll_oracle"] for row in present]
+        wall = statistics.fmean(row["wall_s"] for row in present)
+        line = (f"| {name} | " + " | ".join(f"{rows[name]['nll_oracle']:.3f}" if name in rows else "-"
+                                            for rows in by_seed)
+                + f" | {cell(oracle_v)} | {cell([row['nll_test'] for row in present])} | {wall:.0f} |")
         if with_frontier:
-            dist = [rows[name]["frontier_distance"] for rows in by_seed]
+            dist = [row["frontier_distance"] for row in present]
             line += f" {cell(dist)} |" if None not in dist else " left of it in " + \
                 f"{dist.count(None)} of {len(dist)} seeds |"
+        if details:
+            minus = [rows[name]["nll_oracle"] - rows["mle"]["nll_oracle"] for rows in by_seed
+                     if name in rows and "mle" in rows]
+            cpu = [row["cpu_s"] for row in present if "cpu_s" in row]
+            line += f" {cell(minus, '+')} | {statistics.fmean(cpu) if cpu else float('nan'):.0f} |"
         lines.append(line)
     return "\n".join(lines) + "\n"
+
+
+def mean_rows(results: list[dict]) -> list[dict]:
+    """Every row's mean NLL-oracle and NLL-test over the seeds that have it (for a frontier plot of several seeds)."""
+    import statistics
+
+    names: list[str] = []
+    for r in results:
+        names += [row["row"] for row in r["rows"] if row["row"] not in names]
+    out = []
+    for name in names:
+        present = [row for r in results for row in r["rows"] if row["row"] == name]
+        out.append({"row": name, "nll_oracle": statistics.fmean(row["nll_oracle"] for row in present),
+                    "nll_test": statistics.fmean(row["nll_test"] for row in present)})
+    return out
 
 
 def plot_seed_curves(results: list[dict], path: Path) -> Path:
@@ -539,15 +550,18 @@ def run_oracle_benchmark(cfg: OracleConfig, resume: bool = False) -> dict:
         bench.prepare()
         bench.pretrain()
         bench.temperature_frontier()
-        if any(r in ("seqgan", "prefix", *RELAXED_ROWS) for r in cfg.rows):
+        if any(r in ("seqgan", "prefix", "maligan", "leakgan", *RELAXED_ROWS) for r in cfg.rows):
             bench.pretrain_discriminator()
         done = bench.progress["rows"]
         for name in cfg.rows:
             if name in done:
                 logger.info("%s: done in an earlier run, skipped", name)
                 continue
+            cpu0 = time.process_time()
             row = bench.run_row(name)
+            row["cpu_s"] = time.process_time() - cpu0  # CPU seconds of the row (evaluation included)
             done[name] = row
+            bench.progress.setdefault("row_configs", {})[name] = _sections(bench.progress["config"], row_sections(name))
             bench.progress["elapsed_s"] = time.perf_counter() - t0
             bench.save_progress()
             logger.info("%s: NLL-oracle %.3f NLL-test %.3f (%.0fs)", name, row["nll_oracle"], row["nll_test"],

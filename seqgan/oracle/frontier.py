@@ -31,6 +31,21 @@ def temperature_curve(oracle: LSTMPolicy, model: LSTMPolicy, test_ids: Tensor, t
              "nll_test": nll_test(model, test_ids, temperature=float(t))} for t in temperatures]
 
 
+def mean_curve(curves: list[list[dict]]) -> list[dict]:
+    """The temperature curves of several seeds averaged per temperature (temperatures of the first curve that every
+    curve has), for one frontier of several seeds."""
+    if not curves:
+        return []
+    out = []
+    for p in curves[0]:
+        same = [q for c in curves for q in c if q["temperature"] == p["temperature"]]
+        if len(same) == len(curves):
+            out.append({"temperature": p["temperature"],
+                        "nll_test": sum(q["nll_test"] for q in same) / len(same),
+                        "nll_oracle": sum(q["nll_oracle"] for q in same) / len(same)})
+    return out
+
+
 def frontier_at(points: list[dict], x: float) -> float | None:
     """Lowest NLL-oracle on the polyline through ``points`` (temperature order) among its points with
     NLL-test <= ``x``; None when ``x`` is left of every point."""

@@ -20,17 +20,22 @@ from seqgan.rewards.baselines import (
     sequence_values,
 )
 from seqgan.rewards.length import remove_length_trend
+from seqgan.rewards.maligan import MaliGANReward
 from seqgan.rewards.prefix import PrefixReward
 from seqgan.rewards.rollout import MonteCarloReward, RolloutPolicy
 from seqgan.rewards.sequence import SequenceReward
 from seqgan.rewards.transform import REWARD_TRANSFORMS, TransformedScorer, inverse_transform, transform_probability
 
-REWARDS = ("sequence", "rollout", "prefix")
+REWARDS = ("sequence", "rollout", "prefix", "maligan")
 
 
 def build_reward(kind: str, disc: Scorer, rollout_policy: RolloutPolicy | None = None, n: int = 8,
-                 temperature: float = 1.0, chunk_size: int = 4096) -> Reward:
-    """Reward by config name: ``sequence | rollout | prefix`` (rollout needs ``rollout_policy``)."""
+                 temperature: float = 1.0, chunk_size: int = 4096, group_size: int = 1) -> Reward:
+    """Reward by config name: ``sequence | rollout | prefix | maligan`` (rollout needs ``rollout_policy``;
+    maligan normalises D/(1-D) over each context's ``group_size`` replies, over the whole batch when that is 1, and
+    subtracts its own baseline 1/K)."""
+    if kind == "maligan":
+        return MaliGANReward(disc, group_size=group_size if group_size > 1 else None)
     if kind == "sequence":
         return SequenceReward(disc)
     if kind == "prefix":
@@ -44,8 +49,8 @@ def build_reward(kind: str, disc: Scorer, rollout_policy: RolloutPolicy | None =
 
 __all__ = [
     "ADVANTAGE_NORMS", "BASELINES", "REWARDS", "REWARD_TRANSFORMS", "AdvantageScaler", "Baseline", "BatchMeanBaseline",
-    "GroupBaseline", "LengthMovingAverageBaseline", "MonteCarloReward", "MovingAverageBaseline", "NoBaseline",
-    "PrefixReward", "PrefixValueBaseline", "Reward", "RolloutPolicy", "Scorer", "SelfCriticBaseline",
+    "GroupBaseline", "LengthMovingAverageBaseline", "MaliGANReward", "MonteCarloReward", "MovingAverageBaseline",
+    "NoBaseline", "PrefixReward", "PrefixValueBaseline", "Reward", "RolloutPolicy", "Scorer", "SelfCriticBaseline",
     "SequenceReward", "TransformedScorer", "best_in_group", "build_baseline", "build_reward",
     "inverse_transform", "leave_one_out_mean", "remove_length_trend", "sequence_values", "transform_probability",
 ]

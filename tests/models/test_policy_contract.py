@@ -91,6 +91,38 @@ for _kind in ("gpt2", "llama", "bart", "t5"):
     FACTORIES[f"pretrained_{_kind}"] = lambda kind=_kind: make_pretrained(kind)
 
 
+def make_relational() -> tuple[Policy, Context]:
+    """RelGAN's relational-memory generator (unconditional, fixed length)."""
+    from seqgan.models.relational import RelationalPolicy, RelationalShape
+
+    torch.manual_seed(1)
+    policy = RelationalPolicy(RelationalShape(vocab_size=VOCAB, embed_dim=8, mem_slots=2, num_heads=2, head_size=4,
+                                              seq_len=MAX_LEN)).eval()
+    with torch.no_grad():  # an oracle-like spread of logits (see make_lstm)
+        policy.head.weight.normal_(0.0, 1.0)
+    return policy, Context.empty(4)
+
+
+def make_leakgan() -> tuple[Policy, Context]:
+    """LeakGAN's manager/worker generator reading a small CNN D's leaked features."""
+    from seqgan.models.discriminator import Discriminator, DiscriminatorConfig
+    from seqgan.models.leakgan import LeakGANPolicy, LeakGANShape
+
+    torch.manual_seed(1)
+    disc = Discriminator(DiscriminatorConfig(filter_sizes=[1, 2], num_filters=[4, 4], embed_dim=6), VOCAB, PAD,
+                         conditional=False)
+    shape = LeakGANShape(vocab_size=VOCAB, embed_dim=8, hidden_dim=8, goal_size=4, step_size=2, seq_len=MAX_LEN,
+                         feature_dim=8)
+    policy = LeakGANPolicy(shape).attach(disc).eval()
+    with torch.no_grad():
+        policy.worker_out.weight.normal_(0.0, 1.0)
+    return policy, Context.empty(4)
+
+
+FACTORIES["relational"] = make_relational
+FACTORIES["leakgan"] = make_leakgan
+
+
 @pytest.fixture(params=sorted(FACTORIES))
 def setup(request) -> tuple[Policy, Context]:
     return FACTORIES[request.param]()

@@ -151,3 +151,24 @@ def test_frontier_plot_keeps_its_view_on_the_frontier_and_names_far_off_rows(tmp
     assert labels == ["MLE at temperature t", "seqgan", "continuous (off the plot: 11.80, 13.30)"]  # random left out
     assert ax.get_xlim()[1] < 9.0 and ax.get_ylim()[1] < 11.0  # the diverged row does not stretch the axes
     assert (tmp_path / "f.png").stat().st_size > 1000
+
+
+def test_seed_summary_details_and_rows_missing_from_a_seed():
+    from seqgan.oracle.benchmark import mean_rows, summarize_seeds
+    from seqgan.oracle.frontier import mean_curve
+
+    def row(name, oracle, cpu):
+        return {"row": name, "nll_oracle": oracle, "nll_test": 7.5, "wall_s": 10.0, "cpu_s": cpu, "curve": []}
+
+    results = [{"seed": 0, "rows": [row("mle", 9.1, 100), row("seqgan", 8.9, 300), row("relgan", 8.0, 50)]},
+               {"seed": 1, "rows": [row("mle", 9.0, 120), row("seqgan", 8.7, 500)]}]
+    table = summarize_seeds(results, details=True)
+    assert "| seqgan | 8.900 | 8.700 | 8.800 ± 0.141 | 7.500 ± 0.000 | 10 | -0.250 ± 0.071 | 400 |" in table
+    assert "| relgan | 8.000 | - | 8.000 ± 0.000 | 7.500 ± 0.000 | 10 | -1.100 ± 0.000 | 50 |" in table
+    assert [r["nll_oracle"] for r in mean_rows(results)] == [9.05, 8.8, 8.0]
+    a = [{"temperature": 0.5, "nll_test": 9.0, "nll_oracle": 7.0},
+         {"temperature": 1.0, "nll_test": 7.0, "nll_oracle": 9.0}]
+    b = [{"temperature": 0.5, "nll_test": 8.0, "nll_oracle": 8.0},
+         {"temperature": 1.0, "nll_test": 7.2, "nll_oracle": 9.2}]
+    assert mean_curve([a, b]) == [{"temperature": 0.5, "nll_test": 8.5, "nll_oracle": 7.5},
+                                  {"temperature": 1.0, "nll_test": 7.1, "nll_oracle": 9.1}]

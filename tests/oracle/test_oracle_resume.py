@@ -83,3 +83,19 @@ def test_cli_resume_flag(tmp_path, capsys):
     from accelerate import Accelerator
 
     assert json.loads((tmp_path / "results.json").read_text())["device"] == str(Accelerator().device)
+
+
+def test_resume_runs_again_only_the_rows_whose_settings_changed(tmp_path, monkeypatch, caplog):
+    first = run_oracle_benchmark(_cfg(tmp_path, "rows=[random,mle,constant]"))
+    ran = []
+    real_run_row = oracle_mod.OracleBenchmark.run_row
+    monkeypatch.setattr(oracle_mod.OracleBenchmark, "run_row",
+                        lambda self, name: ran.append(name) or real_run_row(self, name))
+    monkeypatch.setattr(oracle_mod, "mle_steps", lambda *a, **k: pytest.fail("MLE retrained"))
+    again = run_oracle_benchmark(_cfg(tmp_path, "rows=[random,mle,constant]", "adv.rounds=2"), resume=True)
+    assert ran == ["constant"]  # random / mle depend on the shared stages only
+    assert "constant: finished with a different config (adv.rounds: saved 3, now 2)" in caplog.text
+    assert _nll(again)["mle"] == _nll(first)["mle"] and _nll(again)["constant"] != _nll(first)["constant"]
+    ran.clear()
+    run_oracle_benchmark(_cfg(tmp_path, "rows=[random,mle,constant]", "adv.rounds=2"), resume=True)
+    assert ran == []  # the re-run row was recorded with its new settings
