@@ -258,7 +258,7 @@ def test_a_missing_optional_extra_names_itself(tmp_path, monkeypatch):
     assert not (tmp_path / "grid.png").exists()
 
 
-# --------------------------------------------------------------------------- pretrained generators (generator.init_from)
+# --------------------------------------------------------------------------- pretrained generators: generator.init_from
 def init_from_error(capsys, tmp_path: Path, model: Path, *overrides: str) -> str:
     return pretrain_error(capsys, tmp_path, f"generator.init_from={model}", *overrides)
 

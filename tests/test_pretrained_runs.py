@@ -20,7 +20,7 @@ CONTEXTS = [["hi there how are you"], ["i like to read books", "where do you liv
 FAST = ["mle.max_steps=3", "mle.eval_every=0", "eval.num_pairs=8", "data.max_train_pairs=64",
         "data.max_eval_pairs=32", "data.max_context_tokens=96", "d_pretrain.steps=2", "adversarial.rounds=1",
         "adversarial.batch_size=4", "adversarial.eval_pairs=8", "compare.num_pairs=8", "compare.adversuc=false",
-        "compare.temperatures=[]"]
+        "compare.temperatures=[]", "compare.include_pretrained=true"]
 
 
 def plain_transformers_replies(generator: Path, contexts: list[list[str]], seed: int, **generate) -> list[str]:
@@ -63,7 +63,9 @@ def test_pretrained_model_through_the_pipeline_and_back_to_plain_transformers(ki
     tokenizer = AutoTokenizer.from_pretrained(run / "tokenizer")
     assert len(tokenizer) == len(AutoTokenizer.from_pretrained(model_dir))  # the model's own, not a trained one
     assert cli.main(["-q", "train", str(run), *FAST]) == 0
-    assert (run / "generator_adv" / "model.safetensors").is_file() and (run / "comparison.md").is_file()
+    assert (run / "generator_adv" / "model.safetensors").is_file()
+    table = json.loads((run / "comparison.json").read_text())
+    assert table["models"] == ["mle", "adversarial", "pretrained"]  # the zero-shot model as a third column
     # the exported generator reproduces seqgan's replies in plain transformers: sampling with the run's defaults
     # (generation_config.json) and greedy decoding
     sampled = seqgan_replies(run, tmp_path, 7)

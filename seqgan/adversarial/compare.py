@@ -58,6 +58,8 @@ class CompareConfig:
                                            "replies at each temperature (empty list: off); the judge trains on "
                                            "every model at every one of them")
     seed: int = field(0, help="seed of sampling and of the evaluator")
+    include_pretrained: bool = field(False, help="also compare the pretrained model the run started from "
+                                                 "(generator.init_from, zero-shot) as a third column, 'pretrained'")
 
     @staticmethod
     def upgrade_keys(data: dict) -> dict:
@@ -380,7 +382,7 @@ def run_comparison(cfg, run_dir: str | Path, echo: bool = True, splits=None) -> 
     comparison.json / quality_diversity.png and prints the markdown when ``echo``."""
     from seqgan.data import encode_pairs, load_tokenizer, prepare_data
     from seqgan.errors import CheckpointError
-    from seqgan.models.generators import load_policy
+    from seqgan.models.generators import load_policy, load_pretrained_policy
 
     run_dir = Path(run_dir)
     if not (run_dir / "generator_adv").is_dir():
@@ -396,7 +398,12 @@ def run_comparison(cfg, run_dir: str | Path, echo: bool = True, splits=None) -> 
     if ccfg.adversuc:
         source = splits.valid if ccfg.adversuc_split == "valid" else splits.train
         train = encode_pairs(source.select(range(min(ccfg.adversuc_train_pairs, len(source)))), tokenizer, cfg.data)
-    comparison = compare_models(mle, adv, tokenizer, test, ccfg, train_ds=train, device=device)
+    models = {"mle": mle, "adversarial": adv}
+    title = "MLE vs adversarial generator"
+    if ccfg.include_pretrained and cfg.generator.init_from:
+        models["pretrained"] = load_pretrained_policy(cfg.generator, tokenizer, mle.max_reply_len, run_dir).to(device)
+        title += " (and the pretrained model they started from, zero-shot)"
+    comparison = compare_policies(models, tokenizer, test, ccfg, train_ds=train, device=device, title=title)
     path = write_comparison(comparison, run_dir)
     if echo:
         print(comparison.to_markdown())

@@ -27,7 +27,7 @@ def prepare_data(cfg: DataConfig) -> DialogueSplits:
 
 __all__ = [
     "BatchStream", "DataConfig", "DialogueCollator", "DialogueSplits", "PairStream", "RawDialogues", "build_pairs",
-    "conversation_pairs", "decode_ids", "encode_context", "encode_contexts", "encode_pairs", "encode_reply", "load_dialogues",
-    "load_tokenizer", "iter_batches", "make_loader", "pad_rows", "prepare_data", "split_by_conversation",
+    "conversation_pairs", "decode_ids", "encode_context", "encode_contexts", "encode_pairs", "encode_reply",
+    "load_dialogues", "load_tokenizer", "iter_batches", "make_loader", "pad_rows", "prepare_data", "split_by_conversation",
     "to_context", "to_replies", "train_tokenizer",
 ]

@@ -230,6 +230,13 @@ def build_policy(cfg: GeneratorConfig, tokenizer, max_reply_len: int, source: st
     return with_lora(policy, cfg.lora)
 
 
+def load_pretrained_policy(cfg: GeneratorConfig, tokenizer, max_reply_len: int,
+                           run_dir: str | Path | None = None) -> HFPolicy:
+    """The pretrained model a run started from (``cfg.init_from``, read from the run's ``base_model/`` when it
+    has one), as it was: no LoRA adapters, no fine-tuning (the zero-shot baseline of a comparison)."""
+    return policy_from_model(load_pretrained_model(pretrained_source(cfg, run_dir)), tokenizer, max_reply_len)
+
+
 def with_lora(policy: HFPolicy, lora: LoraSettings | None) -> HFPolicy:
     """``policy`` with LoRA adapters when ``lora`` asks for them (:mod:`seqgan.models.lora`), else unchanged."""
     if lora is None or not lora.enabled:

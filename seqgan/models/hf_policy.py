@@ -21,6 +21,7 @@ from __future__ import annotations
 import copy
 import json
 from pathlib import Path
+from abc import abstractmethod
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -103,6 +104,9 @@ class HFPolicy(Policy):
         for name, value in (("pad_id", self.pad_id), ("eos_id", self.eos_id), ("bos_id", self.bos_id)):
             if value is not None and not 0 <= value < self.vocab_size:
                 raise ConfigError(f"generator {name}: {value} is outside the vocabulary of size {self.vocab_size}")
+        # only the special ids: transformers fills whatever an explicit GenerationConfig leaves unset from the
+        # model's own (a saved generator's decoding defaults, a checkpoint's beams or n-gram blocking)
+        model.generation_config = self.generation_config()
 
     # ------------------------------------------------------------------ limits
     @property
@@ -129,44 +133,44 @@ class HFPolicy(Policy):
                               f"{need} positions, the generator has {limit}; use a smaller max_len (at most "
                               f"{reply_len - need + limit} here)")
 
+    @abstractmethod
     def positions_needed(self, context_len: int, reply_len: int) -> int:
         """Positions a context and a reply occupy in the model (family-specific)."""
-        raise NotImplementedError
 
     # ------------------------------------------------------------------ what each family provides
+    @abstractmethod
     def logits(self, context: Context, ids: Tensor, mask: Tensor) -> Tensor:
         """Teacher-forced next-token logits (B, T, V), with gradient: ``logits[b, t]`` scores ``ids[b, t]``."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _start(self, context: Context) -> tuple[Any, Tensor]:
         """The decode state before the first reply token and the token (B,) to feed first."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _step(self, state: Any, last: Tensor) -> tuple[Tensor, Any]:
         """Feed ``last`` (N,): next-token logits (N, V) and the state after it."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _keep(self, state: Any, rows: Tensor) -> Any:
         """The state of ``rows`` (A,) only."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _prefixes(self, context: Context, ids: Tensor, mask: Tensor) -> tuple[Tensor, Callable[[Tensor, int], Any]]:
         """One teacher-forced pass over the replies (B, T): next-token logits (B, T-1, V) after each prefix t =
         1..T-1 (column t-1), and ``state_after(rows, t)``: the decode state of ``rows`` after prefix t, cut from
         that pass's KV cache (causal attention: its first positions are the prefix's cache)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _input_embedding(self) -> torch.nn.Module:
         """The embedding that reply tokens are fed through (for soft embeddings ``y @ E``)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _relaxed_start(self, context: Context) -> tuple[Any, Tensor]:
         """With gradient: the state after the context and the logits (B, V) of the first reply token."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _relaxed_step(self, state: Any, embeds: Tensor) -> tuple[Tensor, Any]:
         """With gradient: feed soft embeddings (B, 1, d); next-token logits (B, V) and the new state."""
-        raise NotImplementedError
 
     # ------------------------------------------------------------------ the Policy contract
     def score(self, context: Context, ids: Tensor, mask: Tensor, temperature: float = 1.0) -> Tensor:
@@ -307,9 +311,9 @@ class HFPolicy(Policy):
             ids["decoder_start_token_id"] = self.bos_id
         return GenerationConfig(**{**options, **ids})
 
+    @abstractmethod
     def _generate(self, context: Context, gen: GenerationConfig) -> Tensor:
         """New tokens (B*R, T') of HF ``generate`` for ``context`` (family-specific inputs)."""
-        raise NotImplementedError
 
     @torch.no_grad()
     def generate_replies(

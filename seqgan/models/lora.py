@@ -9,6 +9,8 @@ weights of the saved ``generator/`` (``merge_and_unload`` on a copy), which plai
 
 from __future__ import annotations
 
+import warnings
+
 from seqgan.errors import ConfigError, optional_import
 from seqgan.models.generator_config import LoraSettings
 
@@ -40,7 +42,9 @@ def add_lora(policy, settings: LoraSettings):
     config = peft.LoraConfig(r=settings.rank, lora_alpha=settings.alpha, lora_dropout=settings.dropout,
                              target_modules=targets)
     try:
-        peft_model = peft.get_peft_model(model, config)
+        with warnings.catch_warnings():  # PEFT asks transformers v5 for a renamed attribute (FutureWarning)
+            warnings.filterwarnings("ignore", category=FutureWarning, message=".*gradient_checkpointing.*")
+            peft_model = peft.get_peft_model(model, config)
     except ValueError as err:
         raise ConfigError(f"{FIELD}.target_modules: PEFT cannot adapt the {model.config.model_type} model "
                           f"({str(err).splitlines()[0][:160]}); name some of its linear layers: "

@@ -112,9 +112,6 @@ class Seq2SeqPolicy(HFPolicy):
             if not 0 <= value < vocab_size:
                 raise ConfigError(f"generator {name}: {value} is outside the vocabulary of size {vocab_size}")
         model = _ARCHS[cfg.arch](_hf_config(cfg, vocab_size, pad_id, bos_id, eos_id))
-        model.generation_config = GenerationConfig(
-            pad_token_id=pad_id, bos_token_id=bos_id, eos_token_id=eos_id, decoder_start_token_id=bos_id
-        )
         return cls(model, pad_id, eos_id, max_reply_len, bos_id)
 
     def positions_needed(self, context_len: int, reply_len: int) -> int:

@@ -61,7 +61,7 @@ def test_from_scratch_without_init_from():
 def test_a_saved_generator_is_a_self_contained_transformers_directory(toys, kind, tmp_path):
     tokenizer = load_pretrained_tokenizer(toys[kind])
     policy = build_policy(GeneratorConfig(init_from=str(toys[kind])), tokenizer, 8).eval()
-    decoding = GenerationConfig(do_sample=True, temperature=0.7, top_p=0.9, max_new_tokens=8)
+    decoding = GenerationConfig(do_sample=True, temperature=0.7, top_p=0.9, max_new_tokens=8, no_repeat_ngram_size=1)
     policy.save_pretrained(tmp_path / "g", tokenizer, decoding)
     saved = json.loads((tmp_path / "g" / "generation_config.json").read_text())
     assert saved["temperature"] == 0.7 and saved["do_sample"] and saved["max_new_tokens"] == 8
@@ -72,6 +72,9 @@ def test_a_saved_generator_is_a_self_contained_transformers_directory(toys, kind
     ctx = context(tokenizer)
     reply = policy.sample(ctx)
     assert torch.equal(loaded.logits(ctx, reply.ids, reply.mask), policy.logits(ctx, reply.ids, reply.mask))
+    # the saved decoding defaults are plain transformers' only: seqgan's own calls never inherit them (HF fills
+    # what a GenerationConfig leaves unset from the model's, e.g. this n-gram blocking)
+    assert torch.equal(loaded.generate_replies(ctx, max_len=8).ids, loaded.sample(ctx, greedy=True, max_len=8).ids)
 
 
 def test_a_generator_of_an_earlier_version_loads(tmp_path):
@@ -82,3 +85,15 @@ def test_a_generator_of_an_earlier_version_loads(tmp_path):
                                                           "max_reply_len": 8}))
     loaded = load_policy(tmp_path / "g")
     assert isinstance(loaded, Seq2SeqPolicy) and (loaded.pad_id, loaded.bos_id, loaded.eos_id) == (0, 1, 2)
+
+
+def test_the_generator_d_design_on_a_causal_lm_is_a_one_line_error(toys):
+    from seqgan.errors import ConfigError
+    from seqgan.models.discriminator import DiscriminatorConfig
+    from seqgan.models.discriminators import build_discriminator
+
+    tokenizer = load_pretrained_tokenizer(toys["gpt2"])
+    policy = build_policy(GeneratorConfig(init_from=str(toys["gpt2"])), tokenizer, 8)
+    with pytest.raises(ConfigError, match="copies an encoder-decoder generator, but this run's is a causal LM"):
+        build_discriminator(DiscriminatorConfig(encoder="generator"), policy.vocab_size, policy.pad_id, policy,
+                            tokenizer)
