@@ -38,6 +38,7 @@ from seqgan.rewards.length import remove_length_trend  # noqa: E402
 from seqgan.rewards.transform import transform_probability  # noqa: E402
 
 
+@torch.no_grad()
 def d_probabilities(disc, contexts: list[list[int]], rows: list[list[int]], pad: int, batch: int = 128) -> torch.Tensor:
     """(N,) D's probability that each reply is a human reply to its context."""
     out = []
