@@ -13,7 +13,9 @@ for every method), B * N * T(T-1)/2 new tokens:
 
 - ``(a)`` :meth:`CausalLMPolicy.rollout`: one teacher-forced pass over prompt + reply gives every prefix's KV cache
   (each distinct prompt read once), the first new token of the N rollouts of a prefix drawn from one shared
-  distribution, rows grouped by prefix length and decoded together;
+  distribution, the completions of every prefix length decoded together (each row's later reply tokens masked);
+- ``(a2)`` the same rollout decoding one prefix length at a time (what BART / T5 do: their positions are shared by
+  the batch), T - 1 loops of shrinking length;
 - ``(b)`` a loop over rollouts and prefixes calling transformers' ``generate`` on prompt + prefix (B rows a call);
 - ``(b2)`` a loop over prefixes, the N rollouts of each in one ``generate`` call (``num_return_sequences``);
 - ``(c)`` :meth:`CausalLMPolicy.sample` of B * N replies of T tokens, scaled to the same number of new tokens.
@@ -242,9 +244,12 @@ def causal_main(args: argparse.Namespace) -> None:
 
     rss_before = peak_rss_mb()
     batched()  # warm-up
-    rows = [("(a) `CausalLMPolicy.rollout`: every prefix from one teacher-forced pass's KV cache",
-             timed(batched, args.repeats))]
+    rows = [("(a) `CausalLMPolicy.rollout`: every prefix from one teacher-forced pass's KV cache, all prefix "
+             "lengths decoded together", timed(batched, args.repeats))]
     rss_after = peak_rss_mb()
+    policy.joint_prefixes = False  # the per-prefix-length loop that families with shared positions run
+    rows.append(("(a2) the same, decoding one prefix length at a time", timed(batched, args.repeats)))
+    policy.joint_prefixes = True
     sample_rows = context.repeat_interleave(n)
     plain = timed(lambda: policy.sample(sample_rows, max_len=t_len), args.repeats) * new_tokens / (b * n * t_len)
     rows.append((f"(b) loop over rollouts x prefixes, HF `generate` on prompt + prefix ({b} rows a call)",

@@ -51,6 +51,7 @@ class CausalLMPolicy(HFPolicy):
 
     family = "causal"
     auto_class = AutoModelForCausalLM
+    joint_prefixes = True
 
     def __init__(self, model: PreTrainedModel, pad_id: int, eos_id: int, max_reply_len: int,
                  bos_id: int | None = None):
@@ -170,13 +171,21 @@ class CausalLMPolicy(HFPolicy):
 
     def _prefixes(self, context: Context, ids: Tensor, mask: Tensor):
         """One pass over prompt + reply (B, S + T): its logits at column S + t - 1 follow prefix t, its first S + t
-        cache positions are prefix t's (every row's prefix ends at the same column: prompts are left-padded)."""
+        cache positions are prefix t's (every row's prefix ends at the same column: prompts are left-padded).
+
+        ``state_after(rows, t)``: the decoding state of ``rows`` (M,) after prefix length ``t``, an int (the cache
+        cut to S + t columns) or a tensor (M,) of lengths per row (the whole cache, the reply columns from S + t on
+        masked out: rows of different prefix lengths then decode together, their position ids per row)."""
         t_len = ids.shape[1]
         logits, cache, full_mask, s = self._teacher_forced(context, ids, mask, t_len, use_cache=True)
         prompt_len = full_mask[:, :s].sum(1)  # (B,) real prompt tokens
 
-        def state_after(rows: Tensor, t: int):
-            return select_rows(cache, rows, s + t), full_mask[rows, :s + t], prompt_len[rows] + t
+        def state_after(rows: Tensor, t: int | Tensor):
+            if isinstance(t, int):
+                return select_rows(cache, rows, s + t), full_mask[rows, :s + t], prompt_len[rows] + t
+            cols = torch.arange(full_mask.shape[1], device=full_mask.device)
+            seen = full_mask[rows] * (cols < s + t[:, None])  # (M, S + T)
+            return select_rows(cache, rows), seen, prompt_len[rows] + t
 
         return logits[:, 1:t_len], state_after
 

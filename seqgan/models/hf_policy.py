@@ -91,6 +91,10 @@ class HFPolicy(Policy):
 
     family: ClassVar[str]
     auto_class: ClassVar[Any]  # AutoModelForSeq2SeqLM / AutoModelForCausalLM
+    # rollouts decode the completions of all prefix lengths together (needs per-row positions; see rollout), at
+    # most rollout_rows rows at a time (each holds a cache of the whole teacher-forced pass)
+    joint_prefixes: ClassVar[bool] = False
+    rollout_rows: ClassVar[int] = 1024
 
     def __init__(self, model: PreTrainedModel, pad_id: int, eos_id: int, max_reply_len: int,
                  bos_id: int | None = None):
@@ -183,11 +187,14 @@ class HFPolicy(Policy):
         return logp.gather(-1, ids.unsqueeze(-1)).squeeze(-1) * mask
 
     @torch.no_grad()
-    def _decode(self, state: Any, last: Tensor, steps: int, temperature: float, greedy: bool) -> tuple[Tensor, Tensor]:
-        """Continue N rows for up to ``steps`` tokens from ``state``, feeding ``last`` (N,) first.
+    def _decode(self, state: Any, last: Tensor, steps: int, temperature: float, greedy: bool,
+                limits: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """Continue N rows for up to ``steps`` tokens from ``state``, feeding ``last`` (N,) first; ``limits`` (N,)
+        caps each row's tokens further (None: ``steps`` for every row).
 
-        Rows stop at eos; finished rows are dropped from the batch (state and cache included), so each step costs
-        only the rows still generating. Returns ids (N, steps) padded with ``pad_id`` and their log-probs."""
+        Rows stop at eos or at their limit; finished rows are dropped from the batch (state and cache included),
+        so each step costs only the rows still generating. Returns ids (N, steps) padded with ``pad_id`` and their
+        log-probs."""
         n = last.shape[0]
         ids = torch.full((n, steps), self.pad_id, dtype=torch.long, device=last.device)
         logps = torch.zeros(n, steps, device=last.device)
@@ -199,6 +206,8 @@ class HFPolicy(Policy):
             ids[alive, step] = tok
             logps[alive, step] = lp
             going = tok != self.eos_id
+            if limits is not None:
+                going &= limits[alive] > step + 1
             if not bool(going.all()):
                 if not bool(going.any()):
                     break
@@ -233,10 +242,12 @@ class HFPolicy(Policy):
 
         Cost: one teacher-forced pass over the replies (:meth:`_prefixes`) gives every prefix's KV cache and the
         distribution of its first new token, so the n first tokens of each prefix are drawn at once from one shared
-        distribution. Then, per prefix length t (all its rows share cache length and position), the A_t * n
-        unfinished rows decode at most L-t-1 single-token steps together, dropping rows at eos. About L^2/2 batched
-        calls in all, touching about B * n * L^2 / 2 token positions: the work of plainly sampling the completions,
-        with no re-reading of contexts or prefixes.
+        distribution. Families whose rows may sit at different positions (``joint_prefixes``: causal LMs, whose
+        position ids are per row) then decode the completions of every prefix length together: each row keeps the
+        whole pass's cache with the reply tokens after its prefix masked out, so about L single-token steps over
+        up to ``rollout_rows`` rows at a time complete everything (dropping rows at eos or at L tokens). The others
+        (positions shared by the batch: BART, T5) decode per prefix length t, the A_t * n unfinished rows at most
+        L-t-1 steps together: about L^2/2 smaller calls. Either way no context or prefix is read again.
         """
         if n < 1:
             raise ValueError(f"rollout needs n >= 1, got {n}")
@@ -255,6 +266,10 @@ class HFPolicy(Policy):
         with eval_mode(self.model):
             logits, state_after = self._prefixes(context, ids, mask)  # logits (B, T-1, V)
             open_prefix = (mask == 1) & ((ids == self.eos_id).long().cumsum(-1) == 0)  # (B, T): prefix t+1 open
+            if self.joint_prefixes:
+                self._complete_jointly(logits, state_after, open_prefix[:, :t_len - 1], ids, n, temperature,
+                                       width, out_ids, out_mask)
+                return Replies(out_ids, out_mask)
             for t in range(1, t_len):
                 rows = open_prefix[:, t - 1].nonzero().squeeze(1)  # (A,)
                 if rows.numel() == 0:
@@ -272,6 +287,33 @@ class HFPolicy(Policy):
                 out_ids[rows, t - 1, :, t:] = comp_ids.view(rows.shape[0], n, width - t)
                 out_mask[rows, t - 1, :, t:] = comp_mask.view(rows.shape[0], n, width - t)
         return Replies(out_ids, out_mask)
+
+    def _complete_jointly(self, logits: Tensor, state_after: Callable, open_prefix: Tensor, ids: Tensor, n: int,
+                          temperature: float, width: int, out_ids: Tensor, out_mask: Tensor) -> None:
+        """:meth:`rollout`'s completions of every open prefix at once, written into ``out_ids`` / ``out_mask``
+        (B, T-1, n, L) in place. ``logits`` (B, T-1, V) follow each prefix; ``open_prefix`` (B, T-1) marks the
+        prefixes to complete; ``state_after(rows, t)`` with ``t`` a tensor (M,) gives rows at prefix lengths t."""
+        pairs = open_prefix.nonzero()  # (P, 2): reply row, prefix length - 1
+        for part in torch.split(pairs, max(1, self.rollout_rows // n)):
+            rows, t = part[:, 0], part[:, 1] + 1
+            first, _ = sample_logits(logits[rows, t - 1], temperature, num_samples=n)  # (P', n)
+            first = first.reshape(-1)  # row p*n+k is rollout k of pair p
+            src, t_n = rows.repeat_interleave(n), t.repeat_interleave(n)
+            limits = width - t_n - 1  # tokens each row may still add after its first
+            tail = torch.full((first.shape[0], max(width - 2, 0)), self.pad_id, dtype=torch.long, device=ids.device)
+            going = ((first != self.eos_id) & (limits > 0)).nonzero().squeeze(1)
+            if going.numel() > 0:
+                steps = int(limits[going].max())
+                tail[going, :steps], _ = self._decode(state_after(src[going], t_n[going]), first[going], steps,
+                                                      temperature, False, limits=limits[going])
+            # row of pair (b, t): the reply's first t tokens, then its completion from column t on
+            cols = torch.arange(width, device=ids.device)
+            comp = torch.cat([first[:, None], tail], 1).gather(1, (cols - t_n[:, None]).clamp(min=0, max=width - 2))
+            full = torch.where(cols < t_n[:, None], out_ids[src, t_n - 1, 0], comp)
+            done_ids, done_mask = finish_replies(full, self.pad_id, self.eos_id)
+            k = torch.arange(n, device=ids.device).repeat(rows.shape[0])
+            out_ids[src, t_n - 1, k] = done_ids
+            out_mask[src, t_n - 1, k] = done_mask
 
     def relaxed_sample(self, context: Context, max_len: int | None = None, tau: float = 1.0,
                        mode: str = "gumbel_soft", generator: torch.Generator | None = None) -> RelaxedReplies:
