@@ -20,7 +20,7 @@ from torch import Tensor
 from transformers import AutoModelForCausalLM, GenerationConfig, PreTrainedModel
 from transformers.cache_utils import DynamicCache
 
-from seqgan.models.hf_policy import HFPolicy, distinct_rows, select_rows
+from seqgan.models.hf_policy import HFPolicy, decoding_cache, distinct_rows, select_rows
 from seqgan.models.policy import Context, Replies
 
 
@@ -156,7 +156,8 @@ class CausalLMPolicy(HFPolicy):
         if shared is not None:  # each distinct prompt read once, its cache copied to the rows that share it
             row_of = shared[1]
             prompt, mask, head_mask = prompt[row_of], mask[row_of], head_mask[row_of]
-            cache = None if cache is None else select_rows(cache, row_of)
+        if cache is not None:
+            cache = decoding_cache(cache, None if shared is None else row_of)
         return (cache, head_mask, mask.sum(1) - 1), prompt[:, -1]
 
     def _step(self, state, last: Tensor):
@@ -167,7 +168,7 @@ class CausalLMPolicy(HFPolicy):
 
     def _keep(self, state, rows: Tensor):
         cache, mask, pos = state
-        return select_rows(cache, rows), mask[rows], pos[rows]
+        return decoding_cache(cache, rows), mask[rows], pos[rows]
 
     def _prefixes(self, context: Context, ids: Tensor, mask: Tensor):
         """One pass over prompt + reply (B, S + T): its logits at column S + t - 1 follow prefix t, its first S + t
@@ -182,10 +183,10 @@ class CausalLMPolicy(HFPolicy):
 
         def state_after(rows: Tensor, t: int | Tensor):
             if isinstance(t, int):
-                return select_rows(cache, rows, s + t), full_mask[rows, :s + t], prompt_len[rows] + t
+                return decoding_cache(cache, rows, s + t), full_mask[rows, :s + t], prompt_len[rows] + t
             cols = torch.arange(full_mask.shape[1], device=full_mask.device)
             seen = full_mask[rows] * (cols < s + t[:, None])  # (M, S + T)
-            return select_rows(cache, rows), seen, prompt_len[rows] + t
+            return decoding_cache(cache, rows), seen, prompt_len[rows] + t
 
         return logits[:, 1:t_len], state_after
 

@@ -24,3 +24,27 @@ def test_distinct_rows_is_none_when_nothing_repeats():
     assert distinct_rows(Context(ids, torch.ones_like(ids))) is None
     assert distinct_rows(Context(ids[:1], torch.ones_like(ids[:1]))) is None
     assert distinct_rows(Context.empty(4)) is None  # unconditional: no context to share
+
+
+def test_append_layer_grows_like_concatenation_and_cuts_its_first_rows_without_copying():
+    from transformers.cache_utils import DynamicCache
+
+    from seqgan.models.hf_policy import AppendLayer, decoding_cache
+
+    torch.manual_seed(0)
+    keys, values = torch.randn(4, 2, 3, 5), torch.randn(4, 2, 3, 5)
+    source = keys.clone()
+    cache = decoding_cache(DynamicCache([(keys, values)]))
+    plain = DynamicCache([(keys, values)])
+    assert isinstance(cache.layers[0], AppendLayer)
+    for step in range(AppendLayer.spare + 3):  # past the first growth
+        new_k, new_v = torch.randn(4, 2, 1, 5), torch.randn(4, 2, 1, 5)
+        got = cache.layers[0].update(new_k, new_v)
+        want = plain.layers[0].update(new_k, new_v)
+        assert torch.equal(got[0], want[0]) and torch.equal(got[1], want[1])
+    assert torch.equal(keys, source), "the source cache is never written"
+    first = decoding_cache(cache, torch.arange(2))  # the decode loop dropping its last rows
+    assert first.layers[0].keys.data_ptr() == cache.layers[0].keys.data_ptr()
+    some = decoding_cache(cache, torch.tensor([1, 3]))
+    assert torch.equal(some.layers[0].keys, cache.layers[0].keys[[1, 3]])
+    assert torch.equal(first.layers[0].keys, cache.layers[0].keys[:2]) and first.get_seq_length() == 3 + 35
