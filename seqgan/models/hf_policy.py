@@ -151,7 +151,7 @@ class HFPolicy(Policy):
     # rollouts decode the completions of all prefix lengths together (needs per-row positions; see rollout), at
     # most rollout_rows rows at a time (each holds a cache of the whole teacher-forced pass)
     joint_prefixes: ClassVar[bool] = False
-    rollout_rows: ClassVar[int] = 1024
+    rollout_rows: ClassVar[int] = 512
 
     def __init__(self, model: PreTrainedModel, pad_id: int, eos_id: int, max_reply_len: int,
                  bos_id: int | None = None):
