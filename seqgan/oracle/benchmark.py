@@ -107,6 +107,11 @@ class OracleBenchmark:
             saved = json.loads(path.read_text())
         except json.JSONDecodeError as err:
             raise CheckpointError(f"{path}: corrupt progress file ({err.msg})") from None
+        if not (isinstance(saved, dict) and isinstance(saved.get("rows", {}), dict)
+                and isinstance(saved.get("config", {}), dict) and isinstance(saved.get("row_configs", {}), dict)):
+            raise CheckpointError(f"{path}: corrupt progress file (expected an object whose config, rows and "
+                                  "row_configs are objects keyed by name)")
+        saved.setdefault("rows", {})
         old = _with_defaults(saved.get("config", {}), config_fingerprint(OracleConfig()))  # keys added since: defaults
         new = self.progress["config"]
         shared_old, shared_new = _sections(old, SHARED_SECTIONS), _sections(new, SHARED_SECTIONS)

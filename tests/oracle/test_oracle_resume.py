@@ -99,3 +99,12 @@ def test_resume_runs_again_only_the_rows_whose_settings_changed(tmp_path, monkey
     ran.clear()
     run_oracle_benchmark(_cfg(tmp_path, "rows=[random,mle,constant]", "adv.rounds=2"), resume=True)
     assert ran == []  # the re-run row was recorded with its new settings
+
+
+@pytest.mark.parametrize("broken", [{"rows": ["random", "mle"]}, {"rows": {}, "row_configs": []}, ["rows"]])
+def test_a_hand_edited_progress_file_of_the_wrong_shape_is_one_line_not_a_traceback(tmp_path, capsys, broken):
+    (tmp_path / "progress.json").write_text(json.dumps(broken))
+    args = ["oracle", "--recipe", "recipes/oracle_tiny.yaml", f"run_dir={tmp_path}", "rows=[random]", "--resume"]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert "progress.json: corrupt progress file" in err and "Traceback" not in err and len(err.splitlines()) == 1
