@@ -108,3 +108,14 @@ def test_a_hand_edited_progress_file_of_the_wrong_shape_is_one_line_not_a_traceb
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
     assert "progress.json: corrupt progress file" in err and "Traceback" not in err and len(err.splitlines()) == 1
+
+
+def test_a_row_run_again_on_resume_replaces_its_earlier_curve(tmp_path):
+    """A finished row whose settings changed runs again on --resume; its learning curve in metrics.jsonl must be
+    the new run's alone, not the old points with the new ones appended."""
+    run_oracle_benchmark(_cfg(tmp_path, "rows=[random,mle,constant]", "adv.rounds=2"))
+    first = [r["round"] for r in oracle_mod.MetricsLog(tmp_path / "metrics.jsonl").read("constant")]
+    run_oracle_benchmark(_cfg(tmp_path, "rows=[random,mle,constant]", "adv.rounds=3"), resume=True)
+    again = [r["round"] for r in oracle_mod.MetricsLog(tmp_path / "metrics.jsonl").read("constant")]
+    assert first and again and len(again) == len(set(again)), again
+    assert max(again) == 3 and max(first) == 2
