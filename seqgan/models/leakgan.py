@@ -29,11 +29,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seqgan.models.discriminator import CNNEncoder, Discriminator
-from seqgan.models.lstm import PositiveSizes, token_logprobs
-from seqgan.models.policy import Context, Policy, Replies, eval_mode
+from seqgan.models.lstm import PositiveSizes, UnconditionalPolicy, token_logprobs
+from seqgan.models.policy import Context, Replies, eval_mode
 from seqgan.models.relaxed import RelaxedReplies, check_mode, finish_relaxed, relax
 from seqgan.models.sampling import sample_logits
-from seqgan.runs.pretrained import PretrainedMixin
 
 
 @dataclass
@@ -89,7 +88,7 @@ class LeakedFeatures:
         return {"window": window, "runmax": runmax, "f": f.float()}
 
 
-class LeakGANPolicy(PretrainedMixin, Policy):
+class LeakGANPolicy(UnconditionalPolicy):
     """The manager / worker generator; :meth:`attach` a CNN D before sampling or scoring."""
 
     STATE = ("hw", "cw", "hm", "cm", "goals", "x", "window", "runmax", "f")
@@ -128,10 +127,6 @@ class LeakGANPolicy(PretrainedMixin, Policy):
         if self.leak is None:
             raise RuntimeError("LeakGANPolicy needs D's leaked features: call attach(disc) first")
         return self.leak
-
-    def _check_context(self, context: Context) -> None:
-        if not context.is_empty:
-            raise ValueError("LeakGANPolicy is unconditional: pass Context.empty(B)")
 
     # ------------------------------------------------------------------ one step
     def _goal_and_logits(self, f: Tensor, goals: Tensor, x: Tensor, hw, cw, hm, cm):

@@ -52,6 +52,21 @@ class PositiveSizes:
                 raise ConfigError(f"{where}.{name}: expected a positive integer, got {value}")
 
 
+class UnconditionalPolicy(PretrainedMixin, Policy):
+    """What the oracle benchmark's generators (this LSTM, RelGAN's relational memory, LeakGAN's) share: sentences
+    without a context (every call takes ``Context.empty(B)``), scored from the teacher-forced ``logits(ids)``
+    (B, T, V), saved as ``config.json`` + ``model.safetensors``."""
+
+    def _check_context(self, context: Context) -> None:
+        if not context.is_empty:
+            raise ValueError(f"{type(self).__name__} is unconditional: pass Context.empty(B)")
+
+    def score(self, context: Context, ids: Tensor, mask: Tensor, temperature: float = 1.0) -> Tensor:
+        """(B, T) ids/mask -> (B, T) log p_T(x_t | x_<t) (``log_softmax(logits / temperature)``), with gradient."""
+        self._check_context(context)
+        return token_logprobs(self.logits(ids), ids, mask, temperature)
+
+
 @dataclass
 class LSTMShape(PositiveSizes):
     """Sizes of an :class:`LSTMPolicy` (SeqGAN oracle: 5,000 / 32 / 32 / 20)."""
@@ -62,7 +77,7 @@ class LSTMShape(PositiveSizes):
     seq_len: int = 20
 
 
-class LSTMPolicy(PretrainedMixin, Policy):
+class LSTMPolicy(UnconditionalPolicy):
     """``p(x) = prod_t softmax(W h_t + b)[x_t]`` with ``h_t = LSTM(E[x_{t-1}], h_{t-1})``, x_0 the start vector."""
 
     def __init__(self, shape: LSTMShape) -> None:
@@ -91,10 +106,6 @@ class LSTMPolicy(PretrainedMixin, Policy):
         return self
 
     # ------------------------------------------------------------------ helpers
-    def _check_context(self, context: Context) -> None:
-        if not context.is_empty:
-            raise ValueError("LSTMPolicy is unconditional: pass Context.empty(B)")
-
     def _inputs(self, ids: Tensor) -> Tensor:
         """(B, T) ids -> (B, T, E) inputs [start, x_1 .. x_{T-1}] (teacher forcing)."""
         B = ids.shape[0]
@@ -131,11 +142,6 @@ class LSTMPolicy(PretrainedMixin, Policy):
         return self.head(out)
 
     # ------------------------------------------------------------------ Policy
-    def score(self, context: Context, ids: Tensor, mask: Tensor, temperature: float = 1.0) -> Tensor:
-        """(B, T) ids/mask -> (B, T) log p_T(x_t | x_<t) (``log_softmax(logits / temperature)``), with gradient."""
-        self._check_context(context)
-        return token_logprobs(self.logits(ids), ids, mask, temperature)
-
     @torch.no_grad()
     def sample(self, context: Context, max_len: int | None = None, temperature: float = 1.0,
                greedy: bool = False) -> Replies:

@@ -29,11 +29,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from seqgan.models.lstm import PositiveSizes, token_logprobs
-from seqgan.models.policy import Context, Policy, Replies
+from seqgan.models.lstm import PositiveSizes, UnconditionalPolicy
+from seqgan.models.policy import Context, Replies
 from seqgan.models.relaxed import RelaxedReplies, check_mode, finish_relaxed, relax
 from seqgan.models.sampling import sample_logits
-from seqgan.runs.pretrained import PretrainedMixin
 
 
 @dataclass
@@ -89,7 +88,7 @@ class RelationalMemory(nn.Module):
         return torch.sigmoid(i) * torch.tanh(attended) + torch.sigmoid(f + self.forget_bias) * memory
 
 
-class RelationalPolicy(PretrainedMixin, Policy):
+class RelationalPolicy(UnconditionalPolicy):
     """``p(x) = prod_t softmax(W vec(M_t) + b)[x_t]`` with ``M_t = RMC(E[x_{t-1}], M_{t-1})``."""
 
     def __init__(self, shape: RelationalShape) -> None:
@@ -101,10 +100,6 @@ class RelationalPolicy(PretrainedMixin, Policy):
         self.start = nn.Parameter(torch.randn(shape.embed_dim) * 0.1)
         self.core = RelationalMemory(shape.embed_dim, shape.mem_slots, shape.num_heads, shape.head_size)
         self.head = nn.Linear(shape.mem_slots * self.core.size, shape.vocab_size)
-
-    def _check_context(self, context: Context) -> None:
-        if not context.is_empty:
-            raise ValueError("RelationalPolicy is unconditional: pass Context.empty(B)")
 
     def _step(self, x: Tensor, memory: Tensor) -> tuple[Tensor, Tensor]:
         """x (R, E), memory (R, S, D) -> logits (R, V), new memory."""
@@ -122,11 +117,6 @@ class RelationalPolicy(PretrainedMixin, Policy):
         return torch.stack(out, 1)
 
     # ------------------------------------------------------------------ Policy
-    def score(self, context: Context, ids: Tensor, mask: Tensor, temperature: float = 1.0) -> Tensor:
-        """(B, T) -> (B, T) log p_T(x_t | x_<t) (``log_softmax(logits / temperature)``), with gradient."""
-        self._check_context(context)
-        return token_logprobs(self.logits(ids), ids, mask, temperature)
-
     @torch.no_grad()
     def sample(self, context: Context, max_len: int | None = None, temperature: float = 1.0,
                greedy: bool = False) -> Replies:
