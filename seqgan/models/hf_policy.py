@@ -81,8 +81,8 @@ def select_rows(cache: DynamicCache, rows: Tensor, length: int | None = None) ->
 class AppendLayer(DynamicLayer):
     """A cache layer for decoding without gradient: new keys / values are written into spare columns of a buffer
     (N, H, capacity, D), which grows ``spare`` columns at a time. transformers' ``DynamicLayer`` concatenates
-    instead, copying the whole cache at every step: about a fifth of a Monte Carlo rollout's time on a 135 M model
-    with hundreds of rows (``benchmarks/rollout.py --family causal``)."""
+    instead, copying the whole cache at every step: with hundreds of rows of a 135 M model that halved a Monte Carlo
+    rollout's time (``benchmarks/rollout.py --family causal``, BENCHMARKS.md)."""
 
     spare = 32
 
